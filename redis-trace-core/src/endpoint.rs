@@ -1,0 +1,179 @@
+//! Where a Redis server is: `server.address`, `server.port` and `db.namespace`.
+
+use std::sync::{Arc, RwLock};
+
+/// A Redis server and database, as recorded on spans.
+///
+/// Cheap to clone. Build one from a `redis::Client` or `redis::ConnectionInfo` (see
+/// [`ToEndpoint`]) or by hand:
+///
+/// ```
+/// use redis_trace_core::Endpoint;
+///
+/// let endpoint = Endpoint::tcp("cache.internal", 6380).with_database(2);
+/// assert_eq!(endpoint.address(), Some("cache.internal"));
+/// assert_eq!(endpoint.port(), Some(6380));
+/// assert_eq!(endpoint.namespace(), Some("2"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Inner {
+    address: String,
+    port: Option<u16>,
+    namespace: Option<String>,
+}
+
+impl Endpoint {
+    /// A server reached over TCP (or TLS), database 0.
+    #[must_use]
+    pub fn tcp(host: impl Into<String>, port: u16) -> Self {
+        Self::new(host.into(), Some(port), Some(0))
+    }
+
+    /// A server reached through a unix socket at `path`, database 0. `server.port` is absent.
+    #[must_use]
+    pub fn unix(path: impl Into<String>) -> Self {
+        Self::new(path.into(), None, Some(0))
+    }
+
+    /// The same server, database `index`.
+    #[must_use]
+    pub fn with_database(self, index: i64) -> Self {
+        Self::new(self.inner.address.clone(), self.inner.port, Some(index))
+    }
+
+    /// The endpoint a redis-rs connection with `info` talks to. Credentials are never read.
+    #[must_use]
+    pub fn from_connection_info(info: &redis::ConnectionInfo) -> Self {
+        let database = info.redis_settings().db();
+        match info.addr() {
+            redis::ConnectionAddr::Tcp(host, port)
+            | redis::ConnectionAddr::TcpTls { host, port, .. } => {
+                Self::new(host.clone(), Some(*port), Some(database))
+            }
+            redis::ConnectionAddr::Unix(path) => {
+                Self::new(path.to_string_lossy().into_owned(), None, Some(database))
+            }
+            // `ConnectionAddr` is non-exhaustive: record the database, invent no address.
+            _ => Self::new(String::new(), None, Some(database)),
+        }
+    }
+
+    fn new(address: String, port: Option<u16>, database: Option<i64>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                address,
+                port,
+                namespace: database.map(|index| index.to_string()),
+            }),
+        }
+    }
+
+    /// `server.address`: host name, IP or unix socket path.
+    #[must_use]
+    pub fn address(&self) -> Option<&str> {
+        Some(self.inner.address.as_str()).filter(|address| !address.is_empty())
+    }
+
+    /// `server.port`, absent for unix sockets.
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.inner.port
+    }
+
+    /// `db.namespace`: the database index as a string.
+    #[must_use]
+    pub fn namespace(&self) -> Option<&str> {
+        self.inner.namespace.as_deref()
+    }
+}
+
+/// Anything that knows which Redis server it talks to; accepted by `endpoint = ...` in
+/// `#[redis_traced]` and by [`set_default_endpoint`].
+pub trait ToEndpoint {
+    /// The server and database this value points at.
+    fn to_endpoint(&self) -> Endpoint;
+}
+
+impl ToEndpoint for Endpoint {
+    fn to_endpoint(&self) -> Endpoint {
+        self.clone()
+    }
+}
+
+impl ToEndpoint for redis::ConnectionInfo {
+    fn to_endpoint(&self) -> Endpoint {
+        Endpoint::from_connection_info(self)
+    }
+}
+
+impl ToEndpoint for redis::Client {
+    fn to_endpoint(&self) -> Endpoint {
+        Endpoint::from_connection_info(self.get_connection_info())
+    }
+}
+
+impl<T: ToEndpoint + ?Sized> ToEndpoint for &T {
+    fn to_endpoint(&self) -> Endpoint {
+        (**self).to_endpoint()
+    }
+}
+
+impl<T: ToEndpoint + ?Sized> ToEndpoint for Arc<T> {
+    fn to_endpoint(&self) -> Endpoint {
+        (**self).to_endpoint()
+    }
+}
+
+static DEFAULT_ENDPOINT: RwLock<Option<Endpoint>> = RwLock::new(None);
+
+/// Sets the endpoint recorded by every `#[redis_traced]` fn that has no `endpoint = ...`.
+///
+/// Call it once at start-up, e.g. with the `redis::Client` the application uses. Without it
+/// (and without `endpoint = ...`), `server.address`, `server.port` and `db.namespace` are absent.
+pub fn set_default_endpoint(endpoint: impl ToEndpoint) {
+    let endpoint = endpoint.to_endpoint();
+    *DEFAULT_ENDPOINT
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(endpoint);
+}
+
+/// Forgets the endpoint set by [`set_default_endpoint`].
+pub fn clear_default_endpoint() {
+    *DEFAULT_ENDPOINT
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+}
+
+/// The endpoint set by [`set_default_endpoint`], if any.
+#[must_use]
+pub fn default_endpoint() -> Option<Endpoint> {
+    DEFAULT_ENDPOINT
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_from_redis_urls() {
+        let client = redis::Client::open("redis://:secret@10.1.2.3:6390/3").unwrap();
+        let endpoint = client.to_endpoint();
+        assert_eq!(endpoint.address(), Some("10.1.2.3"));
+        assert_eq!(endpoint.port(), Some(6390));
+        assert_eq!(endpoint.namespace(), Some("3"));
+
+        let info: redis::ConnectionInfo = "redis+unix:///run/redis.sock?db=1".parse().unwrap();
+        let endpoint = info.to_endpoint();
+        assert_eq!(endpoint.address(), Some("/run/redis.sock"));
+        assert_eq!(endpoint.port(), None);
+        assert_eq!(endpoint.namespace(), Some("1"));
+    }
+}

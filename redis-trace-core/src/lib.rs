@@ -1,0 +1,37 @@
+//! Runtime of [redis-trace](https://docs.rs/redis-trace): the per-call [`Operation`] guard the
+//! `#[redis_traced]` attribute expands to, result classification ([`Outcome`]), endpoint
+//! attributes ([`Endpoint`]) and the cached tracer.
+//!
+//! Use it through the `redis-trace` crate, which re-exports everything here.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod callsite;
+pub mod endpoint;
+pub mod key;
+pub mod operation;
+pub mod outcome;
+pub mod semconv;
+pub mod tracer;
+
+pub use callsite::Callsite;
+pub use endpoint::{
+    clear_default_endpoint, default_endpoint, set_default_endpoint, Endpoint, ToEndpoint,
+};
+pub use key::RedisKey;
+pub use operation::Operation;
+pub use outcome::{ErrorAttributes, Failure, Outcome};
+pub use tracer::{reload_global_tracer, set_tracer_provider};
+
+/// What generated code calls. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__outcome as outcome;
+    pub use crate::callsite::Callsite;
+    pub use crate::endpoint::ToEndpoint;
+    pub use crate::key::RedisKey;
+    pub use crate::operation::Operation;
+    pub use crate::outcome::ladder;
+    pub use crate::outcome::{Outcome, Probe, Shape};
+}

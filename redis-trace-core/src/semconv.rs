@@ -1,0 +1,44 @@
+//! Attribute names written by redis-trace.
+//!
+//! The stable database semantic conventions (v1.33+) are used. Names with no OpenTelemetry
+//! convention (cache hit/miss, cancellation) are documented here and in the README.
+
+/// `"redis"`, set at span creation.
+pub const DB_SYSTEM_NAME: &str = "db.system.name";
+/// The Redis command as given to the attribute (`GET`, `HSET`, ...).
+pub const DB_OPERATION_NAME: &str = "db.operation.name";
+/// The database index as a string (`"0"`).
+pub const DB_NAMESPACE: &str = "db.namespace";
+/// The low-cardinality summary given with `name = "..."`.
+pub const DB_QUERY_SUMMARY: &str = "db.query.summary";
+/// The Redis error prefix (`WRONGTYPE`, `ERR`, ...) when the server answered with an error.
+pub const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
+/// Logical host name (or unix socket path) of the Redis server.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// Port of the Redis server.
+pub const SERVER_PORT: &str = "server.port";
+/// Low-cardinality class of a failure: the Redis error prefix, `io`, `timeout`, `cancelled`,
+/// `panic`, a Rust type name, or `_OTHER`.
+pub const ERROR_TYPE: &str = "error.type";
+/// `true` when a read found its value, `false` on a miss (no OpenTelemetry convention exists;
+/// this is the name Sentry's cache module uses).
+pub const CACHE_HIT: &str = "cache.hit";
+
+/// The value of `db.system.name`.
+pub const REDIS: &str = "redis";
+/// The value of `error.type` for an operation whose future was dropped before it completed.
+pub const CANCELLED: &str = "cancelled";
+/// The value of `error.type` for an operation whose body panicked.
+pub const PANIC: &str = "panic";
+/// The value of `error.type` for I/O failures (refused, dropped, reset connections).
+pub const IO: &str = "io";
+/// The value of `error.type` for timed-out I/O.
+pub const TIMEOUT: &str = "timeout";
+/// The value of `error.type` when nothing more specific is known.
+pub const OTHER: &str = "_OTHER";
+/// The annotated function's path, `module::function`.
+pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+/// The source file of the annotated function.
+pub const CODE_FILE_PATH: &str = "code.file.path";
+/// The line of the annotated function's attribute.
+pub const CODE_LINE_NUMBER: &str = "code.line.number";

@@ -1,0 +1,108 @@
+//! Code generation: a static callsite, a guard from the core, the original body.
+//!
+//! All runtime logic lives in `redis_trace::__private`; the expansion only wires the function's
+//! body to it, so it stays short enough to read in `cargo expand`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{ItemFn, ReturnType, Type};
+
+use crate::validate::Validated;
+
+/// The annotated function with its body wrapped in an operation.
+pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+        ..
+    } = function;
+    let krate = &args.krate;
+    let private = quote!(#krate::__private);
+
+    let op = &args.op;
+    let summary = match &args.summary {
+        Some(summary) => quote!(::core::option::Option::Some(#summary)),
+        None => quote!(::core::option::Option::None),
+    };
+    let endpoint = match &args.endpoint {
+        Some(endpoint) => quote_spanned! {endpoint.span()=>
+            ::core::option::Option::Some(&(#endpoint) as &dyn #private::ToEndpoint)
+        },
+        None => quote!(::core::option::Option::None),
+    };
+    let key = match &args.key {
+        Some(key) => quote_spanned! {key.span()=>
+            ::core::option::Option::Some(&(#key) as &dyn #private::RedisKey)
+        },
+        None => quote!(::core::option::Option::None),
+    };
+
+    let run_body = if sig.asyncness.is_some() {
+        let fake_return = fake_return_edge(&sig.output);
+        quote! {
+            __redis_trace_operation.instrument(async move { #fake_return #block }).await
+        }
+    } else {
+        let closure_return = match &sig.output {
+            ReturnType::Type(arrow, ty) if !contains_impl_trait(ty) => quote!(#arrow #ty),
+            _ => TokenStream::new(),
+        };
+        quote! {
+            __redis_trace_operation.in_scope(move || #closure_return #block)
+        }
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            static __REDIS_TRACE_CALLSITE: #private::Callsite = #private::Callsite::new(
+                #op, #summary, ::core::file!(), ::core::line!(),
+                || { fn f() {} ::core::any::type_name_of_val(&f) },
+            );
+            let mut __redis_trace_operation =
+                #private::Operation::start(&__REDIS_TRACE_CALLSITE, #endpoint, #key);
+            let __redis_trace_result = #run_body;
+            __redis_trace_operation.finish(#private::outcome!(&__redis_trace_result));
+            __redis_trace_result
+        }
+    }
+}
+
+/// An unreachable `return` of the declared type at the top of the async block, so `?`, early
+/// `return` and inference inside it see the function's return type (as `tracing` does). Its
+/// tokens carry the return type's span, so type errors point at the user's signature.
+fn fake_return_edge(output: &ReturnType) -> TokenStream {
+    let ty = match output {
+        ReturnType::Type(_, ty) if contains_impl_trait(ty) => return TokenStream::new(),
+        ReturnType::Type(_, ty) => ty.to_token_stream(),
+        ReturnType::Default => quote!(()),
+    };
+    quote_spanned! {output.span()=>
+        #[allow(
+            unknown_lints, unreachable_code, clippy::diverging_sub_expression,
+            clippy::empty_loop, clippy::let_unit_value, clippy::let_with_type_underscore,
+            clippy::needless_return, clippy::unreachable
+        )]
+        if false {
+            let __redis_trace_fake_return: #ty = loop {};
+            return __redis_trace_fake_return;
+        }
+    }
+}
+
+/// `impl Trait` cannot be written in a `let` or closure return type.
+fn contains_impl_trait(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl Visit<'_> for Finder {
+        fn visit_type_impl_trait(&mut self, _: &syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut finder = Finder(false);
+    finder.visit_type(ty);
+    finder.0
+}

@@ -1,0 +1,78 @@
+//! The `#[redis_traced]` attribute of [redis-trace](https://docs.rs/redis-trace).
+//!
+//! Use it through the `redis-trace` crate (`use redis_trace::redis_traced;`): the expansion calls
+//! `::redis_trace::__private`.
+
+mod args;
+mod errors;
+mod expand;
+mod suggest;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Traces every call of a Redis repository function as an OpenTelemetry CLIENT span.
+///
+/// ```ignore
+/// #[redis_traced(op = "GET", key = id, name = "get user")]
+/// async fn get_user(&self, id: &str) -> redis::RedisResult<Option<String>> { ... }
+/// ```
+///
+/// # Arguments
+///
+/// | argument | required | meaning |
+/// |---|---|---|
+/// | `op = "GET"` | yes | the Redis command: `db.operation.name` |
+/// | `key = <expr>` | no | the key, an expression over the parameters (`id`, `&self.prefix`, `user.id`); anything redis-rs accepts as an argument. Not recorded yet (see the key policy in the README). |
+/// | `name = "get user"` | no | low-cardinality summary: `db.query.summary` and the span name |
+/// | `endpoint = <expr>` | no | anything implementing `redis_trace::ToEndpoint` (`redis::Client`, `redis::ConnectionInfo`, `redis_trace::Endpoint`): `server.address`, `server.port`, `db.namespace`. Default: `redis_trace::set_default_endpoint`. |
+/// | `crate = path` | no | where `redis-trace` is, if renamed in `Cargo.toml` |
+///
+/// # What is recorded
+///
+/// At creation: `db.system.name = "redis"`, `db.operation.name`, `db.query.summary`,
+/// `db.namespace`, `server.address`, `server.port`, `code.function.name`, `code.file.path`,
+/// `code.line.number`. The span is named after the summary, else `{op} {address}:{port}`, else
+/// `{op}`; never after the key.
+///
+/// At the end, from the result's type: `cache.hit` for `Result<Option<T>, E>`, `Option<T>` and
+/// `Result<bool, E>`; on `Err`, status Error with the message, `error.type`, and
+/// `db.response.status_code` when Redis replied with an error. A future dropped before it
+/// completes or a panicking body ends the span with `error.type` = `cancelled` / `panic`; the
+/// panic still reaches the caller.
+///
+/// Works on `async fn` and plain `fn` (redis-rs's blocking API), free functions and methods with
+/// any receiver. The function's behaviour is unchanged.
+#[proc_macro_attribute]
+pub fn redis_traced(attr: TokenStream, item: TokenStream) -> TokenStream {
+    redis_traced_impl(attr.into(), item.into()).into()
+}
+
+fn redis_traced_impl(
+    attr: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let mut errors = errors::Errors::default();
+    let function = match syn::parse2::<syn::ItemFn>(item.clone()) {
+        Ok(function) => function,
+        Err(_) => {
+            errors.push(syn::Error::new(
+                proc_macro2::Span::call_site(),
+                "#[redis_traced] applies to functions with a body (`fn` or `async fn`)",
+            ));
+            return with_errors(errors, item);
+        }
+    };
+    let args = args::Args::parse(attr, &mut errors);
+    match validate::validate(args, &function, &mut errors) {
+        Some(validated) if errors.is_empty() => expand::expand(&validated, function),
+        _ => with_errors(errors, item),
+    }
+}
+
+/// The errors next to the original item, so the rest of the crate still type-checks.
+fn with_errors(errors: errors::Errors, item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let mut output = errors.into_compile_errors().unwrap_or_default();
+    output.extend(item);
+    output
+}

@@ -1,0 +1,8 @@
+//! Shared test harness: a private redis-server and span capture.
+#![allow(dead_code)]
+
+pub mod redis_server;
+pub mod telemetry;
+
+pub use redis_server::RedisServer;
+pub use telemetry::{assert_attributes, attributes, capture, expected, line_number};

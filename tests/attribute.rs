@@ -182,7 +182,10 @@ async fn wrongtype_error_is_recorded_and_returned_unchanged() {
     expected.insert("error.type".into(), "WRONGTYPE".into());
     expected.insert("db.response.status_code".into(), "WRONGTYPE".into());
     assert_attributes(&span, expected);
-    assert_eq!(span.status, Status::error(traced.to_string()));
+    assert_eq!(
+        span.status,
+        Status::error("WRONGTYPE: Operation against a key holding the wrong kind of value")
+    );
 }
 
 #[redis_traced(op = "GET", key = key, endpoint = client)]

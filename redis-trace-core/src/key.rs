@@ -10,7 +10,7 @@ pub trait RedisKey {
     fn key_args(&self) -> Vec<Vec<u8>>;
 }
 
-impl<T: redis::ToRedisArgs + ?Sized> RedisKey for T {
+impl<T: redis::ToRedisArgs> RedisKey for T {
     fn key_args(&self) -> Vec<Vec<u8>> {
         self.to_redis_args()
     }

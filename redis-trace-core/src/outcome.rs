@@ -67,8 +67,17 @@ impl Failure<'_> {
     pub fn attributes(&self) -> ErrorAttributes {
         match self.kind {
             FailureKind::Error(error) => {
-                let message = sanitize_message(&error.to_string());
-                match find_redis_error(error) {
+                let redis_error = find_redis_error(error);
+                // A server error at the top reads better as `CODE: detail` than redis-rs's
+                // `"CODE": detail`; a wrapping error keeps its own message.
+                let message = match redis_error {
+                    Some(redis_error) if std::ptr::addr_eq(redis_error, error) => {
+                        server_error_message(redis_error).unwrap_or_else(|| error.to_string())
+                    }
+                    _ => error.to_string(),
+                };
+                let message = sanitize_message(&message);
+                match redis_error {
                     Some(redis_error) => redis_error_attributes(redis_error, message),
                     None => ErrorAttributes {
                         error_type: io_error_type(error).unwrap_or(self.type_name).to_owned(),
@@ -100,6 +109,14 @@ fn find_redis_error<'e>(error: &'e (dyn StdError + 'static)) -> Option<&'e redis
         current = error.source();
     }
     None
+}
+
+fn server_error_message(error: &redis::RedisError) -> Option<String> {
+    let code = error.code()?;
+    Some(match error.detail() {
+        Some(detail) => format!("{code}: {detail}"),
+        None => code.to_owned(),
+    })
 }
 
 fn io_error_type(error: &(dyn StdError + 'static)) -> Option<&'static str> {
@@ -171,6 +188,14 @@ pub fn truncate_on_char_boundary(text: &str, max: usize) -> &str {
 /// Wraps a reference for autoref-specialized classification. Used by generated code only.
 #[doc(hidden)]
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+// Not derived: a derive would require `T: Copy`, but only the reference is copied.
+impl<T: ?Sized> Clone for Probe<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: ?Sized> Copy for Probe<'_, T> {}
 
 /// The result's shape; the error, if any, is classified in a second step.
 #[doc(hidden)]

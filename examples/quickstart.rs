@@ -1,0 +1,143 @@
+//! A small user repository traced with `#[redis_traced]`, printing its spans as a tree.
+//!
+//! ```text
+//! cargo run --example quickstart            # against redis://127.0.0.1:6379
+//! REDIS_URL=redis://host:6380/2 cargo run --example quickstart
+//! ```
+//!
+//! Keys are prefixed `redis-trace-quickstart:` and deleted at the end.
+
+use std::collections::HashMap;
+
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use redis::AsyncCommands;
+use redis_trace::redis_traced;
+
+const PREFIX: &str = "redis-trace-quickstart";
+
+struct UserRepo {
+    conn: redis::aio::MultiplexedConnection,
+}
+
+impl UserRepo {
+    #[redis_traced(op = "HSET", key = id, name = "save user")]
+    async fn save(&self, id: u64, name: &str, email: &str) -> redis::RedisResult<()> {
+        let key = format!("{PREFIX}:user:{id}");
+        self.conn
+            .clone()
+            .hset_multiple(key, &[("name", name), ("email", email)])
+            .await
+    }
+
+    #[redis_traced(op = "HGETALL", key = id, name = "load user")]
+    async fn load(&self, id: u64) -> redis::RedisResult<HashMap<String, String>> {
+        self.conn
+            .clone()
+            .hgetall(format!("{PREFIX}:user:{id}"))
+            .await
+    }
+
+    #[redis_traced(op = "SET", key = id)]
+    async fn cache_name(&self, id: u64, name: &str) -> redis::RedisResult<()> {
+        self.conn
+            .clone()
+            .set_ex(format!("{PREFIX}:name:{id}"), name, 60)
+            .await
+    }
+
+    #[redis_traced(op = "GET", key = id)]
+    async fn cached_name(&self, id: u64) -> redis::RedisResult<Option<String>> {
+        self.conn.clone().get(format!("{PREFIX}:name:{id}")).await
+    }
+
+    #[redis_traced(op = "DEL", key = id)]
+    async fn delete(&self, id: u64) -> redis::RedisResult<usize> {
+        let keys = [format!("{PREFIX}:user:{id}"), format!("{PREFIX}:name:{id}")];
+        self.conn.clone().del(&keys).await
+    }
+
+    #[redis_traced(op = "HGETALL", key = id, name = "wrong type")]
+    async fn load_as_hash_from_string(
+        &self,
+        id: u64,
+    ) -> redis::RedisResult<HashMap<String, String>> {
+        self.conn
+            .clone()
+            .hgetall(format!("{PREFIX}:name:{id}"))
+            .await
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+
+    let client = redis::Client::open(url.as_str())?;
+    redis_trace::set_default_endpoint(&client);
+    let repo = UserRepo {
+        conn: client.get_multiplexed_async_connection().await?,
+    };
+
+    let request = provider.tracer("quickstart").start("handle request");
+    let cx = opentelemetry::Context::current_with_span(request);
+    let work = async {
+        repo.save(1, "Ada Lovelace", "ada@example.com").await?;
+        let user = repo.load(1).await?;
+        println!("loaded user 1: {user:?}");
+        println!("cached name before: {:?}", repo.cached_name(1).await?);
+        repo.cache_name(1, "Ada").await?;
+        println!("cached name after:  {:?}", repo.cached_name(1).await?);
+        let error = repo.load_as_hash_from_string(1).await.unwrap_err();
+        println!("expected error: {error}");
+        println!("deleted {} keys", repo.delete(1).await?);
+        Ok::<_, redis::RedisError>(())
+    };
+    opentelemetry::context::FutureExt::with_context(work, cx.clone()).await?;
+    cx.span().end();
+
+    println!("\nspans:");
+    print_tree(&exporter.get_finished_spans()?);
+    Ok(())
+}
+
+/// Prints spans as a tree, children under their parent, with duration and attributes.
+fn print_tree(spans: &[SpanData]) {
+    fn print(spans: &[SpanData], span: &SpanData, depth: usize) {
+        let duration = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap_or_default();
+        println!(
+            "{}{} [{:?}, {:?}] {:?}",
+            "  ".repeat(depth),
+            span.name,
+            span.span_kind,
+            duration,
+            span.status
+        );
+        for attribute in &span.attributes {
+            println!(
+                "{}  {} = {}",
+                "  ".repeat(depth),
+                attribute.key,
+                attribute.value
+            );
+        }
+        for child in spans
+            .iter()
+            .filter(|c| c.parent_span_id == span.span_context.span_id())
+        {
+            print(spans, child, depth + 1);
+        }
+    }
+    let ids: Vec<_> = spans.iter().map(|s| s.span_context.span_id()).collect();
+    for root in spans.iter().filter(|s| !ids.contains(&s.parent_span_id)) {
+        print(spans, root, 0);
+    }
+}

@@ -1,6 +1,7 @@
 //! Shared test harness: a private redis-server and span capture.
 #![allow(dead_code)]
 
+pub mod command_table;
 pub mod redis_server;
 pub mod telemetry;
 

@@ -94,6 +94,11 @@ impl Endpoint {
 
 /// Anything that knows which Redis server it talks to; accepted by `endpoint = ...` in
 /// `#[redis_traced]` and by [`set_default_endpoint`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not say which Redis server is called",
+    label = "not a Redis endpoint",
+    note = "`endpoint = ...` takes a `redis::Client`, a `redis::ConnectionInfo` or a `redis_trace::Endpoint` (or a reference to one)"
+)]
 pub trait ToEndpoint {
     /// The server and database this value points at.
     fn to_endpoint(&self) -> Endpoint;

@@ -36,14 +36,15 @@ struct Recording {
 impl Operation {
     /// Starts the span of one call of `callsite`.
     ///
-    /// `endpoint` overrides the process-wide default endpoint. `key` is the attribute's
-    /// `key = ...`; no key attribute is recorded yet (see the README's key policy).
+    /// `endpoint` overrides the process-wide default endpoint. `keys` are the attribute's
+    /// `key = ...` / `keys = [...]`; no key attribute is recorded yet (see the README's key
+    /// policy).
     pub fn start(
         callsite: &'static Callsite,
         endpoint: Option<&dyn ToEndpoint>,
-        key: Option<&dyn RedisKey>,
+        keys: &[&dyn RedisKey],
     ) -> Self {
-        let _ = key;
+        let _ = keys;
         let slot = tracer::current();
         let Slot::Tracer { tracer, .. } = &*slot else {
             return Self { recording: None };

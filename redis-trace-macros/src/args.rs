@@ -19,55 +19,97 @@ pub struct Args {
     pub op: Option<LitStr>,
     /// `key = <expr>`: the key, an expression over the fn's parameters.
     pub key: Option<Expr>,
+    /// `keys = [a, b]`: the keys of a multi-key command.
+    pub keys: Option<syn::ExprArray>,
     /// `name = "..."`: the low-cardinality summary and span name.
     pub name: Option<LitStr>,
     /// `endpoint = <expr>`: where the server attributes come from.
     pub endpoint: Option<Expr>,
     /// `crate = path`: the path of the `redis-trace` crate, when renamed.
     pub krate: Option<Path>,
+    /// The names of every argument written, valid or not, so a malformed one is not also
+    /// reported as missing.
+    pub written: Vec<String>,
 }
 
-/// One `name = value` pair as written.
+/// One `name = value` pair, or a bare `name` flag, as written.
 struct RawArg {
     name: Ident,
-    value: Expr,
+    value: Option<Expr>,
 }
 
 impl Parse for RawArg {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         // `crate` is a keyword; `parse_any` accepts it as a name.
         let name = Ident::parse_any(input)?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Ok(Self { name, value: None });
+        }
         if !input.peek(Token![=]) {
-            return Err(syn::Error::new(
-                name.span(),
-                format!(
-                    "expected `{name} = ...`: every argument of #[redis_traced] is `name = value`"
-                ),
-            ));
+            return Err(input.error(format!(
+                "expected `=` after `{name}`: arguments of #[redis_traced] are `name = value`"
+            )));
         }
         input.parse::<Token![=]>()?;
         let value = input.parse()?;
-        Ok(Self { name, value })
+        Ok(Self {
+            name,
+            value: Some(value),
+        })
     }
 }
 
 /// The argument names, for "did you mean" suggestions.
-pub const ARGUMENT_NAMES: &[&str] = &["op", "key", "name", "endpoint", "crate"];
+pub const ARGUMENT_NAMES: &[&str] = &[
+    "op",
+    "key",
+    "keys",
+    "name",
+    "endpoint",
+    "crate",
+    "unchecked",
+];
 
 impl Args {
-    /// Parses the attribute's tokens; problems are added to `errors`.
-    pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+    /// Parses the attribute's tokens; problems are added to `errors`. `None` when the tokens
+    /// are not a list of arguments at all.
+    pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Option<Self> {
         let mut args = Self::default();
         let parsed = Punctuated::<RawArg, Token![,]>::parse_terminated.parse2(tokens);
         let raw_args = match parsed {
             Ok(raw_args) => raw_args,
             Err(error) => {
                 errors.push(error);
-                return args;
+                return None;
             }
         };
         for RawArg { name, value } in raw_args {
-            match name.to_string().as_str() {
+            let label = name.to_string();
+            args.written.push(label.clone());
+            if label == "unchecked" {
+                if let Some(value) = value {
+                    errors.push(syn::Error::new_spanned(
+                        value,
+                        "`unchecked` is a flag: write `unchecked`, without a value",
+                    ));
+                }
+                continue;
+            }
+            if !ARGUMENT_NAMES.contains(&label.as_str()) {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    unknown_argument_message(&label),
+                ));
+                continue;
+            }
+            let Some(value) = value else {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!("`{label}` needs a value: `{label} = ...`"),
+                ));
+                continue;
+            };
+            match label.as_str() {
                 "op" => set_once(
                     &mut args.op,
                     &name,
@@ -83,15 +125,17 @@ impl Args {
                     );
                 }
                 "key" => set_once(&mut args.key, &name, Some(value), errors),
+                "keys" => set_once(&mut args.keys, &name, key_array(value, errors), errors),
                 "endpoint" => set_once(&mut args.endpoint, &name, Some(value), errors),
-                "crate" => set_once(&mut args.krate, &name, crate_path(value, errors), errors),
-                unknown => errors.push(syn::Error::new(
-                    name.span(),
-                    unknown_argument_message(unknown),
-                )),
+                _ => set_once(&mut args.krate, &name, crate_path(value, errors), errors),
             }
         }
-        args
+        Some(args)
+    }
+
+    /// Whether the argument `name` was written, even if its value was rejected.
+    pub fn was_written(&self, name: &str) -> bool {
+        self.written.iter().any(|written| written == name)
     }
 }
 
@@ -118,6 +162,17 @@ fn string_literal(name: &Ident, value: Expr, errors: &mut Errors) -> Option<LitS
     errors.push(syn::Error::new_spanned(
         value,
         format!("`{name}` takes a string literal: `{name} = \"{shown}\"`"),
+    ));
+    None
+}
+
+fn key_array(value: Expr, errors: &mut Errors) -> Option<syn::ExprArray> {
+    if let Expr::Array(array) = value {
+        return Some(array);
+    }
+    errors.push(syn::Error::new_spanned(
+        value,
+        "`keys` takes a list of key expressions: `keys = [source, destination]`",
     ));
     None
 }

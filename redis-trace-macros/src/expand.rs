@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
-use syn::{ItemFn, ReturnType, Type};
+use syn::{Block, Expr, ExprAsync, ItemFn, ReturnType, Stmt, Type};
 
 use crate::validate::Validated;
 
@@ -34,41 +34,70 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
         },
         None => quote!(::core::option::Option::None),
     };
-    let key = match &args.key {
-        Some(key) => quote_spanned! {key.span()=>
-            ::core::option::Option::Some(&(#key) as &dyn #private::RedisKey)
-        },
-        None => quote!(::core::option::Option::None),
-    };
+    let keys = args.keys.iter().map(|key| {
+        quote_spanned! {key.span()=> &(#key) as &dyn #private::RedisKey }
+    });
 
-    let run_body = if sig.asyncness.is_some() {
-        let fake_return = fake_return_edge(&sig.output);
+    let traced = |run_body: TokenStream| {
         quote! {
-            __redis_trace_operation.instrument(async move { #fake_return #block }).await
-        }
-    } else {
-        let closure_return = match &sig.output {
-            ReturnType::Type(arrow, ty) if !contains_impl_trait(ty) => quote!(#arrow #ty),
-            _ => TokenStream::new(),
-        };
-        quote! {
-            __redis_trace_operation.in_scope(move || #closure_return #block)
-        }
-    };
-
-    quote! {
-        #(#attrs)*
-        #vis #sig {
             static __REDIS_TRACE_CALLSITE: #private::Callsite = #private::Callsite::new(
                 #op, #summary, ::core::file!(), ::core::line!(),
                 || { fn f() {} ::core::any::type_name_of_val(&f) },
             );
             let mut __redis_trace_operation =
-                #private::Operation::start(&__REDIS_TRACE_CALLSITE, #endpoint, #key);
+                #private::Operation::start(&__REDIS_TRACE_CALLSITE, #endpoint, &[#(#keys),*]);
             let __redis_trace_result = #run_body;
             __redis_trace_operation.finish(#private::outcome!(&__redis_trace_result));
             __redis_trace_result
         }
+    };
+
+    let body = if let Some((box_pin, future)) = async_trait_future(&block) {
+        // `#[async_trait]` already turned the fn into `Box::pin(async move { .. })`: trace
+        // inside that future, so the span covers its execution, not its creation.
+        let inner = &future.block;
+        let statements = traced(quote! {
+            __redis_trace_operation.instrument(async move #inner).await
+        });
+        quote!({ #box_pin(async move { #statements }) })
+    } else if sig.asyncness.is_some() {
+        let fake_return = fake_return_edge(&sig.output);
+        let statements = traced(quote! {
+            __redis_trace_operation.instrument(async move { #fake_return #block }).await
+        });
+        quote!({ #statements })
+    } else {
+        let closure_return = match &sig.output {
+            ReturnType::Type(arrow, ty) if !contains_impl_trait(ty) => quote!(#arrow #ty),
+            _ => TokenStream::new(),
+        };
+        let statements = traced(quote! {
+            __redis_trace_operation.in_scope(move || #closure_return #block)
+        });
+        quote!({ #statements })
+    };
+
+    quote! {
+        #(#attrs)*
+        #vis #sig #body
+    }
+}
+
+/// The `Box::pin` path and the `async move` block of a body `#[async_trait]` generated.
+fn async_trait_future(block: &Block) -> Option<(&Expr, &ExprAsync)> {
+    let [Stmt::Expr(Expr::Call(call), None)] = block.stmts.as_slice() else {
+        return None;
+    };
+    let Expr::Path(path) = &*call.func else {
+        return None;
+    };
+    let is_box_pin = path.path.segments.last().is_some_and(|s| s.ident == "pin")
+        && path.path.segments.iter().any(|s| s.ident == "Box");
+    match (is_box_pin, call.args.first(), call.args.len()) {
+        (true, Some(Expr::Async(future)), 1) if future.capture.is_some() => {
+            Some((&call.func, future))
+        }
+        _ => None,
     }
 }
 

@@ -4,6 +4,7 @@
 //! `::redis_trace::__private`.
 
 mod args;
+mod commands;
 mod errors;
 mod expand;
 mod suggest;
@@ -63,7 +64,9 @@ fn redis_traced_impl(
             return with_errors(errors, item);
         }
     };
-    let args = args::Args::parse(attr, &mut errors);
+    let Some(args) = args::Args::parse(attr, &mut errors) else {
+        return with_errors(errors, item);
+    };
     match validate::validate(args, &function, &mut errors) {
         Some(validated) if errors.is_empty() => expand::expand(&validated, function),
         _ => with_errors(errors, item),

@@ -1,23 +1,29 @@
-//! Semantic checks of the parsed arguments against the annotated function.
+//! Semantic checks of the parsed arguments against the annotated function and the Redis
+//! command table.
 //!
 //! Every problem is added to the error collector, each spanned on the token to fix; what is valid
 //! is returned so expansion can proceed once there are no errors.
 
+use std::collections::BTreeSet;
+
 use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
-use syn::{Expr, ItemFn, LitStr};
+use syn::visit::Visit;
+use syn::{Expr, FnArg, ItemFn, LitStr, Pat};
 
 use crate::args::{attribute_span, Args};
+use crate::commands::{self, KeyCount};
 use crate::errors::Errors;
+use crate::suggest;
 
 /// Everything expansion needs, checked.
 pub struct Validated {
-    /// The Redis command, normalized to upper case.
+    /// The Redis command, canonical upper-case name.
     pub op: String,
     /// The summary (`name = "..."`).
     pub summary: Option<LitStr>,
-    /// The key expression.
-    pub key: Option<Expr>,
+    /// The key expressions (`key = ...` or `keys = [...]`), in order.
+    pub keys: Vec<Expr>,
     /// The endpoint expression.
     pub endpoint: Option<Expr>,
     /// The path of the facade crate: `::redis_trace` unless `crate = ...` was given.
@@ -27,8 +33,9 @@ pub struct Validated {
 /// Checks `args` against `function`; returns `None` when any check failed.
 pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Validated> {
     check_function(function, errors);
-    let op = match &args.op {
-        Some(op) => check_op(op, errors),
+    let command = match &args.op {
+        Some(op) => check_op(op, args.was_written("unchecked"), errors),
+        None if args.was_written("op") => None,
         None => {
             errors.push(syn::Error::new(
                 attribute_span(),
@@ -45,11 +52,24 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
             ));
         }
     }
-    let op = op?;
+
+    let keys = collect_keys(&args, errors);
+    let parameters = parameter_names(function);
+    for key in &keys {
+        check_key_expression(key, &parameters, function, errors);
+    }
+    if let (Some(CheckedOp::Known(command)), false) = (&command, keys.is_empty()) {
+        check_key_count(command, &args, keys.len(), errors);
+    }
+
+    let op = match command? {
+        CheckedOp::Known(command) => command.name.to_owned(),
+        CheckedOp::Unchecked(name) => name,
+    };
     Some(Validated {
         op,
         summary: args.name,
-        key: args.key,
+        keys,
         endpoint: args.endpoint,
         krate: args
             .krate
@@ -57,23 +77,203 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
     })
 }
 
-fn check_op(op: &LitStr, errors: &mut Errors) -> Option<String> {
-    let command = op.value().trim().to_ascii_uppercase();
-    let well_formed = !command.is_empty()
-        && command.split(' ').all(|word| {
-            !word.is_empty()
-                && word
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '|'))
-        });
-    if well_formed {
-        Some(command)
-    } else {
+enum CheckedOp {
+    Known(&'static commands::Command),
+    /// A command the table does not know, accepted with `unchecked` (module commands).
+    Unchecked(String),
+}
+
+fn check_op(op: &LitStr, unchecked: bool, errors: &mut Errors) -> Option<CheckedOp> {
+    let written = op.value();
+    let name = written.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
         errors.push(syn::Error::new(
             op.span(),
-            "`op` must be a Redis command such as \"GET\" or \"CLIENT SETNAME\"",
+            "`op` is empty: name the Redis command, e.g. \"GET\"",
         ));
-        None
+        return None;
+    }
+    if let Some(command) = commands::lookup(&name) {
+        let mut subcommands = commands::subcommands(command.name).peekable();
+        if subcommands.peek().is_some() {
+            let examples: Vec<_> = subcommands
+                .take(4)
+                .map(|sub| format!("\"{sub}\""))
+                .collect();
+            errors.push(syn::Error::new(
+                op.span(),
+                format!(
+                    "`{}` needs a subcommand, e.g. {}",
+                    command.name,
+                    examples.join(", ")
+                ),
+            ));
+            return None;
+        }
+        return Some(CheckedOp::Known(command));
+    }
+    if unchecked {
+        return Some(CheckedOp::Unchecked(name.to_ascii_uppercase()));
+    }
+    let names = commands::COMMANDS.iter().map(|command| command.name);
+    let message = match suggest::closest(&name, names) {
+        Some(close) => format!(
+            "unknown Redis command `{name}`; did you mean `{close}`? \
+             (for module commands such as JSON.GET add `unchecked`)"
+        ),
+        None => format!(
+            "unknown Redis command `{name}` (for module commands such as JSON.GET add \
+             `unchecked`: #[redis_traced(op = \"{name}\", unchecked)])"
+        ),
+    };
+    errors.push(syn::Error::new(op.span(), message));
+    None
+}
+
+fn collect_keys(args: &Args, errors: &mut Errors) -> Vec<Expr> {
+    match (&args.key, &args.keys) {
+        (Some(key), None) => vec![key.clone()],
+        (None, Some(keys)) => {
+            if keys.elems.is_empty() {
+                errors.push(syn::Error::new_spanned(
+                    keys,
+                    "`keys` is empty: list the key expressions, or remove `keys`",
+                ));
+            }
+            keys.elems.iter().cloned().collect()
+        }
+        (Some(_), Some(keys)) => {
+            errors.push(syn::Error::new_spanned(
+                keys,
+                "give either `key = ...` or `keys = [...]`, not both",
+            ));
+            Vec::new()
+        }
+        (None, None) => Vec::new(),
+    }
+}
+
+fn check_key_count(command: &commands::Command, args: &Args, count: usize, errors: &mut Errors) {
+    let spanned: &dyn ToTokens = match (&args.key, &args.keys) {
+        (Some(key), _) => key,
+        (_, Some(keys)) => keys,
+        _ => return,
+    };
+    let argument = if args.keys.is_some() { "keys" } else { "key" };
+    match (command.key_count(), commands::max_keys(command)) {
+        (KeyCount::None, _) => errors.push(syn::Error::new_spanned(
+            spanned,
+            format!("`{}` takes no key: remove `{argument} = ...`", command.name),
+        )),
+        (KeyCount::One, _) if count > 1 => errors.push(syn::Error::new_spanned(
+            spanned,
+            format!(
+                "`{}` takes one key: use `key = ...` with a single key",
+                command.name
+            ),
+        )),
+        (_, Some(max)) if count > max => errors.push(syn::Error::new_spanned(
+            spanned,
+            format!(
+                "`{}` takes at most {max} keys (arity {}), {count} given",
+                command.name, command.arity
+            ),
+        )),
+        _ => {}
+    }
+}
+
+/// Names bound by the fn's parameters, including inside destructuring patterns; `self` for
+/// methods.
+fn parameter_names(function: &ItemFn) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for input in &function.sig.inputs {
+        match input {
+            FnArg::Receiver(_) => {
+                names.insert("self".to_owned());
+            }
+            FnArg::Typed(typed) => collect_pattern_names(&typed.pat, &mut names),
+        }
+    }
+    names
+}
+
+fn collect_pattern_names(pattern: &Pat, names: &mut BTreeSet<String>) {
+    struct Bindings<'a>(&'a mut BTreeSet<String>);
+    impl Visit<'_> for Bindings<'_> {
+        fn visit_pat_ident(&mut self, pattern: &syn::PatIdent) {
+            self.0.insert(pattern.ident.to_string());
+            syn::visit::visit_pat_ident(self, pattern);
+        }
+    }
+    Bindings(names).visit_pat(pattern);
+}
+
+/// Every variable the key expression reads must be a parameter (or `self`): the key is
+/// evaluated before the body runs, where nothing else exists.
+fn check_key_expression(
+    key: &Expr,
+    parameters: &BTreeSet<String>,
+    function: &ItemFn,
+    errors: &mut Errors,
+) {
+    struct Variables<'a> {
+        parameters: &'a BTreeSet<String>,
+        bound_in_closures: BTreeSet<String>,
+        unknown: Vec<syn::Ident>,
+    }
+    impl Visit<'_> for Variables<'_> {
+        fn visit_expr_closure(&mut self, closure: &syn::ExprClosure) {
+            for input in &closure.inputs {
+                collect_pattern_names(input, &mut self.bound_in_closures);
+            }
+            syn::visit::visit_expr_closure(self, closure);
+        }
+        fn visit_expr_call(&mut self, call: &syn::ExprCall) {
+            // `format_key(..)`: the called path is a function, not a variable.
+            if !matches!(&*call.func, Expr::Path(_)) {
+                self.visit_expr(&call.func);
+            }
+            for argument in &call.args {
+                self.visit_expr(argument);
+            }
+        }
+        fn visit_expr_path(&mut self, path: &syn::ExprPath) {
+            let Some(ident) = path.path.get_ident() else {
+                return;
+            };
+            let name = ident.to_string();
+            // Upper-case single names are constants or unit structs, not variables.
+            let is_constant = name.starts_with(|c: char| c.is_ascii_uppercase());
+            if path.qself.is_none()
+                && !is_constant
+                && !self.parameters.contains(&name)
+                && !self.bound_in_closures.contains(&name)
+            {
+                self.unknown.push(ident.clone());
+            }
+        }
+    }
+    let mut variables = Variables {
+        parameters,
+        bound_in_closures: BTreeSet::new(),
+        unknown: Vec::new(),
+    };
+    variables.visit_expr(key);
+    let function_name = &function.sig.ident;
+    let listed = if parameters.is_empty() {
+        format!("`{function_name}` has no parameters")
+    } else {
+        let names: Vec<_> = parameters.iter().map(|name| format!("`{name}`")).collect();
+        format!("the key can use {}", names.join(", "))
+    };
+    for ident in variables.unknown {
+        let close = suggest::closest(&ident.to_string(), parameters.iter().map(String::as_str));
+        let hint = close.map_or_else(String::new, |close| format!("did you mean `{close}`? "));
+        errors.push(syn::Error::new(
+            ident.span(),
+            format!("`{ident}` is not a parameter of `{function_name}`: {hint}{listed}"),
+        ));
     }
 }
 

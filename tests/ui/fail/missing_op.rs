@@ -1,0 +1,9 @@
+use redis_trace::redis_traced;
+
+#[redis_traced(key = id)]
+fn get(id: &str) -> redis::RedisResult<Option<String>> {
+    let _ = id;
+    Ok(None)
+}
+
+fn main() {}

@@ -64,12 +64,18 @@ fn base(operation: &str, function: &str) -> std::collections::BTreeMap<String, V
     expected([
         ("db.system.name", "redis".into()),
         ("db.operation.name", operation.to_owned().into()),
-        (
-            "code.function.name",
-            format!("attribute::{function}").into(),
-        ),
+        ("code.function.name", qualified(function).into()),
         ("code.file.path", FILE.into()),
     ])
+}
+
+/// `UserRepo::get` → `attribute::UserRepo::get`; trait paths are given in full.
+fn qualified(function: &str) -> String {
+    if function.starts_with('<') {
+        function.to_owned()
+    } else {
+        format!("attribute::{function}")
+    }
 }
 
 fn with_endpoint(
@@ -587,4 +593,45 @@ async fn span_duration_covers_the_whole_call() {
     let span = capture.span("slow get");
     let duration = span.end_time.duration_since(span.start_time).unwrap();
     assert!(duration >= Duration::from_millis(120), "{duration:?}");
+}
+
+#[async_trait::async_trait]
+trait Cache {
+    async fn cached(&self, key: &str) -> redis::RedisResult<Option<String>>;
+}
+
+#[async_trait::async_trait]
+impl Cache for Profiles {
+    #[redis_traced(op = "GET", key = key, name = "async-trait get")]
+    async fn cached(&self, key: &str) -> redis::RedisResult<Option<String>> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.conn.clone().get(key).await
+    }
+}
+
+#[tokio::test]
+async fn async_trait_methods_are_traced_over_their_execution() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let profiles = Profiles {
+        conn: server
+            .client()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap(),
+    };
+    let future = profiles.cached("k");
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert!(
+        capture.spans().is_empty(),
+        "the span must not end before the future runs"
+    );
+    assert_eq!(future.await.unwrap(), None);
+    let span = capture.span("async-trait get");
+    let mut expected = base("GET", "<attribute::Profiles as attribute::Cache>::cached");
+    expected.insert("db.query.summary".into(), "async-trait get".into());
+    expected.insert("cache.hit".into(), false.into());
+    assert_attributes(&span, expected);
+    let duration = span.end_time.duration_since(span.start_time).unwrap();
+    assert!(duration >= Duration::from_millis(50), "{duration:?}");
 }

@@ -2,40 +2,36 @@
 
 use std::sync::OnceLock;
 
-/// The name the macro gives the callsite static; the function's path ends right before it.
-const STATIC_NAME: &str = "::__REDIS_TRACE_CALLSITE";
+/// The name of the fn item the macro declares in the traced function's body; the function's
+/// path ends right before it.
+const NESTED_ITEM_NAME: &str = "::__redis_trace_fn";
 
 /// Static metadata of one `#[redis_traced]` function; the macro emits one `static` per function.
 #[derive(Debug)]
 pub struct Callsite {
     operation: &'static str,
     summary: Option<&'static str>,
-    file: &'static str,
-    line: u32,
-    /// `type_name_of_val` of an item nested in the callsite static: the function's full path
-    /// including its `impl` type, which no macro can see.
+    /// `type_name` of a fn item declared in the traced function's body: the function's full
+    /// path including its `impl` type, which no macro can see.
     nested_item_path: fn() -> &'static str,
     function: OnceLock<&'static str>,
 }
 
 impl Callsite {
     /// Describes an annotated function. `operation` is the Redis command, `summary` the optional
-    /// `name = "..."` of the attribute. `nested_item_path` returns
-    /// `std::any::type_name_of_val` of a fn item declared inside the callsite static.
+    /// `name = "..."` of the attribute, `nested_item` the fn item `__redis_trace_fn` declared in
+    /// the traced function's body (its type name is the function's path).
     #[must_use]
-    pub const fn new(
+    pub const fn new<F: Copy>(
         operation: &'static str,
         summary: Option<&'static str>,
-        file: &'static str,
-        line: u32,
-        nested_item_path: fn() -> &'static str,
+        nested_item: F,
     ) -> Self {
+        let _ = nested_item;
         Self {
             operation,
             summary,
-            file,
-            line,
-            nested_item_path,
+            nested_item_path: std::any::type_name::<F>,
             function: OnceLock::new(),
         }
     }
@@ -59,24 +55,12 @@ impl Callsite {
         self.function
             .get_or_init(|| function_path((self.nested_item_path)()))
     }
-
-    /// `file!()` where the function is defined.
-    #[must_use]
-    pub const fn file(&self) -> &'static str {
-        self.file
-    }
-
-    /// `line!()` of the function's attribute.
-    #[must_use]
-    pub const fn line(&self) -> u32 {
-        self.line
-    }
 }
 
-/// `app::Repo::get::{{closure}}::__REDIS_TRACE_CALLSITE::{{closure}}::f` → `app::Repo::get`.
+/// `app::Repo::get::{{closure}}::__redis_trace_fn` → `app::Repo::get`.
 fn function_path(nested_item_path: &'static str) -> &'static str {
     let mut path = nested_item_path
-        .rfind(STATIC_NAME)
+        .rfind(NESTED_ITEM_NAME)
         .map_or(nested_item_path, |end| &nested_item_path[..end]);
     // An async fn's body is a closure in the item path.
     while let Some(outer) = path.strip_suffix("::{{closure}}") {
@@ -92,16 +76,13 @@ mod tests {
     #[test]
     fn function_paths_drop_the_nested_item() {
         let cases = [
+            ("app::get::__redis_trace_fn", "app::get"),
             (
-                "app::get::__REDIS_TRACE_CALLSITE::{{closure}}::f",
-                "app::get",
-            ),
-            (
-                "app::Repo<_>::get::{{closure}}::__REDIS_TRACE_CALLSITE::{{closure}}::f",
+                "app::Repo<_>::get::{{closure}}::__redis_trace_fn",
                 "app::Repo<_>::get",
             ),
             (
-                "<app::Repo as app::Get>::get::__REDIS_TRACE_CALLSITE::{{closure}}::f",
+                "<app::Repo as app::Get>::get::__redis_trace_fn",
                 "<app::Repo as app::Get>::get",
             ),
             ("unexpected", "unexpected"),

@@ -39,12 +39,15 @@ impl Operation {
     /// `endpoint` overrides the process-wide default endpoint. `keys` are the attribute's
     /// `key = ...` / `keys = [...]`; no key attribute is recorded yet (see the README's key
     /// policy).
+    #[track_caller]
     pub fn start(
         callsite: &'static Callsite,
         endpoint: Option<&dyn ToEndpoint>,
         keys: &[&dyn RedisKey],
     ) -> Self {
         let _ = keys;
+        // The generated call carries the attribute's span: this is where the fn is defined.
+        let location = std::panic::Location::caller();
         let slot = tracer::current();
         let Slot::Tracer { tracer, .. } = &*slot else {
             return Self { recording: None };
@@ -55,7 +58,7 @@ impl Operation {
         let builder = SpanBuilder::from_name(span_name(callsite, endpoint.as_ref()))
             .with_kind(SpanKind::Client)
             .with_start_time(started_at)
-            .with_attributes(creation_attributes(callsite, endpoint.as_ref()));
+            .with_attributes(creation_attributes(callsite, location, endpoint.as_ref()));
 
         let parent = parent_context();
         let span = tracer.build_with_context(builder, &parent);
@@ -196,7 +199,11 @@ fn span_name(callsite: &Callsite, endpoint: Option<&Endpoint>) -> Cow<'static, s
     }
 }
 
-fn creation_attributes(callsite: &Callsite, endpoint: Option<&Endpoint>) -> Vec<KeyValue> {
+fn creation_attributes(
+    callsite: &Callsite,
+    location: &'static std::panic::Location<'static>,
+    endpoint: Option<&Endpoint>,
+) -> Vec<KeyValue> {
     let mut attributes = Vec::with_capacity(9);
     attributes.push(KeyValue::new(semconv::DB_SYSTEM_NAME, semconv::REDIS));
     attributes.push(KeyValue::new(
@@ -221,10 +228,10 @@ fn creation_attributes(callsite: &Callsite, endpoint: Option<&Endpoint>) -> Vec<
         semconv::CODE_FUNCTION_NAME,
         callsite.function(),
     ));
-    attributes.push(KeyValue::new(semconv::CODE_FILE_PATH, callsite.file()));
+    attributes.push(KeyValue::new(semconv::CODE_FILE_PATH, location.file()));
     attributes.push(KeyValue::new(
         semconv::CODE_LINE_NUMBER,
-        i64::from(callsite.line()),
+        i64::from(location.line()),
     ));
     attributes
 }

@@ -40,15 +40,14 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
 
     let traced = |run_body: TokenStream| {
         quote! {
-            static __REDIS_TRACE_CALLSITE: #private::Callsite = #private::Callsite::new(
-                #op, #summary, ::core::file!(), ::core::line!(),
-                || { fn f() {} ::core::any::type_name_of_val(&f) },
-            );
-            let mut __redis_trace_operation =
-                #private::Operation::start(&__REDIS_TRACE_CALLSITE, #endpoint, &[#(#keys),*]);
-            let __redis_trace_result = #run_body;
-            __redis_trace_operation.finish(#private::outcome!(&__redis_trace_result));
-            __redis_trace_result
+            fn __redis_trace_fn() {}
+            static __CALLSITE: #private::Callsite =
+                #private::Callsite::new(#op, #summary, __redis_trace_fn);
+            let mut __operation =
+                #private::Operation::start(&__CALLSITE, #endpoint, &[#(#keys),*]);
+            let __result = #run_body;
+            __operation.finish(#private::outcome!(&__result));
+            __result
         }
     };
 
@@ -57,13 +56,13 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
         // inside that future, so the span covers its execution, not its creation.
         let inner = &future.block;
         let statements = traced(quote! {
-            __redis_trace_operation.instrument(async move #inner).await
+            __operation.instrument(async move #inner).await
         });
         quote!({ #box_pin(async move { #statements }) })
     } else if sig.asyncness.is_some() {
-        let fake_return = fake_return_edge(&sig.output);
+        let fake_return = fake_return_edge(&sig.output, &private);
         let statements = traced(quote! {
-            __redis_trace_operation.instrument(async move { #fake_return #block }).await
+            __operation.instrument(async move { #fake_return #block }).await
         });
         quote!({ #statements })
     } else {
@@ -72,7 +71,7 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
             _ => TokenStream::new(),
         };
         let statements = traced(quote! {
-            __redis_trace_operation.in_scope(move || #closure_return #block)
+            __operation.in_scope(move || #closure_return #block)
         });
         quote!({ #statements })
     };
@@ -104,21 +103,15 @@ fn async_trait_future(block: &Block) -> Option<(&Expr, &ExprAsync)> {
 /// An unreachable `return` of the declared type at the top of the async block, so `?`, early
 /// `return` and inference inside it see the function's return type (as `tracing` does). Its
 /// tokens carry the return type's span, so type errors point at the user's signature.
-fn fake_return_edge(output: &ReturnType) -> TokenStream {
+fn fake_return_edge(output: &ReturnType, private: &TokenStream) -> TokenStream {
     let ty = match output {
         ReturnType::Type(_, ty) if contains_impl_trait(ty) => return TokenStream::new(),
         ReturnType::Type(_, ty) => ty.to_token_stream(),
         ReturnType::Default => quote!(()),
     };
     quote_spanned! {output.span()=>
-        #[allow(
-            unknown_lints, unreachable_code, clippy::diverging_sub_expression,
-            clippy::empty_loop, clippy::let_unit_value, clippy::let_with_type_underscore,
-            clippy::needless_return, clippy::unreachable
-        )]
         if false {
-            let __redis_trace_fake_return: #ty = loop {};
-            return __redis_trace_fake_return;
+            return #private::unreachable::<#ty>();
         }
     }
 }

@@ -79,3 +79,6 @@ fn with_errors(errors: errors::Errors, item: proc_macro2::TokenStream) -> proc_m
     output.extend(item);
     output
 }
+
+#[cfg(test)]
+mod snapshots;

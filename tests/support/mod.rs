@@ -1,5 +1,5 @@
 //! Shared test harness: a private redis-server and span capture.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod command_table;
 pub mod redis_server;

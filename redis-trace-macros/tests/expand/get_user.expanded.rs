@@ -1,0 +1,25 @@
+async fn get_user(&self, id: &str) -> redis::RedisResult<Option<String>> {
+    fn __redis_trace_fn() {}
+    static __CALLSITE: ::redis_trace::__private::Callsite = ::redis_trace::__private::Callsite::new(
+        "GET",
+        ::core::option::Option::Some("get user"),
+        __redis_trace_fn,
+    );
+    let mut __operation = ::redis_trace::__private::Operation::start(
+        &__CALLSITE,
+        ::core::option::Option::None,
+        &[&(id) as &dyn ::redis_trace::__private::RedisKey],
+    );
+    let __result = __operation
+        .instrument(async move {
+            if false {
+                return ::redis_trace::__private::unreachable::<
+                    redis::RedisResult<Option<String>>,
+                >();
+            }
+            { self.conn.clone().get(format!("user:{id}")).await }
+        })
+        .await;
+    __operation.finish(::redis_trace::__private::outcome!(& __result));
+    __result
+}

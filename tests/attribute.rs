@@ -60,8 +60,9 @@ impl UserRepo {
     }
 }
 
-fn base(operation: &str, function: &str) -> std::collections::BTreeMap<String, Value> {
+fn base(operation: &str, function: &str, key: &str) -> std::collections::BTreeMap<String, Value> {
     expected([
+        ("redis.key", key.to_owned().into()),
         ("db.system.name", "redis".into()),
         ("db.operation.name", operation.to_owned().into()),
         ("code.function.name", qualified(function).into()),
@@ -129,30 +130,30 @@ async fn get_hit_and_miss_set_del_hgetall_exists() {
         assert_eq!(span.instrumentation_scope.name(), "redis-trace");
     }
 
-    let mut save = with_endpoint(base("SET", "UserRepo::save_user"), &server, "0");
+    let mut save = with_endpoint(base("SET", "UserRepo::save_user", "?"), &server, "0");
     save.insert("db.query.summary".into(), "save user".into());
     assert_attributes(&spans[0], save);
 
-    let mut hit = with_endpoint(base("GET", "UserRepo::get_user"), &server, "0");
+    let mut hit = with_endpoint(base("GET", "UserRepo::get_user", "?"), &server, "0");
     hit.insert("cache.hit".into(), true.into());
     assert_attributes(&spans[1], hit);
 
-    let mut found = with_endpoint(base("EXISTS", "UserRepo::user_exists"), &server, "0");
+    let mut found = with_endpoint(base("EXISTS", "UserRepo::user_exists", "?"), &server, "0");
     found.insert("cache.hit".into(), true.into());
     assert_attributes(&spans[2], found);
 
-    let deleted = with_endpoint(base("DEL", "UserRepo::delete_user"), &server, "0");
+    let deleted = with_endpoint(base("DEL", "UserRepo::delete_user", "?"), &server, "0");
     assert_attributes(&spans[3], deleted);
 
-    let mut miss = with_endpoint(base("GET", "UserRepo::get_user"), &server, "0");
+    let mut miss = with_endpoint(base("GET", "UserRepo::get_user", "?"), &server, "0");
     miss.insert("cache.hit".into(), false.into());
     assert_attributes(&spans[4], miss);
 
-    let mut absent = with_endpoint(base("EXISTS", "UserRepo::user_exists"), &server, "0");
+    let mut absent = with_endpoint(base("EXISTS", "UserRepo::user_exists", "?"), &server, "0");
     absent.insert("cache.hit".into(), false.into());
     assert_attributes(&spans[5], absent);
 
-    let hgetall = with_endpoint(base("HGETALL", "UserRepo::profile"), &server, "0");
+    let hgetall = with_endpoint(base("HGETALL", "UserRepo::profile", "?"), &server, "0");
     assert_attributes(&spans[6], hgetall);
 }
 
@@ -184,7 +185,7 @@ async fn wrongtype_error_is_recorded_and_returned_unchanged() {
     assert_eq!(traced.code(), Some("WRONGTYPE"));
 
     let span = capture.span("HGETALL");
-    let mut expected = base("HGETALL", "hgetall_traced");
+    let mut expected = base("HGETALL", "hgetall_traced", "plain");
     expected.insert("error.type".into(), "WRONGTYPE".into());
     expected.insert("db.response.status_code".into(), "WRONGTYPE".into());
     assert_attributes(&span, expected);
@@ -214,7 +215,7 @@ async fn connection_refused_is_an_io_error() {
     assert!(error.is_connection_refusal(), "{error:?}");
 
     let span = capture.span(&format!("GET 127.0.0.1:{}", server.port()));
-    let mut expected = with_endpoint(base("GET", "get_with_new_connection"), &server, "0");
+    let mut expected = with_endpoint(base("GET", "get_with_new_connection", "k"), &server, "0");
     expected.insert("error.type".into(), "io".into());
     assert_attributes(&span, expected);
     assert!(matches!(span.status, Status::Error { .. }));
@@ -243,7 +244,7 @@ async fn cancelled_call_ends_its_span_marked_cancelled() {
     assert!(outcome.is_err(), "BLPOP on an empty list must time out");
 
     let span = capture.span("wait for job");
-    let mut expected = base("BLPOP", "wait_for_job");
+    let mut expected = base("BLPOP", "wait_for_job", "jobs");
     expected.insert("db.query.summary".into(), "wait for job".into());
     expected.insert("error.type".into(), "cancelled".into());
     assert_attributes(&span, expected);
@@ -279,7 +280,7 @@ async fn panicking_body_ends_span_with_error_and_panic_propagates() {
     );
 
     let span = capture.span("panicking get");
-    let mut expected = base("GET", "panicking_get");
+    let mut expected = base("GET", "panicking_get", "k");
     expected.insert("db.query.summary".into(), "panicking get".into());
     expected.insert("error.type".into(), "panic".into());
     assert_attributes(&span, expected);
@@ -454,7 +455,7 @@ async fn endpoint_from_client_with_database_three() {
     );
 
     let span = capture.span(&format!("GET 127.0.0.1:{}", server.port()));
-    let mut expected = with_endpoint(base("GET", "UserRepo::get_user"), &server, "3");
+    let mut expected = with_endpoint(base("GET", "UserRepo::get_user", "?"), &server, "3");
     expected.insert("cache.hit".into(), true.into());
     assert_attributes(&span, expected);
 }
@@ -478,7 +479,7 @@ async fn default_endpoint_is_used_and_nothing_is_invented_without_one() {
         .unwrap();
 
     get_default_endpoint(&mut conn, "k").await.unwrap();
-    let mut miss = base("GET", "get_default_endpoint");
+    let mut miss = base("GET", "get_default_endpoint", "k");
     miss.insert("cache.hit".into(), false.into());
     assert_attributes(&capture.span("GET"), miss.clone());
 
@@ -496,7 +497,7 @@ async fn receivers_self_by_value_and_mut() {
     repo.save_user("9", "linus").await.unwrap(); // &mut self
     assert_eq!(repo.into_user("9").await.unwrap().as_deref(), Some("linus")); // self
     let span = capture.span("get and close");
-    let mut expected = base("GET", "UserRepo::into_user");
+    let mut expected = base("GET", "UserRepo::into_user", "?");
     expected.insert("db.query.summary".into(), "get and close".into());
     expected.insert("cache.hit".into(), true.into());
     assert_attributes(&span, expected);
@@ -525,7 +526,7 @@ async fn generic_fn() {
         .await
         .unwrap();
     generic_set(&mut conn, "n", 42_u32).await.unwrap();
-    let mut expected = base("SET", "generic_set");
+    let mut expected = base("SET", "generic_set", "n");
     expected.insert("db.query.summary".into(), "generic set".into());
     assert_attributes(&capture.span("generic set"), expected);
     assert_eq!(conn.get::<_, u32>("n").await.unwrap(), 42);
@@ -562,11 +563,12 @@ fn sync_fn_with_the_blocking_api() {
 
     let spans = capture.spans();
     assert_eq!(spans.len(), 2);
-    let mut hit = with_endpoint(base("GET", "SyncRepo::get"), &server, "0");
+    let mut hit = with_endpoint(base("GET", "SyncRepo::get", "s"), &server, "0");
     hit.insert("db.query.summary".into(), "sync get".into());
     let mut miss = hit.clone();
     hit.insert("cache.hit".into(), true.into());
     miss.insert("cache.hit".into(), false.into());
+    miss.insert("redis.key".into(), "".into());
     assert_attributes(&spans[0], hit);
     assert_attributes(&spans[1], miss);
 }
@@ -628,7 +630,11 @@ async fn async_trait_methods_are_traced_over_their_execution() {
     );
     assert_eq!(future.await.unwrap(), None);
     let span = capture.span("async-trait get");
-    let mut expected = base("GET", "<attribute::Profiles as attribute::Cache>::cached");
+    let mut expected = base(
+        "GET",
+        "<attribute::Profiles as attribute::Cache>::cached",
+        "k",
+    );
     expected.insert("db.query.summary".into(), "async-trait get".into());
     expected.insert("cache.hit".into(), false.into());
     assert_attributes(&span, expected);

@@ -15,6 +15,23 @@ pub struct Callsite {
     /// path including its `impl` type, which no macro can see.
     nested_item_path: fn() -> &'static str,
     function: OnceLock<&'static str>,
+    key_policy: Option<CallsiteKeyPolicy>,
+}
+
+/// A key policy chosen on the attribute (`key_policy = "hash"` or `key_policy = my_fn`),
+/// overriding the process-wide one for this function.
+#[derive(Debug, Clone, Copy)]
+pub enum CallsiteKeyPolicy {
+    /// `"pattern"`.
+    Pattern,
+    /// `"hash"`, with the process-wide hash key.
+    Hash,
+    /// `"raw"`.
+    Raw,
+    /// `"omit"`.
+    Omit,
+    /// A function rendering a key; `None` leaves it out.
+    Custom(fn(&[u8]) -> Option<String>),
 }
 
 impl Callsite {
@@ -33,7 +50,21 @@ impl Callsite {
             summary,
             nested_item_path: std::any::type_name::<F>,
             function: OnceLock::new(),
+            key_policy: None,
         }
+    }
+
+    /// The same callsite with its own key policy.
+    #[must_use]
+    pub const fn with_key_policy(mut self, policy: CallsiteKeyPolicy) -> Self {
+        self.key_policy = Some(policy);
+        self
+    }
+
+    /// The key policy given on the attribute, if any.
+    #[must_use]
+    pub const fn key_policy(&self) -> Option<CallsiteKeyPolicy> {
+        self.key_policy
     }
 
     /// The Redis command (`db.operation.name`).

@@ -1,6 +1,8 @@
 //! Where a Redis server is: `server.address`, `server.port` and `db.namespace`.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use opentelemetry::StringValue;
 
 /// A Redis server and database, as recorded on spans.
 ///
@@ -22,9 +24,11 @@ pub struct Endpoint {
 
 #[derive(Debug, PartialEq, Eq)]
 struct Inner {
-    address: String,
+    // `Arc<str>`: attributes share them without copying, so recording allocates nothing.
+    address: Arc<str>,
     port: Option<u16>,
-    namespace: Option<String>,
+    database: Option<i64>,
+    namespace: Option<Arc<str>>,
 }
 
 impl Endpoint {
@@ -43,7 +47,7 @@ impl Endpoint {
     /// The same server, database `index`.
     #[must_use]
     pub fn with_database(self, index: i64) -> Self {
-        Self::new(self.inner.address.clone(), self.inner.port, Some(index))
+        Self::new(self.inner.address.to_string(), self.inner.port, Some(index))
     }
 
     /// The endpoint a redis-rs connection with `info` talks to. Credentials are never read.
@@ -66,9 +70,10 @@ impl Endpoint {
     fn new(address: String, port: Option<u16>, database: Option<i64>) -> Self {
         Self {
             inner: Arc::new(Inner {
-                address,
+                address: address.into(),
                 port,
-                namespace: database.map(|index| index.to_string()),
+                database,
+                namespace: database.map(|index| index.to_string().into()),
             }),
         }
     }
@@ -76,7 +81,26 @@ impl Endpoint {
     /// `server.address`: host name, IP or unix socket path.
     #[must_use]
     pub fn address(&self) -> Option<&str> {
-        Some(self.inner.address.as_str()).filter(|address| !address.is_empty())
+        Some(&*self.inner.address).filter(|address| !address.is_empty())
+    }
+
+    /// `server.address` as an attribute value (shared, not copied).
+    #[must_use]
+    pub fn address_value(&self) -> Option<StringValue> {
+        self.address()?;
+        Some(StringValue::from(self.inner.address.clone()))
+    }
+
+    /// The database index.
+    #[must_use]
+    pub fn database(&self) -> Option<i64> {
+        self.inner.database
+    }
+
+    /// `db.namespace` as an attribute value (shared, not copied).
+    #[must_use]
+    pub fn namespace_value(&self) -> Option<StringValue> {
+        self.inner.namespace.clone().map(StringValue::from)
     }
 
     /// `server.port`, absent for unix sockets.
@@ -134,33 +158,24 @@ impl<T: ToEndpoint + ?Sized> ToEndpoint for Arc<T> {
     }
 }
 
-static DEFAULT_ENDPOINT: RwLock<Option<Endpoint>> = RwLock::new(None);
-
-/// Sets the endpoint recorded by every `#[redis_traced]` fn that has no `endpoint = ...`.
+/// Sets the endpoint recorded by every `#[redis_traced]` fn that has no `endpoint = ...`
+/// (the `default_endpoint` of the installed [`crate::Config`]).
 ///
 /// Call it once at start-up, e.g. with the `redis::Client` the application uses. Without it
 /// (and without `endpoint = ...`), `server.address`, `server.port` and `db.namespace` are absent.
 pub fn set_default_endpoint(endpoint: impl ToEndpoint) {
-    let endpoint = endpoint.to_endpoint();
-    *DEFAULT_ENDPOINT
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(endpoint);
+    crate::config::update_default_endpoint(Some(endpoint.to_endpoint()));
 }
 
 /// Forgets the endpoint set by [`set_default_endpoint`].
 pub fn clear_default_endpoint() {
-    *DEFAULT_ENDPOINT
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    crate::config::update_default_endpoint(None);
 }
 
 /// The endpoint set by [`set_default_endpoint`], if any.
 #[must_use]
 pub fn default_endpoint() -> Option<Endpoint> {
-    DEFAULT_ENDPOINT
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+    crate::config::current().default_endpoint().cloned()
 }
 
 #[cfg(test)]

@@ -1,8 +1,15 @@
-//! The key of a traced call (`key = ...` in the attribute).
+//! Keys in telemetry: what a key may reveal, decided by a [`KeyPolicy`].
 //!
-//! Nothing about the key is recorded yet: keys are user data, and recording them needs the key
-//! policy (pattern, hash, omit, ...) that decides what a key may reveal. Until that lands the key
-//! is passed to the operation and ignored, so the attribute's syntax and type checks are final.
+//! Keys are user data (`user:42:email`, `session:<token>`). The default policy, `Pattern`, keeps
+//! a key's shape and replaces the segments that look like identifiers with `?`, so keys group
+//! well and reveal no ids. Every rendering is valid UTF-8 with control characters escaped, and
+//! is capped in length.
+
+use std::fmt;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::outcome::truncate_on_char_boundary;
 
 /// A Redis key: anything redis-rs accepts as an argument (`&str`, `String`, `Vec<u8>`, numbers).
 #[diagnostic::on_unimplemented(
@@ -18,5 +25,219 @@ pub trait RedisKey {
 impl<T: redis::ToRedisArgs> RedisKey for T {
     fn key_args(&self) -> Vec<Vec<u8>> {
         self.to_redis_args()
+    }
+}
+
+/// A user-supplied key renderer: `None` leaves the key out.
+pub type KeyRenderer = Arc<dyn Fn(&[u8]) -> Option<String> + Send + Sync>;
+
+/// How keys appear in telemetry.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum KeyPolicy {
+    /// The key's shape: segments that look like ids (numbers, UUIDs, long hex, e-mail
+    /// addresses, long random tokens) become `?`: `user:12345:profile` → `user:?:profile`.
+    #[default]
+    Pattern,
+    /// A stable keyed hash (SipHash-1-3, 64 bits, hex, prefixed `h:`): equal keys group without
+    /// revealing them. Set a secret key (`REDIS_TRACE_HASH_KEY`) so ids cannot be guessed back.
+    Hash {
+        /// The 128-bit SipHash key.
+        key: [u8; 16],
+    },
+    /// The key as it is (escaped and capped). Opt-in: keys may hold personal data.
+    Raw,
+    /// No key at all; statements show `?` where the key was.
+    Omit,
+    /// Your own renderer; its output is escaped and capped too.
+    Custom(KeyRenderer),
+}
+
+impl fmt::Debug for KeyPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Pattern => "Pattern",
+            Self::Hash { .. } => "Hash",
+            Self::Raw => "Raw",
+            Self::Omit => "Omit",
+            Self::Custom(_) => "Custom",
+        })
+    }
+}
+
+impl KeyPolicy {
+    /// `pattern`, `hash`, `raw` or `omit` (case-insensitive); `hash` uses `hash_key` (any
+    /// string, stretched to 16 bytes) or a built-in key.
+    #[must_use]
+    pub fn from_name(name: &str, hash_key: Option<&str>) -> Option<Self> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "pattern" => Self::Pattern,
+            "hash" => Self::hash_with_secret(hash_key.unwrap_or(DEFAULT_HASH_SECRET)),
+            "raw" => Self::Raw,
+            "omit" => Self::Omit,
+            _ => return None,
+        })
+    }
+
+    /// The `Hash` policy keyed by `secret` (any length).
+    #[must_use]
+    pub fn hash_with_secret(secret: &str) -> Self {
+        let digest = siphash(&[0; 16], secret.as_bytes());
+        let second = siphash(&[1; 16], secret.as_bytes());
+        let mut key = [0; 16];
+        key[..8].copy_from_slice(&digest.to_le_bytes());
+        key[8..].copy_from_slice(&second.to_le_bytes());
+        Self::Hash { key }
+    }
+
+    /// A custom renderer.
+    pub fn custom(render: impl Fn(&[u8]) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self::Custom(Arc::new(render))
+    }
+
+    /// The key as telemetry shows it, at most `max_len` bytes; `None` under `Omit`.
+    #[must_use]
+    pub fn render(&self, key: &[u8], max_len: usize) -> Option<String> {
+        let rendered = match self {
+            Self::Pattern => pattern(key),
+            Self::Hash { key: secret } => format!("h:{:016x}", siphash(secret, key)),
+            Self::Raw => escape(key),
+            Self::Omit => return None,
+            Self::Custom(render) => escape(render(key)?.as_bytes()),
+        };
+        Some(truncate_on_char_boundary(&rendered, max_len).to_owned())
+    }
+}
+
+/// Used by `KeyPolicy::from_name("hash", None)`: stable, but public; set your own.
+const DEFAULT_HASH_SECRET: &str = "redis-trace default key hash secret";
+
+fn siphash(key: &[u8; 16], data: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = siphasher::sip::SipHasher13::new_with_key(key);
+    hasher.write(data);
+    hasher.finish()
+}
+
+/// Separators that split a key into segments; they are kept as they are.
+const SEPARATORS: &[char] = &[':', '/', '|', '#', '{', '}', ',', ';', '=', ' '];
+
+fn pattern(key: &[u8]) -> String {
+    let Ok(text) = std::str::from_utf8(key) else {
+        // Binary keys have no readable shape to keep.
+        return "?".to_owned();
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut segment_start = 0;
+    for (index, c) in text.char_indices() {
+        if SEPARATORS.contains(&c) {
+            push_segment(&mut out, &text[segment_start..index]);
+            out.push(c);
+            segment_start = index + c.len_utf8();
+        }
+    }
+    push_segment(&mut out, &text[segment_start..]);
+    out
+}
+
+fn push_segment(out: &mut String, segment: &str) {
+    if looks_like_an_id(segment) {
+        out.push('?');
+    } else {
+        out.push_str(segment);
+    }
+}
+
+/// Numbers, UUIDs, long hex, e-mail addresses, long tokens mixing letters and digits, and
+/// anything with control or non-ASCII characters.
+fn looks_like_an_id(segment: &str) -> bool {
+    if segment.is_empty() {
+        return false;
+    }
+    let digits = segment.bytes().filter(u8::is_ascii_digit).count();
+    let letters = segment.bytes().filter(u8::is_ascii_alphabetic).count();
+    let hex = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    segment
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
+        || (hex && segment.len() >= 12 && digits > 0)
+        || segment.contains('@')
+        || (segment.len() >= 20 && digits > 0 && letters > 0)
+        || segment.chars().any(|c| c.is_control() || !c.is_ascii())
+}
+
+/// Valid UTF-8 kept (control characters escaped), other bytes as `\xNN`.
+fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_hides_ids_and_keeps_shape() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"user:12345:profile", "user:?:profile"),
+            (b"session:550e8400-e29b-41d4-a716-446655440000", "session:?"),
+            (b"cache/deadbeefcafe1234/v2", "cache/?/v2"),
+            (b"invite:ada@example.com", "invite:?"),
+            (b"token:Zx81kQp02LmNn7Ty55Aa", "token:?"),
+            (b"rate:{tenant}:3.5", "rate:{tenant}:?"),
+            (b"plain", "plain"),
+            (b"", ""),
+            (b"bin\xff\xfe", "?"),
+            (b"ctl:a\nb", "ctl:?"),
+            (b"caf\xc3\xa9:1", "?:?"),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(
+                KeyPolicy::Pattern.render(key, 256).as_deref(),
+                Some(*expected),
+                "{key:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn raw_escapes_and_everything_is_capped() {
+        assert_eq!(
+            KeyPolicy::Raw.render(b"a\nb\xff", 256).as_deref(),
+            Some("a\\nb\\xff")
+        );
+        let huge = vec![b'k'; 1 << 20];
+        for policy in [
+            KeyPolicy::Pattern,
+            KeyPolicy::Raw,
+            KeyPolicy::hash_with_secret("s"),
+        ] {
+            assert!(policy.render(&huge, 64).unwrap().len() <= 64);
+        }
+        let custom = KeyPolicy::custom(|key| Some(format!("len={}\u{7}", key.len())));
+        assert_eq!(custom.render(b"abc", 256).as_deref(), Some("len=3\\u{7}"));
+        assert_eq!(KeyPolicy::Omit.render(b"abc", 256), None);
+    }
+
+    #[test]
+    fn hash_is_stable_and_keyed() {
+        let a = KeyPolicy::hash_with_secret("one");
+        let b = KeyPolicy::hash_with_secret("two");
+        assert_eq!(a.render(b"user:1", 256), a.render(b"user:1", 256));
+        assert_ne!(a.render(b"user:1", 256), a.render(b"user:2", 256));
+        assert_ne!(a.render(b"user:1", 256), b.render(b"user:1", 256));
+        assert!(a.render(b"user:1", 256).unwrap().starts_with("h:"));
     }
 }

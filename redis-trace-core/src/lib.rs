@@ -8,18 +8,25 @@
 #![warn(missing_docs)]
 
 pub mod callsite;
+pub mod config;
 pub mod endpoint;
+pub mod fields;
 pub mod key;
+pub mod metrics;
 pub mod operation;
 pub mod outcome;
 pub mod semconv;
+pub mod statement;
 pub mod tracer;
 
 pub use callsite::Callsite;
+pub use config::{Config, ConfigBuilder, SemconvMode};
 pub use endpoint::{
     clear_default_endpoint, default_endpoint, set_default_endpoint, Endpoint, ToEndpoint,
 };
-pub use key::RedisKey;
+pub use fields::FieldValue;
+pub use key::{KeyPolicy, RedisKey};
+pub use metrics::{reload_global_meter, set_meter_provider};
 pub use operation::Operation;
 pub use outcome::{ErrorAttributes, Failure, Outcome};
 pub use tracer::{reload_global_tracer, set_tracer_provider};
@@ -28,8 +35,9 @@ pub use tracer::{reload_global_tracer, set_tracer_provider};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__outcome as outcome;
-    pub use crate::callsite::Callsite;
+    pub use crate::callsite::{Callsite, CallsiteKeyPolicy};
     pub use crate::endpoint::ToEndpoint;
+    pub use crate::fields::FieldValue;
     pub use crate::key::RedisKey;
     pub use crate::operation::Operation;
     pub use crate::outcome::ladder;

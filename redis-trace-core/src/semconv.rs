@@ -42,3 +42,30 @@ pub const CODE_FUNCTION_NAME: &str = "code.function.name";
 pub const CODE_FILE_PATH: &str = "code.file.path";
 /// The line of the annotated function's attribute.
 pub const CODE_LINE_NUMBER: &str = "code.line.number";
+
+/// The key of a single-key call, rendered by the key policy (no OpenTelemetry convention).
+pub const REDIS_KEY: &str = "redis.key";
+/// The keys of a multi-key call (`keys = [...]`), rendered by the key policy.
+pub const REDIS_KEYS: &str = "redis.keys";
+/// The time to live given with `ttl = ...`, in seconds.
+pub const REDIS_TTL: &str = "redis.ttl";
+/// The sanitized statement (Redis CLI form, values replaced by `?`).
+pub const DB_QUERY_TEXT: &str = "db.query.text";
+/// The number of commands of a pipeline or transaction (≥ 2, or 0 for an empty one).
+pub const DB_OPERATION_BATCH_SIZE: &str = "db.operation.batch.size";
+
+/// Pre-stable names, written in the `Old` and `Both` modes.
+pub mod old {
+    /// Old name of `db.system.name`.
+    pub const DB_SYSTEM: &str = "db.system";
+    /// Old name of `db.operation.name`.
+    pub const DB_OPERATION: &str = "db.operation";
+    /// Old name of `db.query.text`.
+    pub const DB_STATEMENT: &str = "db.statement";
+    /// Old form of `db.namespace` for Redis: the database index as an integer.
+    pub const DB_REDIS_DATABASE_INDEX: &str = "db.redis.database_index";
+    /// Old name of `server.address`.
+    pub const NET_PEER_NAME: &str = "net.peer.name";
+    /// Old name of `server.port`.
+    pub const NET_PEER_PORT: &str = "net.peer.port";
+}

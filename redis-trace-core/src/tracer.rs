@@ -28,7 +28,8 @@ pub(crate) enum Slot {
 
 static CURRENT: ArcSwapOption<Slot> = ArcSwapOption::const_empty();
 
-fn scope() -> InstrumentationScope {
+/// The instrumentation scope of redis-trace's tracer and meter.
+pub(crate) fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()

@@ -27,23 +27,74 @@ pub struct Args {
     pub endpoint: Option<Expr>,
     /// `crate = path`: the path of the `redis-trace` crate, when renamed.
     pub krate: Option<Path>,
+    /// `key_policy = "hash"` or `key_policy = path::to::fn`.
+    pub key_policy: Option<Expr>,
+    /// `ttl = <expr>`: the time to live of an expiring write.
+    pub ttl: Option<Expr>,
+    /// `fields(name.with.dots = <expr>, ...)`: extra span attributes.
+    pub fields: Vec<Field>,
     /// The names of every argument written, valid or not, so a malformed one is not also
     /// reported as missing.
     pub written: Vec<String>,
 }
 
-/// One `name = value` pair, or a bare `name` flag, as written.
+/// One extra attribute of `fields(...)`.
+pub struct Field {
+    /// The dotted attribute name.
+    pub name: String,
+    /// The span of the name as written.
+    pub span: proc_macro2::Span,
+    /// The value expression.
+    pub value: Expr,
+}
+
+impl Parse for Field {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let first = Ident::parse_any(input)?;
+        let mut name = first.to_string();
+        let mut span = first.span();
+        while input.peek(Token![.]) {
+            input.parse::<Token![.]>()?;
+            let segment = Ident::parse_any(input)?;
+            name.push('.');
+            name.push_str(&segment.to_string());
+            span = span.join(segment.span()).unwrap_or(span);
+        }
+        input.parse::<Token![=]>()?;
+        Ok(Self {
+            name,
+            span,
+            value: input.parse()?,
+        })
+    }
+}
+
+/// One `name = value` pair, `fields(...)`, or a bare `name` flag, as written.
 struct RawArg {
     name: Ident,
     value: Option<Expr>,
+    fields: Option<Punctuated<Field, Token![,]>>,
 }
 
 impl Parse for RawArg {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         // `crate` is a keyword; `parse_any` accepts it as a name.
         let name = Ident::parse_any(input)?;
+        if input.peek(syn::token::Paren) {
+            let content;
+            syn::parenthesized!(content in input);
+            return Ok(Self {
+                name,
+                value: None,
+                fields: Some(content.parse_terminated(Field::parse, Token![,])?),
+            });
+        }
         if input.is_empty() || input.peek(Token![,]) {
-            return Ok(Self { name, value: None });
+            return Ok(Self {
+                name,
+                value: None,
+                fields: None,
+            });
         }
         if !input.peek(Token![=]) {
             return Err(input.error(format!(
@@ -55,6 +106,7 @@ impl Parse for RawArg {
         Ok(Self {
             name,
             value: Some(value),
+            fields: None,
         })
     }
 }
@@ -66,6 +118,9 @@ pub const ARGUMENT_NAMES: &[&str] = &[
     "keys",
     "name",
     "endpoint",
+    "key_policy",
+    "ttl",
+    "fields",
     "crate",
     "unchecked",
 ];
@@ -83,9 +138,35 @@ impl Args {
                 return None;
             }
         };
-        for RawArg { name, value } in raw_args {
+        for RawArg {
+            name,
+            value,
+            fields,
+        } in raw_args
+        {
             let label = name.to_string();
             args.written.push(label.clone());
+            if label == "fields" {
+                match fields {
+                    Some(fields) if args.fields.is_empty() => args.fields.extend(fields),
+                    Some(_) => errors.push(syn::Error::new(
+                        name.span(),
+                        "duplicate argument `fields`: list every field in one `fields(...)`",
+                    )),
+                    None => errors.push(syn::Error::new(
+                        name.span(),
+                        "`fields` takes a list: `fields(user.tier = tier, region = self.region)`",
+                    )),
+                }
+                continue;
+            }
+            if fields.is_some() {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!("`{label}(...)` is not an argument; only `fields(...)` takes a list"),
+                ));
+                continue;
+            }
             if label == "unchecked" {
                 if let Some(value) = value {
                     errors.push(syn::Error::new_spanned(
@@ -127,6 +208,8 @@ impl Args {
                 "key" => set_once(&mut args.key, &name, Some(value), errors),
                 "keys" => set_once(&mut args.keys, &name, key_array(value, errors), errors),
                 "endpoint" => set_once(&mut args.endpoint, &name, Some(value), errors),
+                "key_policy" => set_once(&mut args.key_policy, &name, Some(value), errors),
+                "ttl" => set_once(&mut args.ttl, &name, Some(value), errors),
                 _ => set_once(&mut args.krate, &name, crate_path(value, errors), errors),
             }
         }

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{Block, Expr, ExprAsync, ItemFn, ReturnType, Stmt, Type};
 
-use crate::validate::Validated;
+use crate::validate::{KeyPolicyChoice, Validated};
 
 /// The annotated function with its body wrapped in an operation.
 pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
@@ -37,14 +37,26 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
     let keys = args.keys.iter().map(|key| {
         quote_spanned! {key.span()=> &(#key) as &dyn #private::RedisKey }
     });
+    let fields = args.fields.iter().map(|(name, value)| {
+        quote_spanned! {value.span()=> (#name, &(#value) as &dyn #private::FieldValue) }
+    });
+    let key_policy = args.key_policy.as_ref().map(|policy| match policy {
+        KeyPolicyChoice::Named(variant) => {
+            let variant = syn::Ident::new(variant, proc_macro2::Span::call_site());
+            quote!(.with_key_policy(#private::CallsiteKeyPolicy::#variant))
+        }
+        KeyPolicyChoice::Custom(path) => {
+            quote!(.with_key_policy(#private::CallsiteKeyPolicy::Custom(#path)))
+        }
+    });
 
     let traced = |run_body: TokenStream| {
         quote! {
             fn __redis_trace_fn() {}
             static __CALLSITE: #private::Callsite =
-                #private::Callsite::new(#op, #summary, __redis_trace_fn);
+                #private::Callsite::new(#op, #summary, __redis_trace_fn)#key_policy;
             let mut __operation =
-                #private::Operation::start(&__CALLSITE, #endpoint, &[#(#keys),*]);
+                #private::Operation::start(&__CALLSITE, #endpoint, &[#(#keys),*], &[#(#fields),*]);
             let __result = #run_body;
             __operation.finish(#private::outcome!(&__result));
             __result

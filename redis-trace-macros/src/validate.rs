@@ -26,6 +26,10 @@ pub struct Validated {
     pub keys: Vec<Expr>,
     /// The endpoint expression.
     pub endpoint: Option<Expr>,
+    /// The key policy of this fn, as a `CallsiteKeyPolicy` variant and its argument.
+    pub key_policy: Option<KeyPolicyChoice>,
+    /// Extra attributes, `ttl` included as `redis.ttl`.
+    pub fields: Vec<(String, Expr)>,
     /// The path of the facade crate: `::redis_trace` unless `crate = ...` was given.
     pub krate: TokenStream,
 }
@@ -58,6 +62,22 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
     for key in &keys {
         check_key_expression(key, &parameters, function, errors);
     }
+    let key_policy = args
+        .key_policy
+        .as_ref()
+        .and_then(|policy| check_key_policy(policy, errors));
+    let fields = check_fields(&args, &parameters, function, errors);
+    if let (Some(CheckedOp::Known(command)), Some(ttl)) = (&command, &args.ttl) {
+        if !command.has_flag("write") {
+            errors.push(syn::Error::new_spanned(
+                ttl,
+                format!(
+                    "`ttl` describes expiring writes; `{}` does not write",
+                    command.name
+                ),
+            ));
+        }
+    }
     if let (Some(CheckedOp::Known(command)), false) = (&command, keys.is_empty()) {
         check_key_count(command, &args, keys.len(), errors);
     }
@@ -71,11 +91,26 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
         summary: args.name,
         keys,
         endpoint: args.endpoint,
+        key_policy,
+        fields,
         krate: args
             .krate
             .map_or_else(|| quote!(::redis_trace), |path| path.to_token_stream()),
     })
 }
+
+/// A key policy named on the attribute.
+pub enum KeyPolicyChoice {
+    /// `"pattern"`, `"hash"`, `"raw"`, `"omit"`: the `CallsiteKeyPolicy` variant name.
+    Named(&'static str),
+    /// A path to `fn(&[u8]) -> Option<String>`.
+    Custom(syn::ExprPath),
+}
+
+/// Attribute names redis-trace sets itself: `fields(...)` cannot override them.
+const RESERVED_PREFIXES: &[&str] = &[
+    "db.", "server.", "error.", "code.", "net.", "cache.", "redis.",
+];
 
 enum CheckedOp {
     Known(&'static commands::Command),
@@ -128,6 +163,82 @@ fn check_op(op: &LitStr, unchecked: bool, errors: &mut Errors) -> Option<Checked
     };
     errors.push(syn::Error::new(op.span(), message));
     None
+}
+
+fn check_key_policy(policy: &Expr, errors: &mut Errors) -> Option<KeyPolicyChoice> {
+    const NAMES: [(&str, &str); 4] = [
+        ("pattern", "Pattern"),
+        ("hash", "Hash"),
+        ("raw", "Raw"),
+        ("omit", "Omit"),
+    ];
+    match policy {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(name),
+            ..
+        }) => {
+            let value = name.value();
+            if let Some((_, variant)) = NAMES.iter().find(|(written, _)| *written == value) {
+                return Some(KeyPolicyChoice::Named(variant));
+            }
+            let close = suggest::closest(&value, NAMES.iter().map(|(written, _)| *written));
+            let hint =
+                close.map_or_else(String::new, |close| format!("did you mean \"{close}\"? "));
+            errors.push(syn::Error::new(
+                name.span(),
+                format!(
+                    "unknown key policy \"{value}\"; {hint}(expected \"pattern\", \"hash\", \"raw\", \"omit\", or a path to `fn(&[u8]) -> Option<String>`)"
+                ),
+            ));
+            None
+        }
+        Expr::Path(path) => Some(KeyPolicyChoice::Custom(path.clone())),
+        other => {
+            errors.push(syn::Error::new_spanned(
+                other,
+                "`key_policy` takes \"pattern\", \"hash\", \"raw\", \"omit\" or a path to `fn(&[u8]) -> Option<String>`",
+            ));
+            None
+        }
+    }
+}
+
+fn check_fields(
+    args: &Args,
+    parameters: &BTreeSet<String>,
+    function: &ItemFn,
+    errors: &mut Errors,
+) -> Vec<(String, Expr)> {
+    let mut fields = Vec::new();
+    let mut seen = BTreeSet::new();
+    for field in &args.fields {
+        if RESERVED_PREFIXES
+            .iter()
+            .any(|prefix| field.name.starts_with(prefix))
+        {
+            errors.push(syn::Error::new(
+                field.span,
+                format!(
+                    "`{}` is in a namespace redis-trace records itself ({}); pick another name, e.g. `app.{}`",
+                    field.name,
+                    RESERVED_PREFIXES.join(", "),
+                    field.name
+                ),
+            ));
+        } else if !seen.insert(field.name.clone()) {
+            errors.push(syn::Error::new(
+                field.span,
+                format!("duplicate field `{}`", field.name),
+            ));
+        }
+        check_key_expression(&field.value, parameters, function, errors);
+        fields.push((field.name.clone(), field.value.clone()));
+    }
+    if let Some(ttl) = &args.ttl {
+        check_key_expression(ttl, parameters, function, errors);
+        fields.push(("redis.ttl".to_owned(), ttl.clone()));
+    }
+    fields
 }
 
 fn collect_keys(args: &Args, errors: &mut Errors) -> Vec<Expr> {
@@ -209,7 +320,7 @@ fn collect_pattern_names(pattern: &Pat, names: &mut BTreeSet<String>) {
     Bindings(names).visit_pat(pattern);
 }
 
-/// Every variable the key expression reads must be a parameter (or `self`): the key is
+/// Every variable a key or field expression reads must be a parameter (or `self`): it is
 /// evaluated before the body runs, where nothing else exists.
 fn check_key_expression(
     key: &Expr,

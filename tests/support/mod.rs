@@ -6,4 +6,4 @@ pub mod redis_server;
 pub mod telemetry;
 
 pub use redis_server::RedisServer;
-pub use telemetry::{assert_attributes, attributes, capture, expected, line_number};
+pub use telemetry::{assert_attributes, attributes, capture, expected, line_number, normalized};

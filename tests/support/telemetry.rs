@@ -7,47 +7,121 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use opentelemetry::Value;
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{
+    InMemoryMetricExporter, InMemoryMetricExporterBuilder, PeriodicReader, SdkMeterProvider,
+    Temporality,
+};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 
 static LOCK: Mutex<()> = Mutex::new(());
-static PIPELINE: OnceLock<(SdkTracerProvider, InMemorySpanExporter)> = OnceLock::new();
+static PIPELINE: OnceLock<Pipeline> = OnceLock::new();
 
-/// Exclusive access to the captured spans for the duration of one test.
-pub struct Capture {
-    _exclusive: MutexGuard<'static, ()>,
-    exporter: InMemorySpanExporter,
-    provider: SdkTracerProvider,
+#[derive(Clone)]
+struct Pipeline {
+    tracer_provider: SdkTracerProvider,
+    spans: InMemorySpanExporter,
+    meter_provider: SdkMeterProvider,
+    metrics: InMemoryMetricExporter,
 }
 
-/// Starts capturing: installs the provider (once), clears earlier spans and settings.
+/// Exclusive access to the captured spans and metrics for the duration of one test.
+pub struct Capture {
+    _exclusive: MutexGuard<'static, ()>,
+    pipeline: Pipeline,
+}
+
+/// Starts capturing: installs the providers (once), clears earlier spans, metrics and the
+/// process-wide configuration.
 pub fn capture() -> Capture {
     let exclusive = LOCK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (provider, exporter) = PIPELINE.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .build();
-        opentelemetry::global::set_tracer_provider(provider.clone());
-        (provider, exporter)
-    });
-    exporter.reset();
-    redis_trace::clear_default_endpoint();
-    Capture {
+    let pipeline = PIPELINE
+        .get_or_init(|| {
+            let spans = InMemorySpanExporter::default();
+            let tracer_provider = SdkTracerProvider::builder()
+                .with_simple_exporter(spans.clone())
+                .build();
+            opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+            // Delta: each flush holds only what happened since the previous one.
+            let metrics = InMemoryMetricExporterBuilder::new()
+                .with_temporality(Temporality::Delta)
+                .build();
+            let reader = PeriodicReader::builder(metrics.clone())
+                .with_interval(std::time::Duration::from_secs(3600))
+                .build();
+            let meter_provider = SdkMeterProvider::builder().with_reader(reader).build();
+            opentelemetry::global::set_meter_provider(meter_provider.clone());
+            Pipeline {
+                tracer_provider,
+                spans,
+                meter_provider,
+                metrics,
+            }
+        })
+        .clone();
+    redis_trace::config::install(redis_trace::Config::default());
+    let capture = Capture {
         _exclusive: exclusive,
-        exporter: exporter.clone(),
-        provider: provider.clone(),
-    }
+        pipeline,
+    };
+    capture.clear();
+    capture
 }
 
 impl Capture {
     /// Every span finished so far, in the order they ended.
     pub fn spans(&self) -> Vec<SpanData> {
-        self.exporter
+        self.pipeline
+            .spans
             .get_finished_spans()
             .expect("in-memory exporter")
+    }
+
+    /// The data points recorded for the metric `name` since the previous call (or the start of
+    /// the test), sorted by attributes.
+    pub fn metric_points(&self, name: &str) -> Vec<MetricPoint> {
+        self.pipeline
+            .meter_provider
+            .force_flush()
+            .expect("flush metrics");
+        let exported = self
+            .pipeline
+            .metrics
+            .get_finished_metrics()
+            .expect("in-memory exporter");
+        self.pipeline.metrics.reset();
+        let mut points = Vec::new();
+        for resource in &exported {
+            for scope in resource.scope_metrics() {
+                for metric in scope.metrics().filter(|metric| metric.name() == name) {
+                    let unit = metric.unit().to_owned();
+                    match metric.data() {
+                        AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
+                            points.extend(histogram.data_points().map(|point| MetricPoint {
+                                attributes: attribute_map(point.attributes()),
+                                value: point.count(),
+                                bounds: point.bounds().collect(),
+                                unit: unit.clone(),
+                            }));
+                        }
+                        AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                            points.extend(sum.data_points().map(|point| MetricPoint {
+                                attributes: attribute_map(point.attributes()),
+                                value: point.value(),
+                                bounds: Vec::new(),
+                                unit: unit.clone(),
+                            }));
+                        }
+                        other => panic!("unexpected data for {name}: {other:?}"),
+                    }
+                }
+            }
+        }
+        points.sort_by_key(|point| format!("{:?}", point.attributes));
+        points
     }
 
     /// The one finished span named `name`; fails when there is none or more than one.
@@ -66,15 +140,43 @@ impl Capture {
         matching.remove(0)
     }
 
-    /// Forgets the spans captured so far.
+    /// Forgets the spans and metrics captured so far.
     pub fn clear(&self) {
-        self.exporter.reset();
+        self.pipeline.spans.reset();
+        let _ = self.metric_points("");
     }
 
     /// The SDK provider the spans go to (for test-made parent spans).
     pub fn provider(&self) -> &SdkTracerProvider {
-        &self.provider
+        &self.pipeline.tracer_provider
     }
+}
+
+/// One exported metric data point.
+#[derive(Debug)]
+pub struct MetricPoint {
+    /// Its attributes (string values compared by content).
+    pub attributes: BTreeMap<String, Value>,
+    /// A counter's sum or a histogram's count.
+    pub value: u64,
+    /// A histogram's bucket boundaries.
+    pub bounds: Vec<f64>,
+    /// The instrument's unit.
+    pub unit: String,
+}
+
+fn attribute_map<'a>(attributes: impl Iterator<Item = &'a KeyValue>) -> BTreeMap<String, Value> {
+    attributes
+        .map(|kv| (kv.key.to_string(), comparable(kv.value.clone())))
+        .collect()
+}
+
+/// Normalizes an expected attribute map like [`attributes`] does.
+pub fn normalized(expected: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    expected
+        .into_iter()
+        .map(|(key, value)| (key, comparable(value)))
+        .collect()
 }
 
 /// The span's attributes by name, without `code.line.number` (checked by [`line_number`]).
@@ -116,10 +218,7 @@ pub fn expected<const N: usize>(pairs: [(&str, Value); N]) -> BTreeMap<String, V
 /// Asserts the span's attributes (all but `code.line.number`) are exactly `expected`.
 #[track_caller]
 pub fn assert_attributes(span: &SpanData, expected: BTreeMap<String, Value>) {
-    let expected: BTreeMap<String, Value> = expected
-        .into_iter()
-        .map(|(key, value)| (key, comparable(value)))
-        .collect();
+    let expected = normalized(expected);
     assert_eq!(
         attributes(span),
         expected,

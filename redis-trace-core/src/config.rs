@@ -1,0 +1,354 @@
+//! Process-wide settings: a builder installed once at start-up, on top of the environment.
+//!
+//! Every option has a default, an environment variable, and a builder method; the builder starts
+//! from the environment, so code wins over the environment where both are given.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+
+use crate::endpoint::{Endpoint, ToEndpoint};
+use crate::key::KeyPolicy;
+
+/// Which attribute names are written (`OTEL_SEMCONV_STABILITY_OPT_IN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SemconvMode {
+    /// The stable database conventions (default).
+    Stable,
+    /// The pre-stable names only (`db.system`, `db.statement`, `db.operation`,
+    /// `db.redis.database_index`, `net.peer.name`, `net.peer.port`).
+    Old,
+    /// Both, for migrating dashboards.
+    Both,
+}
+
+impl SemconvMode {
+    /// The mode `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: `database` → stable, `database/dup` →
+    /// both (it wins when both are listed), set without either → old, unset → stable.
+    #[must_use]
+    pub fn from_opt_in(value: Option<&str>) -> Self {
+        let Some(value) = value else {
+            return Self::Stable;
+        };
+        let entries: Vec<&str> = value.split(',').map(str::trim).collect();
+        if entries.contains(&"database/dup") {
+            Self::Both
+        } else if entries.contains(&"database") {
+            Self::Stable
+        } else {
+            Self::Old
+        }
+    }
+
+    /// Whether stable names are written.
+    #[must_use]
+    pub fn stable(self) -> bool {
+        matches!(self, Self::Stable | Self::Both)
+    }
+
+    /// Whether old names are written.
+    #[must_use]
+    pub fn old(self) -> bool {
+        matches!(self, Self::Old | Self::Both)
+    }
+}
+
+/// Longest key rendering recorded, in bytes (`REDIS_TRACE_MAX_KEY_LENGTH`).
+pub const DEFAULT_MAX_KEY_LENGTH: usize = 256;
+/// Longest `db.query.text` recorded, in bytes (`REDIS_TRACE_MAX_STATEMENT_LENGTH`).
+pub const DEFAULT_MAX_STATEMENT_LENGTH: usize = 2048;
+
+/// The settings in effect. Build one with [`Config::builder`], install it with
+/// [`ConfigBuilder::install`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    semconv: SemconvMode,
+    key_policy: KeyPolicy,
+    hash_policy: KeyPolicy,
+    deny_commands: Vec<String>,
+    require_parent: bool,
+    metrics: bool,
+    max_key_length: usize,
+    max_statement_length: usize,
+    default_endpoint: Option<Endpoint>,
+}
+
+impl Config {
+    /// A builder starting from the environment (see the README's configuration table).
+    #[must_use]
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder {
+            config: Self::from_env(),
+        }
+    }
+
+    /// The defaults, overridden by the environment variables that are set.
+    #[must_use]
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The defaults, overridden by what `lookup` returns for each variable name.
+    #[must_use]
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let flag = |name: &str, default: bool| {
+            lookup(name).map_or(default, |value| {
+                matches!(
+                    value.trim().to_ascii_lowercase().as_str(),
+                    "1" | "true" | "yes" | "on"
+                )
+            })
+        };
+        let length = |name: &str, default: usize| {
+            lookup(name)
+                .and_then(|value| value.trim().parse().ok())
+                .unwrap_or(default)
+        };
+        let hash_secret = lookup("REDIS_TRACE_HASH_KEY");
+        Self {
+            semconv: SemconvMode::from_opt_in(lookup("OTEL_SEMCONV_STABILITY_OPT_IN").as_deref()),
+            key_policy: lookup("REDIS_TRACE_KEY_POLICY")
+                .and_then(|name| KeyPolicy::from_name(&name, hash_secret.as_deref()))
+                .unwrap_or_default(),
+            hash_policy: KeyPolicy::from_name("hash", hash_secret.as_deref()).unwrap_or_default(),
+            deny_commands: lookup("REDIS_TRACE_DENY_COMMANDS")
+                .map(|list| parse_command_list(&list))
+                .unwrap_or_default(),
+            require_parent: flag("REDIS_TRACE_REQUIRE_PARENT", false),
+            metrics: flag("REDIS_TRACE_METRICS", true),
+            max_key_length: length("REDIS_TRACE_MAX_KEY_LENGTH", DEFAULT_MAX_KEY_LENGTH),
+            max_statement_length: length(
+                "REDIS_TRACE_MAX_STATEMENT_LENGTH",
+                DEFAULT_MAX_STATEMENT_LENGTH,
+            ),
+            default_endpoint: None,
+        }
+    }
+
+    /// The semantic-convention mode.
+    #[must_use]
+    pub fn semconv(&self) -> SemconvMode {
+        self.semconv
+    }
+
+    /// The process-wide key policy.
+    #[must_use]
+    pub fn key_policy(&self) -> &KeyPolicy {
+        &self.key_policy
+    }
+
+    /// The `Hash` policy with the configured secret, used by `key_policy = "hash"`.
+    #[must_use]
+    pub fn hash_policy(&self) -> &KeyPolicy {
+        &self.hash_policy
+    }
+
+    /// Whether `command` (upper case) is on the deny-list: no span (metrics are still recorded).
+    #[must_use]
+    pub fn is_denied(&self, command: &str) -> bool {
+        self.deny_commands.iter().any(|denied| denied == command)
+    }
+
+    /// Whether spans are only created under an existing parent span.
+    #[must_use]
+    pub fn require_parent(&self) -> bool {
+        self.require_parent
+    }
+
+    /// Whether the duration histogram and the cache counter are recorded.
+    #[must_use]
+    pub fn metrics(&self) -> bool {
+        self.metrics
+    }
+
+    /// Longest key rendering, in bytes.
+    #[must_use]
+    pub fn max_key_length(&self) -> usize {
+        self.max_key_length
+    }
+
+    /// Longest `db.query.text`, in bytes.
+    #[must_use]
+    pub fn max_statement_length(&self) -> usize {
+        self.max_statement_length
+    }
+
+    /// The endpoint used where `endpoint = ...` is not given.
+    #[must_use]
+    pub fn default_endpoint(&self) -> Option<&Endpoint> {
+        self.default_endpoint.as_ref()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_lookup(|_| None)
+    }
+}
+
+fn parse_command_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|command| {
+            command
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_ascii_uppercase()
+        })
+        .filter(|command| !command.is_empty())
+        .collect()
+}
+
+/// Builds a [`Config`]; see [`Config::builder`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConfigBuilder {
+    config: Config,
+}
+
+impl ConfigBuilder {
+    /// Stable, old or both attribute names.
+    pub fn semconv(mut self, mode: SemconvMode) -> Self {
+        self.config.semconv = mode;
+        self
+    }
+
+    /// How keys appear in telemetry (default [`KeyPolicy::Pattern`]).
+    pub fn key_policy(mut self, policy: KeyPolicy) -> Self {
+        self.config.key_policy = policy;
+        self
+    }
+
+    /// The secret of the `Hash` key policy (`REDIS_TRACE_HASH_KEY`); also switches the hash
+    /// policy set by name to this secret.
+    pub fn hash_secret(mut self, secret: &str) -> Self {
+        self.config.hash_policy = KeyPolicy::hash_with_secret(secret);
+        if matches!(self.config.key_policy, KeyPolicy::Hash { .. }) {
+            self.config.key_policy = self.config.hash_policy.clone();
+        }
+        self
+    }
+
+    /// Commands that never get a span, e.g. `["PING"]` for health checks. Metrics are still
+    /// recorded for them.
+    pub fn deny_commands<I, S>(mut self, commands: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.config.deny_commands = commands
+            .into_iter()
+            .flat_map(|command| parse_command_list(command.as_ref()))
+            .collect();
+        self
+    }
+
+    /// Create spans only under an existing parent span (no root spans from background work).
+    pub fn require_parent(mut self, require: bool) -> Self {
+        self.config.require_parent = require;
+        self
+    }
+
+    /// Record the duration histogram and the cache counter (default on).
+    pub fn metrics(mut self, enabled: bool) -> Self {
+        self.config.metrics = enabled;
+        self
+    }
+
+    /// Longest key rendering, in bytes.
+    pub fn max_key_length(mut self, bytes: usize) -> Self {
+        self.config.max_key_length = bytes;
+        self
+    }
+
+    /// Longest `db.query.text`, in bytes.
+    pub fn max_statement_length(mut self, bytes: usize) -> Self {
+        self.config.max_statement_length = bytes;
+        self
+    }
+
+    /// The endpoint used where `endpoint = ...` is not given (e.g. your `redis::Client`).
+    pub fn default_endpoint(mut self, endpoint: impl ToEndpoint) -> Self {
+        self.config.default_endpoint = Some(endpoint.to_endpoint());
+        self
+    }
+
+    /// The configuration, not installed.
+    #[must_use]
+    pub fn build(self) -> Config {
+        self.config
+    }
+
+    /// Makes this the process-wide configuration, replacing the previous one.
+    pub fn install(self) {
+        install(self.config);
+    }
+}
+
+static CURRENT: ArcSwapOption<Config> = ArcSwapOption::const_empty();
+
+/// Makes `config` the process-wide configuration.
+pub fn install(config: Config) {
+    CURRENT.store(Some(Arc::new(config)));
+}
+
+/// The configuration in effect: the installed one, else [`Config::from_env`] read once.
+#[must_use]
+pub fn current() -> Arc<Config> {
+    if let Some(config) = CURRENT.load_full() {
+        return config;
+    }
+    let config = Arc::new(Config::from_env());
+    CURRENT.compare_and_swap(&None::<Arc<Config>>, Some(config.clone()));
+    CURRENT.load_full().unwrap_or(config)
+}
+
+/// Replaces the installed configuration's default endpoint.
+pub(crate) fn update_default_endpoint(endpoint: Option<Endpoint>) {
+    let mut config = (*current()).clone();
+    config.default_endpoint = endpoint;
+    install(config);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opt_in_modes() {
+        assert_eq!(SemconvMode::from_opt_in(None), SemconvMode::Stable);
+        assert_eq!(
+            SemconvMode::from_opt_in(Some("database")),
+            SemconvMode::Stable
+        );
+        assert_eq!(
+            SemconvMode::from_opt_in(Some("http, database/dup")),
+            SemconvMode::Both
+        );
+        assert_eq!(
+            SemconvMode::from_opt_in(Some("database,database/dup")),
+            SemconvMode::Both
+        );
+        assert_eq!(SemconvMode::from_opt_in(Some("http")), SemconvMode::Old);
+    }
+
+    #[test]
+    fn environment_is_read() {
+        let env = |name: &str| match name {
+            "REDIS_TRACE_DENY_COMMANDS" => Some("ping, client  setname".to_owned()),
+            "REDIS_TRACE_REQUIRE_PARENT" => Some("true".to_owned()),
+            "REDIS_TRACE_METRICS" => Some("off".to_owned()),
+            "REDIS_TRACE_MAX_KEY_LENGTH" => Some("32".to_owned()),
+            "REDIS_TRACE_KEY_POLICY" => Some("omit".to_owned()),
+            _ => None,
+        };
+        let config = Config::from_lookup(env);
+        assert!(config.is_denied("PING") && config.is_denied("CLIENT SETNAME"));
+        assert!(!config.is_denied("GET"));
+        assert!(config.require_parent());
+        assert!(!config.metrics());
+        assert_eq!(config.max_key_length(), 32);
+        assert_eq!(config.max_statement_length(), DEFAULT_MAX_STATEMENT_LENGTH);
+        assert!(matches!(config.key_policy(), KeyPolicy::Omit));
+    }
+}

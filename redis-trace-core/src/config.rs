@@ -75,7 +75,6 @@ pub struct Config {
 
 impl Config {
     /// A builder starting from the environment (see the README's configuration table).
-    #[must_use]
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder {
             config: Self::from_env(),

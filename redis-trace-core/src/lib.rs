@@ -29,6 +29,8 @@ pub use key::{KeyPolicy, RedisKey};
 pub use metrics::{reload_global_meter, set_meter_provider};
 pub use operation::Operation;
 pub use outcome::{ErrorAttributes, Failure, Outcome};
+/// The Redis command table (generated from redis-server), shared with the macro.
+pub use redis_trace_commands as commands;
 pub use tracer::{reload_global_tracer, set_tracer_provider};
 
 /// What generated code calls. Not a public API: it changes without notice.

@@ -66,6 +66,16 @@ impl Operation {
         callsite: &'static Callsite,
         endpoint: Option<&dyn ToEndpoint>,
         keys: &[&dyn RedisKey],
+    ) -> Self {
+        Self::start_with_fields(callsite, endpoint, keys, &[])
+    }
+
+    /// [`Operation::start`] with extra attributes (`fields(...)`, `ttl = ...`).
+    #[track_caller]
+    pub fn start_with_fields(
+        callsite: &'static Callsite,
+        endpoint: Option<&dyn ToEndpoint>,
+        keys: &[&dyn RedisKey],
         fields: Fields<'_>,
     ) -> Self {
         // The generated call carries the attribute's span: this is where the fn is defined.

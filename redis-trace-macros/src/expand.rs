@@ -37,9 +37,15 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
     let keys = args.keys.iter().map(|key| {
         quote_spanned! {key.span()=> &(#key) as &dyn #private::RedisKey }
     });
-    let fields = args.fields.iter().map(|(name, value)| {
+    let field_values = args.fields.iter().map(|(name, value)| {
         quote_spanned! {value.span()=> (#name, &(#value) as &dyn #private::FieldValue) }
     });
+    // Most functions have no fields: keep their expansion one argument shorter.
+    let (start, fields) = if args.fields.is_empty() {
+        (quote!(start), TokenStream::new())
+    } else {
+        (quote!(start_with_fields), quote!(, &[#(#field_values),*]))
+    };
     let key_policy = args.key_policy.as_ref().map(|policy| match policy {
         KeyPolicyChoice::Named(variant) => {
             let variant = syn::Ident::new(variant, proc_macro2::Span::call_site());
@@ -56,7 +62,7 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
             static __CALLSITE: #private::Callsite =
                 #private::Callsite::new(#op, #summary, __redis_trace_fn)#key_policy;
             let mut __operation =
-                #private::Operation::start(&__CALLSITE, #endpoint, &[#(#keys),*], &[#(#fields),*]);
+                #private::Operation::#start(&__CALLSITE, #endpoint, &[#(#keys),*] #fields);
             let __result = #run_body;
             __operation.finish(#private::outcome!(&__result));
             __result

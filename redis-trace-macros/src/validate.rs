@@ -376,7 +376,7 @@ fn check_key_expression(
         format!("`{function_name}` has no parameters")
     } else {
         let names: Vec<_> = parameters.iter().map(|name| format!("`{name}`")).collect();
-        format!("the key can use {}", names.join(", "))
+        format!("key and field expressions can use {}", names.join(", "))
     };
     for ident in variables.unknown {
         let close = suggest::closest(&ident.to_string(), parameters.iter().map(String::as_str));

@@ -30,6 +30,8 @@ struct Pipeline {
 pub struct Capture {
     _exclusive: MutexGuard<'static, ()>,
     pipeline: Pipeline,
+    /// Metric points flushed so far in this test.
+    points: std::cell::RefCell<Vec<(String, MetricPoint)>>,
 }
 
 /// Starts capturing: installs the providers (once), clears earlier spans, metrics and the
@@ -66,6 +68,7 @@ pub fn capture() -> Capture {
     let capture = Capture {
         _exclusive: exclusive,
         pipeline,
+        points: std::cell::RefCell::default(),
     };
     capture.clear();
     capture
@@ -80,9 +83,23 @@ impl Capture {
             .expect("in-memory exporter")
     }
 
-    /// The data points recorded for the metric `name` since the previous call (or the start of
-    /// the test), sorted by attributes.
+    /// The data points recorded for the metric `name` since the start of the test (or the last
+    /// [`Capture::clear`]), sorted by attributes.
     pub fn metric_points(&self, name: &str) -> Vec<MetricPoint> {
+        let flushed = self.flush_metrics();
+        let mut points = self.points.borrow_mut();
+        points.extend(flushed);
+        let mut matching: Vec<MetricPoint> = points
+            .iter()
+            .filter(|(metric, _)| metric == name)
+            .map(|(_, point)| point.clone())
+            .collect();
+        matching.sort_by_key(|point| format!("{:?}", point.attributes));
+        matching
+    }
+
+    /// Flushes the meter provider and takes what it exported.
+    fn flush_metrics(&self) -> Vec<(String, MetricPoint)> {
         self.pipeline
             .meter_provider
             .force_flush()
@@ -96,23 +113,30 @@ impl Capture {
         let mut points = Vec::new();
         for resource in &exported {
             for scope in resource.scope_metrics() {
-                for metric in scope.metrics().filter(|metric| metric.name() == name) {
+                for metric in scope.metrics() {
+                    let name = metric.name().to_owned();
                     let unit = metric.unit().to_owned();
                     match metric.data() {
                         AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {
-                            points.extend(histogram.data_points().map(|point| MetricPoint {
-                                attributes: attribute_map(point.attributes()),
-                                value: point.count(),
-                                bounds: point.bounds().collect(),
-                                unit: unit.clone(),
+                            points.extend(histogram.data_points().map(|point| {
+                                let point = MetricPoint {
+                                    attributes: attribute_map(point.attributes()),
+                                    value: point.count(),
+                                    bounds: point.bounds().collect(),
+                                    unit: unit.clone(),
+                                };
+                                (name.clone(), point)
                             }));
                         }
                         AggregatedMetrics::U64(MetricData::Sum(sum)) => {
-                            points.extend(sum.data_points().map(|point| MetricPoint {
-                                attributes: attribute_map(point.attributes()),
-                                value: point.value(),
-                                bounds: Vec::new(),
-                                unit: unit.clone(),
+                            points.extend(sum.data_points().map(|point| {
+                                let point = MetricPoint {
+                                    attributes: attribute_map(point.attributes()),
+                                    value: point.value(),
+                                    bounds: Vec::new(),
+                                    unit: unit.clone(),
+                                };
+                                (name.clone(), point)
                             }));
                         }
                         other => panic!("unexpected data for {name}: {other:?}"),
@@ -120,7 +144,6 @@ impl Capture {
                 }
             }
         }
-        points.sort_by_key(|point| format!("{:?}", point.attributes));
         points
     }
 
@@ -143,7 +166,8 @@ impl Capture {
     /// Forgets the spans and metrics captured so far.
     pub fn clear(&self) {
         self.pipeline.spans.reset();
-        let _ = self.metric_points("");
+        self.flush_metrics();
+        self.points.borrow_mut().clear();
     }
 
     /// The SDK provider the spans go to (for test-made parent spans).
@@ -153,7 +177,7 @@ impl Capture {
 }
 
 /// One exported metric data point.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MetricPoint {
     /// Its attributes (string values compared by content).
     pub attributes: BTreeMap<String, Value>,

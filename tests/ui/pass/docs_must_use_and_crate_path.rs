@@ -29,4 +29,21 @@ fn main() {
     assert_eq!(module_command("k").as_deref(), Some("k"));
     subcommand().unwrap();
     script("a", "b", "c").unwrap();
+    with_every_extra("a", std::time::Duration::from_secs(1), "gold").unwrap();
+    assert_eq!(omitted("x"), Some("x"));
+}
+
+fn digest(key: &[u8]) -> Option<String> {
+    Some(format!("{} bytes", key.len()))
+}
+
+#[redis_traced(op = "SETEX", key = id, ttl = seconds, key_policy = digest, fields(app.tier = tier, app.retry = 1_u8))]
+fn with_every_extra(id: &str, seconds: std::time::Duration, tier: &str) -> redis::RedisResult<()> {
+    let _ = (id, seconds, tier);
+    Ok(())
+}
+
+#[redis_traced(op = "GET", key = id, key_policy = "omit")]
+fn omitted(id: &str) -> Option<&str> {
+    Some(id)
 }

@@ -68,6 +68,7 @@ pub struct Config {
     deny_commands: Vec<String>,
     require_parent: bool,
     metrics: bool,
+    pipeline_command_spans: bool,
     max_key_length: usize,
     max_statement_length: usize,
     default_endpoint: Option<Endpoint>,
@@ -115,6 +116,7 @@ impl Config {
                 .unwrap_or_default(),
             require_parent: flag("REDIS_TRACE_REQUIRE_PARENT", false),
             metrics: flag("REDIS_TRACE_METRICS", true),
+            pipeline_command_spans: flag("REDIS_TRACE_PIPELINE_COMMAND_SPANS", false),
             max_key_length: length("REDIS_TRACE_MAX_KEY_LENGTH", DEFAULT_MAX_KEY_LENGTH),
             max_statement_length: length(
                 "REDIS_TRACE_MAX_STATEMENT_LENGTH",
@@ -158,6 +160,12 @@ impl Config {
     #[must_use]
     pub fn metrics(&self) -> bool {
         self.metrics
+    }
+
+    /// Whether pipelines get one child span per command (off: one span per pipeline).
+    #[must_use]
+    pub fn pipeline_command_spans(&self) -> bool {
+        self.pipeline_command_spans
     }
 
     /// Longest key rendering, in bytes.
@@ -251,6 +259,12 @@ impl ConfigBuilder {
     /// Record the duration histogram and the cache counter (default on).
     pub fn metrics(mut self, enabled: bool) -> Self {
         self.config.metrics = enabled;
+        self
+    }
+
+    /// One child span per command of a pipeline, under the pipeline's span (default off).
+    pub fn pipeline_command_spans(mut self, enabled: bool) -> Self {
+        self.config.pipeline_command_spans = enabled;
         self
     }
 

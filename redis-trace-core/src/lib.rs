@@ -9,18 +9,21 @@
 
 pub mod callsite;
 pub mod config;
+pub mod connection;
 pub mod endpoint;
 pub mod fields;
 pub mod key;
 pub mod metrics;
 pub mod operation;
 pub mod outcome;
+pub mod resp;
 pub mod semconv;
 pub mod statement;
 pub mod tracer;
 
 pub use callsite::Callsite;
 pub use config::{Config, ConfigBuilder, SemconvMode};
+pub use connection::{Pooled, TracedConnection};
 pub use endpoint::{
     clear_default_endpoint, default_endpoint, set_default_endpoint, Endpoint, ToEndpoint,
 };

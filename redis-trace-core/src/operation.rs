@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime};
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
+use redis::RedisResult;
 use smallvec::SmallVec;
 
 use crate::callsite::{Callsite, CallsiteKeyPolicy};
@@ -36,11 +37,12 @@ pub struct Operation {
 }
 
 struct Active {
-    callsite: &'static Callsite,
+    target: Target,
     config: Arc<Config>,
     endpoint: Option<Endpoint>,
     started: Instant,
     span: Option<SpanState>,
+    metrics: bool,
     panicked: bool,
 }
 
@@ -49,9 +51,73 @@ struct SpanState {
     started_at: SystemTime,
 }
 
+/// What an operation traces.
+enum Target {
+    /// A `#[redis_traced]` function.
+    Function(&'static Callsite),
+    /// A command or pipeline sent through a traced connection.
+    Command(CommandSpec),
+}
+
+impl Target {
+    fn operation(&self) -> &str {
+        match self {
+            Self::Function(callsite) => callsite.operation(),
+            Self::Command(spec) => &spec.operation,
+        }
+    }
+
+    fn summary(&self) -> Option<&'static str> {
+        match self {
+            Self::Function(callsite) => callsite.summary(),
+            Self::Command(_) => None,
+        }
+    }
+}
+
+/// What a traced connection knows of one command or pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct CommandSpec {
+    /// `db.operation.name`: `GET`, `PIPELINE`, `PIPELINE GET`, `MULTI`, `MULTI SET`.
+    pub operation: Cow<'static, str>,
+    /// `db.query.text`, sanitized.
+    pub statement: String,
+    /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.
+    pub batch_size: Option<usize>,
+    /// `redis.cluster.slot`, on cluster connections when every key maps to one slot.
+    pub slot: Option<u16>,
+    /// Each command of a pipeline (operation, statement), for per-command child spans.
+    pub commands: Vec<(Cow<'static, str>, String)>,
+}
+
+thread_local! {
+    /// How many `#[redis_traced]` bodies are running on this thread: commands sent from inside
+    /// one do not record metrics, so a call is counted once.
+    static FUNCTION_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a running `#[redis_traced]` body for as long as it lives.
+struct FunctionScope;
+
+impl FunctionScope {
+    fn enter() -> Self {
+        FUNCTION_DEPTH.with(|depth| depth.set(depth.get() + 1));
+        Self
+    }
+}
+
+impl Drop for FunctionScope {
+    fn drop(&mut self) {
+        FUNCTION_DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
 /// Where the call ended.
 enum Ending<'a> {
     Finished(Outcome<'a>),
+    /// An error reply inside an otherwise successful answer (redis-rs returns server errors
+    /// as `Value::ServerError`).
+    ErrorReply(Failure),
     Dropped,
 }
 
@@ -80,21 +146,59 @@ impl Operation {
     ) -> Self {
         // The generated call carries the attribute's span: this is where the fn is defined.
         let location = std::panic::Location::caller();
-        let slot = tracer::current();
         let config = config::current();
-        let tracer = match &*slot {
-            Slot::Tracer { tracer, .. } => Some(tracer),
-            Slot::Noop => None,
-        };
-        if tracer.is_none() && !config.metrics() {
-            return Self { active: None };
-        }
         let endpoint = match endpoint {
             Some(endpoint) => Some(endpoint.to_endpoint()),
             None => config.default_endpoint().cloned(),
         };
+        Self::begin(
+            Target::Function(callsite),
+            config,
+            endpoint,
+            true,
+            |config, attributes| {
+                add_call_attributes(callsite, config, location, keys, fields, attributes);
+            },
+        )
+    }
+
+    /// Starts one command or pipeline sent through a traced connection. Metrics are recorded
+    /// unless it runs inside a `#[redis_traced]` function, which already counts the call.
+    ///
+    /// `describe` builds the command's description from the configuration; it is not called when
+    /// nothing is recorded.
+    pub fn start_command(
+        describe: impl FnOnce(&Config) -> CommandSpec,
+        endpoint: Option<Endpoint>,
+    ) -> Self {
+        let config = config::current();
+        let metrics = config.metrics() && FUNCTION_DEPTH.with(std::cell::Cell::get) == 0;
+        if !metrics && matches!(*tracer::current(), Slot::Noop) {
+            return Self { active: None };
+        }
+        let endpoint = endpoint.or_else(|| config.default_endpoint().cloned());
+        let spec = describe(&config);
+        Self::begin(Target::Command(spec), config, endpoint, metrics, |_, _| {})
+    }
+
+    fn begin(
+        target: Target,
+        config: Arc<Config>,
+        endpoint: Option<Endpoint>,
+        metrics: bool,
+        add_attributes: impl FnOnce(&Config, &mut Vec<KeyValue>),
+    ) -> Self {
+        let metrics = metrics && config.metrics();
+        let slot = tracer::current();
+        let tracer = match &*slot {
+            Slot::Tracer { tracer, .. } => Some(tracer),
+            Slot::Noop => None,
+        };
+        if tracer.is_none() && !metrics {
+            return Self { active: None };
+        }
         let span = tracer
-            .filter(|_| !config.is_denied(callsite.operation()))
+            .filter(|_| !config.is_denied(target.operation()))
             .and_then(|tracer| {
                 let parent = parent_context();
                 if config.require_parent() && !parent.has_active_span() {
@@ -102,9 +206,12 @@ impl Operation {
                 }
                 let started_at = SystemTime::now();
                 let mut attributes = Vec::with_capacity(16);
-                creation_attributes(callsite, &config, endpoint.as_ref(), &mut attributes);
-                add_call_attributes(callsite, &config, location, keys, fields, &mut attributes);
-                let builder = SpanBuilder::from_name(span_name(callsite, endpoint.as_ref()))
+                creation_attributes(&target, &config, endpoint.as_ref(), &mut attributes);
+                if let Target::Command(spec) = &target {
+                    add_command_attributes(spec, &config, &mut attributes);
+                }
+                add_attributes(&config, &mut attributes);
+                let builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
                     .with_kind(SpanKind::Client)
                     .with_start_time(started_at)
                     .with_attributes(attributes);
@@ -120,16 +227,17 @@ impl Operation {
                     started_at,
                 })
             });
-        if span.is_none() && !config.metrics() {
+        if span.is_none() && !metrics {
             return Self { active: None };
         }
         Self {
             active: Some(Active {
-                callsite,
+                target,
                 config,
                 endpoint,
                 started: Instant::now(),
                 span,
+                metrics,
                 panicked: false,
             }),
         }
@@ -145,6 +253,7 @@ impl Operation {
 
     /// Runs `body` with this operation's span as the current OpenTelemetry context.
     pub fn in_scope<R>(&mut self, body: impl FnOnce() -> R) -> R {
+        let _function = self.active.as_ref().map(|_| FunctionScope::enter());
         match &mut self.active {
             Some(Active {
                 span: Some(span),
@@ -163,6 +272,27 @@ impl Operation {
     pub fn finish(mut self, outcome: Outcome<'_>) {
         if let Some(active) = self.active.take() {
             active.end(Ending::Finished(outcome));
+        }
+    }
+
+    /// Ends a command or pipeline with the replies a connection returned: an error reply
+    /// (anywhere in a pipeline's or transaction's replies) is a failure.
+    pub fn finish_replies(mut self, result: &RedisResult<impl Replies>) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        let error_reply = result.as_ref().ok().and_then(Replies::error_reply);
+        match error_reply {
+            Some(error) => active.end(Ending::ErrorReply(Failure {
+                error_type: error.code().to_owned().into(),
+                status_code: Some(error.code().to_owned()),
+                message: crate::outcome::sanitize_message(&match error.details() {
+                    Some(details) => format!("{}: {details}", error.code()),
+                    None => error.code().to_owned(),
+                })
+                .into(),
+            })),
+            None => active.end(Ending::Finished(crate::__outcome!(result))),
         }
     }
 }
@@ -191,6 +321,7 @@ impl Active {
                 };
                 (None, Some(error))
             }
+            Ending::ErrorReply(error) => (None, Some(error)),
             Ending::Dropped => {
                 let panicked = self.panicked || std::thread::panicking();
                 let (error_type, message) = if panicked {
@@ -229,7 +360,12 @@ impl Active {
             handle.end_with_timestamp(span.started_at + elapsed);
         }
 
-        if self.config.metrics() {
+        if let (Some(span), Target::Command(spec)) = (&self.span, &self.target) {
+            if self.config.pipeline_command_spans() {
+                command_child_spans(span, spec, span.started_at + elapsed);
+            }
+        }
+        if self.metrics {
             self.record_metrics(elapsed.as_secs_f64(), hit, error.as_ref());
         }
     }
@@ -239,7 +375,7 @@ impl Active {
         // Inline storage: recording metrics allocates nothing.
         let mut attributes: SmallVec<[KeyValue; 12]> = SmallVec::new();
         creation_attributes(
-            self.callsite,
+            &self.target,
             &self.config,
             self.endpoint.as_ref(),
             &mut attributes,
@@ -255,15 +391,42 @@ impl Active {
             }
         }
         instruments.record_duration(seconds, &attributes);
-        if let Some(hit) = hit {
+        if let (Some(hit), Target::Function(callsite)) = (hit, &self.target) {
             attributes.truncate(common);
             attributes.push(KeyValue::new(
                 semconv::CODE_FUNCTION_NAME,
-                self.callsite.function(),
+                callsite.function(),
             ));
             attributes.push(KeyValue::new(semconv::CACHE_HIT, hit));
             instruments.count_cache_request(&attributes);
         }
+    }
+}
+
+/// The replies of a command (`Value`) or pipeline (`Vec<Value>`).
+pub trait Replies {
+    /// The first error reply among them.
+    fn error_reply(&self) -> Option<&redis::ServerError>;
+}
+
+impl Replies for redis::Value {
+    fn error_reply(&self) -> Option<&redis::ServerError> {
+        first_error_reply(self)
+    }
+}
+
+impl Replies for Vec<redis::Value> {
+    fn error_reply(&self) -> Option<&redis::ServerError> {
+        self.iter().find_map(first_error_reply)
+    }
+}
+
+/// The first error reply in `value`, looking into arrays (a transaction's EXEC reply).
+fn first_error_reply(value: &redis::Value) -> Option<&redis::ServerError> {
+    match value {
+        redis::Value::ServerError(error) => Some(error),
+        redis::Value::Array(values) => values.iter().find_map(first_error_reply),
+        _ => None,
     }
 }
 
@@ -300,6 +463,9 @@ impl<F: Future> Future for Instrumented<'_, F> {
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
+        let _function = this.operation.active.as_ref().and_then(|active| {
+            matches!(active.target, Target::Function(_)).then(FunctionScope::enter)
+        });
         match &mut this.operation.active {
             Some(Active {
                 span: Some(span),
@@ -316,21 +482,25 @@ impl<F: Future> Future for Instrumented<'_, F> {
 }
 
 /// `{summary}` if given, else `{operation} {address}:{port}`, else `{operation}`; never the key.
-fn span_name(callsite: &Callsite, endpoint: Option<&Endpoint>) -> Cow<'static, str> {
-    if let Some(summary) = callsite.summary() {
+fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'static, str> {
+    if let Some(summary) = target.summary() {
         return Cow::Borrowed(summary);
     }
+    let operation = target.operation();
     match endpoint.and_then(|e| e.address().map(|address| (address, e.port()))) {
-        Some((address, Some(port))) => format!("{} {address}:{port}", callsite.operation()).into(),
-        Some((address, None)) => format!("{} {address}", callsite.operation()).into(),
-        None => Cow::Borrowed(callsite.operation()),
+        Some((address, Some(port))) => format!("{operation} {address}:{port}").into(),
+        Some((address, None)) => format!("{operation} {address}").into(),
+        None => match target {
+            Target::Function(callsite) => Cow::Borrowed(callsite.operation()),
+            Target::Command(spec) => spec.operation.clone(),
+        },
     }
 }
 
 /// The attributes shared by the span and the metrics: system, operation, summary, endpoint, in
 /// the configured semantic-convention mode.
 fn creation_attributes(
-    callsite: &Callsite,
+    target: &Target,
     config: &Config,
     endpoint: Option<&Endpoint>,
     attributes: &mut impl Extend<KeyValue>,
@@ -349,10 +519,14 @@ fn creation_attributes(
         Some(old::DB_SYSTEM),
         Value::from(semconv::REDIS),
     );
+    let operation = match target {
+        Target::Function(callsite) => Value::from(callsite.operation()),
+        Target::Command(spec) => Value::from(spec.operation.clone()),
+    };
     add(
         semconv::DB_OPERATION_NAME,
         Some(old::DB_OPERATION),
-        Value::from(callsite.operation()),
+        operation,
     );
     if let Some(endpoint) = endpoint {
         if let Some(address) = endpoint.address_value() {
@@ -370,7 +544,7 @@ fn creation_attributes(
             );
         }
     }
-    if let (Some(summary), true) = (callsite.summary(), mode.stable()) {
+    if let (Some(summary), true) = (target.summary(), mode.stable()) {
         attributes.extend([KeyValue::new(semconv::DB_QUERY_SUMMARY, summary)]);
     }
     if let Some(endpoint) = endpoint {
@@ -383,6 +557,50 @@ fn creation_attributes(
         if let (Some(index), true) = (endpoint.database(), mode.old()) {
             attributes.extend([KeyValue::new(old::DB_REDIS_DATABASE_INDEX, index)]);
         }
+    }
+}
+
+/// Span-only attributes of a command: its statement, batch size and cluster slot.
+fn add_command_attributes(spec: &CommandSpec, config: &Config, attributes: &mut Vec<KeyValue>) {
+    let mode = config.semconv();
+    if mode.stable() {
+        attributes.push(KeyValue::new(
+            semconv::DB_QUERY_TEXT,
+            spec.statement.clone(),
+        ));
+    }
+    if mode.old() {
+        attributes.push(KeyValue::new(old::DB_STATEMENT, spec.statement.clone()));
+    }
+    if let Some(size) = spec.batch_size {
+        attributes.push(KeyValue::new(
+            semconv::DB_OPERATION_BATCH_SIZE,
+            i64::try_from(size).unwrap_or(i64::MAX),
+        ));
+    }
+    if let Some(slot) = spec.slot {
+        attributes.push(KeyValue::new(semconv::REDIS_CLUSTER_SLOT, i64::from(slot)));
+    }
+}
+
+/// One child span per command of a pipeline (opt-in), spanning the pipeline's time: Redis
+/// answers a pipeline as a whole, so per-command timing does not exist.
+fn command_child_spans(pipeline: &SpanState, spec: &CommandSpec, ended_at: SystemTime) {
+    let slot = tracer::current();
+    let Slot::Tracer { tracer, .. } = &*slot else {
+        return;
+    };
+    for (operation, statement) in &spec.commands {
+        let builder = SpanBuilder::from_name(operation.clone())
+            .with_kind(SpanKind::Client)
+            .with_start_time(pipeline.started_at)
+            .with_attributes([
+                KeyValue::new(semconv::DB_SYSTEM_NAME, semconv::REDIS),
+                KeyValue::new(semconv::DB_OPERATION_NAME, operation.clone()),
+                KeyValue::new(semconv::DB_QUERY_TEXT, statement.clone()),
+            ]);
+        let mut span = tracer.build_with_context(builder, &pipeline.cx);
+        opentelemetry::trace::Span::end_with_timestamp(&mut span, ended_at);
     }
 }
 

@@ -164,7 +164,7 @@ fn redis_kind_name(kind: redis::ErrorKind) -> &'static str {
 
 /// Caps the message and drops what the server echoes of the command's arguments
 /// (`ERR unknown command 'X', with args beginning with: 'secret'`): values never reach telemetry.
-fn sanitize_message(message: &str) -> String {
+pub(crate) fn sanitize_message(message: &str) -> String {
     const ECHOED_ARGS: &str = ", with args beginning with:";
     let message = message
         .find(ECHOED_ARGS)

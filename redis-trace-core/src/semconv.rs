@@ -49,6 +49,8 @@ pub const REDIS_KEY: &str = "redis.key";
 pub const REDIS_KEYS: &str = "redis.keys";
 /// The time to live given with `ttl = ...`, in seconds.
 pub const REDIS_TTL: &str = "redis.ttl";
+/// The hash slot (0..16383) of the command's keys on a Redis Cluster connection.
+pub const REDIS_CLUSTER_SLOT: &str = "redis.cluster.slot";
 /// The sanitized statement (Redis CLI form, values replaced by `?`).
 pub const DB_QUERY_TEXT: &str = "db.query.text";
 /// The number of commands of a pipeline or transaction (≥ 2, or 0 for an empty one).

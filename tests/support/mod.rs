@@ -2,8 +2,12 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod command_table;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod telemetry;
 
+pub use redis_cluster::RedisCluster;
 pub use redis_server::RedisServer;
-pub use telemetry::{assert_attributes, attributes, capture, expected, line_number, normalized};
+pub use telemetry::{
+    assert_attributes, attributes, capture, expected, line_number, normalized, Capture,
+};

@@ -23,10 +23,15 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server on a free loopback port and waits until it answers `PING`.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra `redis-server` arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
         let mut last_failure = String::new();
         // The free port may be taken between probing and binding: retry with another.
         for _ in 0..5 {
-            match Self::try_start() {
+            match Self::try_start(extra) {
                 Ok(server) => return server,
                 Err(failure) => last_failure = failure,
             }
@@ -34,7 +39,7 @@ impl RedisServer {
         panic!("could not start redis-server: {last_failure}");
     }
 
-    fn try_start() -> Result<Self, String> {
+    fn try_start(extra: &[&str]) -> Result<Self, String> {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("redis-trace-test-{}-{port}", std::process::id()));
@@ -46,6 +51,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(&dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -132,9 +138,18 @@ impl Drop for RedisServer {
     }
 }
 
+/// A free loopback port whose cluster bus port (+10000) is free too.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free loopback port");
+        let bus_free = port
+            .checked_add(10_000)
+            .is_some_and(|bus| TcpListener::bind(("127.0.0.1", bus)).is_ok());
+        if bus_free {
+            return port;
+        }
+    }
 }

@@ -1,0 +1,57 @@
+//! Reading commands back from the RESP bytes redis-rs's blocking API hands to a connection.
+
+/// The commands packed in `bytes` (each an array of bulk strings). Parsing stops at the first
+/// malformed byte: what could be read is returned, nothing panics.
+#[must_use]
+pub fn parse_commands(mut bytes: &[u8]) -> Vec<Vec<&[u8]>> {
+    let mut commands = Vec::new();
+    while !bytes.is_empty() {
+        let Some((args, rest)) = parse_command(bytes) else {
+            break;
+        };
+        commands.push(args);
+        bytes = rest;
+    }
+    commands
+}
+
+fn parse_command(bytes: &[u8]) -> Option<(Vec<&[u8]>, &[u8])> {
+    let (count, mut rest) = parse_header(bytes, b'*')?;
+    let mut args = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let (len, after) = parse_header(rest, b'$')?;
+        let arg = after.get(..len)?;
+        rest = after.get(len..)?.strip_prefix(b"\r\n")?;
+        args.push(arg);
+    }
+    Some((args, rest))
+}
+
+/// `<prefix><decimal>\r\n`.
+fn parse_header(bytes: &[u8], prefix: u8) -> Option<(usize, &[u8])> {
+    let bytes = bytes.strip_prefix(&[prefix])?;
+    let end = bytes.iter().position(|&b| b == b'\r')?;
+    let number = std::str::from_utf8(&bytes[..end]).ok()?.parse().ok()?;
+    Some((number, bytes.get(end..)?.strip_prefix(b"\r\n")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_commands;
+
+    #[test]
+    fn parses_packed_commands_and_survives_garbage() {
+        let packed = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n";
+        assert_eq!(
+            parse_commands(packed),
+            vec![vec![&b"GET"[..], b"k"], vec![b"PING"]]
+        );
+        assert_eq!(
+            parse_commands(b"*2\r\n$3\r\nGET\r\n$99\r\nk\r\n"),
+            Vec::<Vec<&[u8]>>::new()
+        );
+        assert_eq!(parse_commands(b"garbage"), Vec::<Vec<&[u8]>>::new());
+        let binary = b"*2\r\n$3\r\nGET\r\n$2\r\n\xff\r\r\n";
+        assert_eq!(parse_commands(binary), vec![vec![&b"GET"[..], b"\xff\r"]]);
+    }
+}

@@ -1,0 +1,424 @@
+//! `TracedConnection`: command spans on every connection type, pipelines and transactions as
+//! one span, a real Redis Cluster. Real redis-servers, SDK in-memory exporters.
+
+mod support;
+
+use opentelemetry::Value;
+use redis::AsyncCommands;
+use redis_trace::{redis_traced, Config, Pooled, TracedConnection};
+use support::{assert_attributes, attributes, capture, expected, RedisCluster, RedisServer};
+
+fn command_attributes(
+    server: &RedisServer,
+    operation: &str,
+    statement: &str,
+) -> std::collections::BTreeMap<String, Value> {
+    expected([
+        ("db.system.name", "redis".into()),
+        ("db.operation.name", operation.to_owned().into()),
+        ("db.query.text", statement.to_owned().into()),
+        ("server.address", "127.0.0.1".into()),
+        ("server.port", i64::from(server.port()).into()),
+        ("db.namespace", "0".into()),
+    ])
+}
+
+async fn exercise<C: redis::aio::ConnectionLike + Send + Sync>(conn: &mut TracedConnection<C>) {
+    let _: () = conn.set_ex("user:1", "secret-value", 60).await.unwrap();
+    let value: Option<String> = conn.get("user:1").await.unwrap();
+    assert_eq!(value.as_deref(), Some("secret-value"));
+    let _: () = conn
+        .hset("profile:1", "email", "ada@example.com")
+        .await
+        .unwrap();
+    let error = conn.incr::<_, _, i64>("user:1", 1).await.unwrap_err();
+    assert_eq!(error.code(), Some("ERR"));
+}
+
+fn assert_exercised(capture: &support::Capture, server: &RedisServer) {
+    let spans = capture.spans();
+    let target = format!("127.0.0.1:{}", server.port());
+    let names: Vec<String> = spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("SETEX {target}"),
+            format!("GET {target}"),
+            format!("HSET {target}"),
+            format!("INCRBY {target}"),
+        ]
+    );
+    assert_attributes(
+        &spans[0],
+        command_attributes(server, "SETEX", "SETEX user:? ? ?"),
+    );
+    assert_attributes(&spans[1], command_attributes(server, "GET", "GET user:?"));
+    assert_attributes(
+        &spans[2],
+        command_attributes(server, "HSET", "HSET profile:? ? ?"),
+    );
+    let mut failed = command_attributes(server, "INCRBY", "INCRBY user:? ?");
+    failed.insert("error.type".into(), "ERR".into());
+    failed.insert("db.response.status_code".into(), "ERR".into());
+    assert_attributes(&spans[3], failed);
+    for span in &spans {
+        assert_eq!(span.span_kind, opentelemetry::trace::SpanKind::Client);
+        let text = format!("{:?}", span.attributes);
+        assert!(
+            !text.contains("secret-value") && !text.contains("ada@example.com"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn multiplexed_connection() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
+        .with_endpoint(&client);
+    exercise(&mut conn).await;
+    assert_exercised(&capture, &server);
+}
+
+#[tokio::test]
+async fn connection_manager() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(
+        redis::aio::ConnectionManager::new(client.clone())
+            .await
+            .unwrap(),
+    )
+    .with_endpoint(&client);
+    exercise(&mut conn).await;
+    assert_exercised(&capture, &server);
+}
+
+#[tokio::test]
+async fn bb8_pooled_connection() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let pool = bb8::Pool::builder()
+        .max_size(2)
+        .build(client.clone())
+        .await
+        .unwrap();
+    // Pool checks (PING on checkout) go through the untraced connection; only our commands show.
+    let mut conn = TracedConnection::new(Pooled(pool.get().await.unwrap())).with_endpoint(&client);
+    exercise(&mut conn).await;
+    assert_exercised(&capture, &server);
+}
+
+#[test]
+fn sync_connection() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(client.get_connection().unwrap()).with_endpoint(&client);
+    let _: () = redis::Commands::set_ex(&mut conn, "user:1", "secret-value", 60).unwrap();
+    let value: Option<String> = redis::Commands::get(&mut conn, "user:1").unwrap();
+    assert_eq!(value.as_deref(), Some("secret-value"));
+    let _: () = redis::Commands::hset(&mut conn, "profile:1", "email", "ada@example.com").unwrap();
+    let error = redis::Commands::incr::<_, _, i64>(&mut conn, "user:1", 1).unwrap_err();
+    assert_eq!(error.code(), Some("ERR"));
+    assert_exercised(&capture, &server);
+}
+
+struct Repo {
+    conn: TracedConnection<redis::aio::MultiplexedConnection>,
+}
+
+impl Repo {
+    #[redis_traced(op = "MGET", keys = [first, second], name = "load pair")]
+    async fn pair(
+        &self,
+        first: &str,
+        second: &str,
+    ) -> redis::RedisResult<(Option<String>, Option<String>)> {
+        let mut conn = self.conn.clone();
+        let a: Option<String> = conn.get(first).await?;
+        let b: Option<String> = conn.get(second).await?;
+        Ok((a, b))
+    }
+}
+
+#[tokio::test]
+async fn command_spans_nest_under_the_attribute_and_metrics_count_once() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let repo = Repo {
+        conn: TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
+            .with_endpoint(&client),
+    };
+    repo.pair("a:1", "b:2").await.unwrap();
+    let parent = capture.span("load pair");
+    let gets: Vec<_> = capture
+        .spans()
+        .into_iter()
+        .filter(|s| s.name.starts_with("GET "))
+        .collect();
+    assert_eq!(gets.len(), 2);
+    for get in &gets {
+        assert_eq!(get.parent_span_id, parent.span_context.span_id());
+        assert_eq!(get.span_context.trace_id(), parent.span_context.trace_id());
+    }
+    // One histogram point: the annotated function's. Its commands are not counted again.
+    let operations: Vec<String> = capture
+        .metric_points("db.client.operation.duration")
+        .iter()
+        .map(|point| {
+            format!(
+                "{}x{}",
+                point.attributes["db.operation.name"].as_str(),
+                point.value
+            )
+        })
+        .collect();
+    assert_eq!(operations, ["MGETx1"]);
+
+    // Outside an annotated function, each command records its own duration.
+    let mut conn = repo.conn.clone();
+    let _: Option<String> = conn.get("a:1").await.unwrap();
+    let operations: Vec<String> = capture
+        .metric_points("db.client.operation.duration")
+        .iter()
+        .map(|point| {
+            format!(
+                "{}x{}",
+                point.attributes["db.operation.name"].as_str(),
+                point.value
+            )
+        })
+        .collect();
+    assert_eq!(operations, ["GETx1", "MGETx1"]);
+}
+
+#[tokio::test]
+async fn a_thousand_command_pipeline_is_one_span() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
+        .with_endpoint(&client);
+    let mut pipeline = redis::pipe();
+    for i in 0..1000 {
+        pipeline
+            .set(format!("item:{i}"), format!("value-{i}"))
+            .ignore();
+    }
+    let _: () = pipeline.query_async(&mut conn).await.unwrap();
+    let stored: Option<String> = conn.get("item:999").await.unwrap();
+    assert_eq!(stored.as_deref(), Some("value-999"));
+
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 2, "one pipeline span and the GET");
+    let pipeline_span = &spans[0];
+    assert_eq!(
+        pipeline_span.name,
+        format!("PIPELINE SET 127.0.0.1:{}", server.port())
+    );
+    let recorded = attributes(pipeline_span);
+    assert_eq!(
+        recorded["db.operation.name"],
+        Value::from("PIPELINE SET".to_owned())
+    );
+    assert_eq!(recorded["db.operation.batch.size"], Value::I64(1000));
+    let text = recorded["db.query.text"].as_str().into_owned();
+    assert!(text.starts_with("SET item:? ?; SET item:? ?; "), "{text}");
+    assert!(text.len() <= 2048, "statement capped: {}", text.len());
+    assert!(!text.contains("value-"));
+}
+
+#[tokio::test]
+async fn transactions_and_mixed_pipelines() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
+        .with_endpoint(&client);
+
+    let (count,): (i64,) = redis::pipe()
+        .atomic()
+        .set("counter", 1)
+        .ignore()
+        .incr("counter", 41)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(count, 42);
+    let (a, b): (Option<String>, i64) = redis::pipe()
+        .get("missing")
+        .exists("counter")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((a, b), (None, 1));
+
+    let spans = capture.spans();
+    let transaction = attributes(&spans[0]);
+    assert_eq!(
+        transaction["db.operation.name"],
+        Value::from("MULTI".to_owned())
+    );
+    assert_eq!(transaction["db.operation.batch.size"], Value::I64(2));
+    assert_eq!(
+        transaction["db.query.text"],
+        Value::from("SET counter ?; INCRBY counter ?".to_owned())
+    );
+    let mixed = attributes(&spans[1]);
+    assert_eq!(
+        mixed["db.operation.name"],
+        Value::from("PIPELINE".to_owned())
+    );
+    assert_eq!(
+        mixed["db.query.text"],
+        Value::from("GET missing; EXISTS counter".to_owned())
+    );
+}
+
+#[test]
+fn watch_retry_transaction_on_a_sync_connection() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(client.get_connection().unwrap()).with_endpoint(&client);
+    let mut intruder = client.get_connection().unwrap();
+    let _: () = redis::Commands::set(&mut conn, "balance", 10).unwrap();
+    capture.clear();
+
+    let mut attempts = 0;
+    let (balance,): (i64,) = redis::transaction(&mut conn, &["balance"], |conn, pipe| {
+        attempts += 1;
+        let current: i64 = redis::Commands::get(conn, "balance")?;
+        if attempts == 1 {
+            // Another client changes the watched key: EXEC answers nil and the loop retries.
+            let _: () = redis::Commands::set(&mut intruder, "balance", 100).unwrap();
+        }
+        pipe.set("balance", current + 1)
+            .ignore()
+            .get("balance")
+            .query(conn)
+    })
+    .unwrap();
+    assert_eq!((attempts, balance), (2, 101));
+
+    let operations: Vec<String> = capture
+        .spans()
+        .iter()
+        .map(|span| attributes(span)["db.operation.name"].as_str().into_owned())
+        .collect();
+    assert_eq!(
+        operations,
+        ["WATCH", "GET", "MULTI", "WATCH", "GET", "MULTI", "UNWATCH"]
+    );
+    let multi = attributes(&capture.spans()[2]);
+    assert_eq!(
+        multi["db.query.text"],
+        Value::from("SET balance ?; GET balance".to_owned())
+    );
+    assert_eq!(multi["db.operation.batch.size"], Value::I64(2));
+}
+
+#[tokio::test]
+async fn pipeline_command_spans_are_opt_in() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    Config::builder().pipeline_command_spans(true).install();
+    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
+        .with_endpoint(&client);
+    let _: () = redis::pipe()
+        .set("a", 1)
+        .ignore()
+        .get("a")
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let spans = capture.spans();
+    let pipeline = spans
+        .iter()
+        .find(|s| s.name.starts_with("PIPELINE"))
+        .unwrap();
+    let children: Vec<_> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == pipeline.span_context.span_id())
+        .collect();
+    let names: Vec<&str> = children.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["SET", "GET"]);
+    assert_eq!(
+        attributes(children[0])["db.query.text"],
+        Value::from("SET a ?".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn redis_cluster_spans_carry_the_hash_slot() {
+    let capture = capture();
+    let cluster = RedisCluster::start(3);
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut conn =
+        TracedConnection::new(client.get_async_connection().await.unwrap()).for_cluster();
+
+    let keys: Vec<String> = (0..30).map(|i| format!("user:{i}")).collect();
+    for key in &keys {
+        let _: () = conn.set(key, "v").await.unwrap();
+    }
+    // The keys really spread over every master.
+    let mut ports = std::collections::BTreeSet::new();
+    for (key, span) in keys.iter().zip(capture.spans()) {
+        let mut node = cluster.nodes()[0].client().get_connection().unwrap();
+        let slot: i64 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut node)
+            .unwrap();
+        assert_eq!(
+            attributes(&span)["redis.cluster.slot"],
+            Value::I64(slot),
+            "{key}"
+        );
+        ports.insert(cluster.port_for_slot(u16::try_from(slot).unwrap()));
+    }
+    assert_eq!(ports.len(), 3, "keys on every master");
+
+    // Keys of different slots in one command: the server refuses with CROSSSLOT.
+    capture.clear();
+    let error = redis::cmd("RENAME")
+        .arg("user:1")
+        .arg("user:2")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("CROSSSLOT"), "{error:?}");
+    let span = &capture.spans()[0];
+    let recorded = attributes(span);
+    assert_eq!(recorded["error.type"], Value::from("CROSSSLOT".to_owned()));
+    assert_eq!(
+        recorded["db.response.status_code"],
+        Value::from("CROSSSLOT".to_owned())
+    );
+    assert!(
+        !recorded.contains_key("redis.cluster.slot"),
+        "keys in different slots: no single slot"
+    );
+
+    // Hash tags keep keys in one slot.
+    let _: () = conn
+        .mset(&[("{user:7}:name", "a"), ("{user:7}:mail", "b")])
+        .await
+        .unwrap();
+    let span = capture.spans().last().cloned().unwrap();
+    let mut node = cluster.nodes()[0].client().get_connection().unwrap();
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg("user:7")
+        .query(&mut node)
+        .unwrap();
+    assert_eq!(attributes(&span)["redis.cluster.slot"], Value::I64(slot));
+}

@@ -1,0 +1,114 @@
+//! Command-level tracing with `TracedConnection`: single commands, a pipeline, a transaction,
+//! and (when `REDIS_CLUSTER_URLS` is set) a Redis Cluster, printed as a span tree.
+//!
+//! ```text
+//! cargo run --example pipeline_and_cluster                       # REDIS_URL, default redis://127.0.0.1:6379
+//! REDIS_CLUSTER_URLS=redis://127.0.0.1:7000,redis://127.0.0.1:7001 cargo run --example pipeline_and_cluster
+//! ```
+//!
+//! Keys are prefixed `redis-trace-example:` and deleted at the end.
+
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use redis::AsyncCommands;
+use redis_trace::{redis_traced, TracedConnection};
+
+const PREFIX: &str = "redis-trace-example";
+
+/// A repository whose commands are traced one by one under the function's span.
+struct Inventory {
+    conn: TracedConnection<redis::aio::MultiplexedConnection>,
+}
+
+impl Inventory {
+    #[redis_traced(op = "MSET", name = "restock")]
+    async fn restock(&self, items: &[(&str, u32)]) -> redis::RedisResult<()> {
+        let mut pipeline = redis::pipe();
+        for (item, count) in items {
+            pipeline.set(format!("{PREFIX}:stock:{item}"), count).ignore();
+        }
+        pipeline.query_async(&mut self.conn.clone()).await
+    }
+
+    #[redis_traced(op = "DECRBY", key = item, name = "take one")]
+    async fn take(&self, item: &str) -> redis::RedisResult<i64> {
+        let key = format!("{PREFIX}:stock:{item}");
+        let (left,): (i64,) = redis::pipe()
+            .atomic()
+            .decr(&key, 1)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        Ok(left)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let client = redis::Client::open(url.as_str())?;
+    let conn = TracedConnection::new(client.get_multiplexed_async_connection().await?).with_endpoint(&client);
+    let inventory = Inventory { conn: conn.clone() };
+
+    let request = provider.tracer("example").start("handle order");
+    let cx = opentelemetry::Context::current_with_span(request);
+    let work = async {
+        inventory.restock(&[("apple", 3), ("pear", 5)]).await?;
+        println!("apples left: {}", inventory.take("apple").await?);
+        let mut conn = conn.clone();
+        let pears: Option<u32> = conn.get(format!("{PREFIX}:stock:pear")).await?;
+        println!("pears: {pears:?}");
+        let deleted: usize = conn
+            .del(&[format!("{PREFIX}:stock:apple"), format!("{PREFIX}:stock:pear")])
+            .await?;
+        println!("deleted {deleted} keys");
+        Ok::<_, redis::RedisError>(())
+    };
+    opentelemetry::context::FutureExt::with_context(work, cx.clone()).await?;
+    cx.span().end();
+
+    if let Ok(urls) = std::env::var("REDIS_CLUSTER_URLS") {
+        let nodes: Vec<&str> = urls.split(',').collect();
+        let cluster = redis::cluster::ClusterClient::new(nodes)?;
+        let mut conn = TracedConnection::new(cluster.get_async_connection().await?).for_cluster();
+        for user in 0..3 {
+            let _: () = conn.set(format!("{PREFIX}:user:{user}"), "v").await?;
+            let _: () = conn.del(format!("{PREFIX}:user:{user}")).await?;
+        }
+    }
+
+    println!("\nspans:");
+    print_tree(&exporter.get_finished_spans()?);
+    Ok(())
+}
+
+/// Prints spans as a tree, children under their parent, with their main attributes.
+fn print_tree(spans: &[SpanData]) {
+    fn print(spans: &[SpanData], span: &SpanData, depth: usize) {
+        let duration = span.end_time.duration_since(span.start_time).unwrap_or_default();
+        let shown: Vec<String> = span
+            .attributes
+            .iter()
+            .filter(|kv| {
+                matches!(
+                    kv.key.as_str(),
+                    "db.query.text" | "db.operation.batch.size" | "redis.cluster.slot" | "error.type"
+                )
+            })
+            .map(|kv| format!("{}={}", kv.key, kv.value))
+            .collect();
+        println!("{}{} ({duration:?}) {}", "  ".repeat(depth), span.name, shown.join(" "));
+        for child in spans.iter().filter(|c| c.parent_span_id == span.span_context.span_id()) {
+            print(spans, child, depth + 1);
+        }
+    }
+    let ids: Vec<_> = spans.iter().map(|s| s.span_context.span_id()).collect();
+    for root in spans.iter().filter(|s| !ids.contains(&s.parent_span_id)) {
+        print(spans, root, 0);
+    }
+}

@@ -303,6 +303,7 @@ static CURRENT: ArcSwapOption<Config> = ArcSwapOption::const_empty();
 /// Makes `config` the process-wide configuration.
 pub fn install(config: Config) {
     CURRENT.store(Some(Arc::new(config)));
+    crate::fast_path::refresh();
 }
 
 /// The configuration in effect: the installed one, else [`Config::from_env`] read once.

@@ -11,6 +11,7 @@ pub mod callsite;
 pub mod config;
 pub mod connection;
 pub mod endpoint;
+mod fast_path;
 pub mod fields;
 pub mod key;
 pub mod metrics;

@@ -49,28 +49,50 @@ impl Instruments {
     }
 }
 
-static CURRENT: ArcSwapOption<Instruments> = ArcSwapOption::const_empty();
+/// The instruments in use, or nothing to record into.
+pub(crate) enum MetricsSlot {
+    Active(Instruments),
+    /// The global meter provider is the no-op one.
+    Noop,
+}
+
+static CURRENT: ArcSwapOption<MetricsSlot> = ArcSwapOption::const_empty();
 
 /// The instruments, created from the global meter provider on first use.
-pub(crate) fn current() -> Arc<Instruments> {
-    if let Some(instruments) = CURRENT.load_full() {
-        return instruments;
+pub(crate) fn current() -> Arc<MetricsSlot> {
+    if let Some(slot) = CURRENT.load_full() {
+        return slot;
     }
-    let meter = opentelemetry::global::meter_provider().meter_with_scope(scope());
-    let instruments = Arc::new(Instruments::new(&meter));
-    CURRENT.compare_and_swap(&None::<Arc<Instruments>>, Some(instruments.clone()));
-    CURRENT.load_full().unwrap_or(instruments)
+    let provider = opentelemetry::global::meter_provider();
+    // The API's no-op provider is the only zero-sized one: any real provider holds its
+    // pipeline. Knowing it lets calls skip metrics work entirely when nothing would be kept.
+    // A provider given to `set_meter_provider` is always used.
+    let slot = if std::mem::size_of_val(&*provider) == 0 {
+        MetricsSlot::Noop
+    } else {
+        MetricsSlot::Active(Instruments::new(&provider.meter_with_scope(scope())))
+    };
+    let slot = Arc::new(slot);
+    CURRENT.compare_and_swap(&None::<Arc<MetricsSlot>>, Some(slot.clone()));
+    crate::fast_path::refresh();
+    CURRENT.load_full().unwrap_or(slot)
+}
+
+/// Whether the resolved meter provider is the no-op one.
+pub(crate) fn is_noop() -> bool {
+    matches!(CURRENT.load().as_deref(), Some(MetricsSlot::Noop))
 }
 
 /// Makes redis-trace record its metrics through `provider` instead of the global meter
 /// provider (which is otherwise read once, at the first traced call).
 pub fn set_meter_provider<P: MeterProvider>(provider: &P) {
-    CURRENT.store(Some(Arc::new(Instruments::new(
-        &provider.meter_with_scope(scope()),
-    ))));
+    let instruments = Instruments::new(&provider.meter_with_scope(scope()));
+    CURRENT.store(Some(Arc::new(MetricsSlot::Active(instruments))));
+    crate::fast_path::refresh();
 }
 
 /// Forgets the instruments; the next traced call reads the global meter provider again.
 pub fn reload_global_meter() {
     CURRENT.store(None);
+    crate::fast_path::refresh();
 }

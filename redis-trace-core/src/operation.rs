@@ -144,6 +144,9 @@ impl Operation {
         keys: &[&dyn RedisKey],
         fields: Fields<'_>,
     ) -> Self {
+        if crate::fast_path::nothing_to_record() {
+            return Self { active: None };
+        }
         // The generated call carries the attribute's span: this is where the fn is defined.
         let location = std::panic::Location::caller();
         let config = config::current();
@@ -371,7 +374,10 @@ impl Active {
     }
 
     fn record_metrics(&self, seconds: f64, hit: Option<bool>, error: Option<&Failure>) {
-        let instruments = metrics::current();
+        let slot = metrics::current();
+        let metrics::MetricsSlot::Active(instruments) = &*slot else {
+            return;
+        };
         // Inline storage: recording metrics allocates nothing.
         let mut attributes: SmallVec<[KeyValue; 12]> = SmallVec::new();
         creation_attributes(

@@ -71,6 +71,7 @@ pub(crate) fn observe_first_span(
     }
     if !span.is_valid() || span.span_id() == parent.span_id() {
         CURRENT.compare_and_swap(slot, Some(Arc::new(Slot::Noop)));
+        crate::fast_path::refresh();
     }
 }
 
@@ -87,9 +88,16 @@ where
 {
     let tracer = BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())));
     CURRENT.store(Some(tracer_slot(tracer)));
+    crate::fast_path::refresh();
 }
 
 /// Forgets the cached tracer; the next traced call reads the global tracer provider again.
 pub fn reload_global_tracer() {
     CURRENT.store(None);
+    crate::fast_path::refresh();
+}
+
+/// Whether the resolved tracer is the no-op one.
+pub(crate) fn is_noop() -> bool {
+    matches!(CURRENT.load().as_deref(), Some(Slot::Noop))
 }

@@ -25,7 +25,9 @@ impl Inventory {
     async fn restock(&self, items: &[(&str, u32)]) -> redis::RedisResult<()> {
         let mut pipeline = redis::pipe();
         for (item, count) in items {
-            pipeline.set(format!("{PREFIX}:stock:{item}"), count).ignore();
+            pipeline
+                .set(format!("{PREFIX}:stock:{item}"), count)
+                .ignore();
         }
         pipeline.query_async(&mut self.conn.clone()).await
     }
@@ -52,7 +54,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let client = redis::Client::open(url.as_str())?;
-    let conn = TracedConnection::new(client.get_multiplexed_async_connection().await?).with_endpoint(&client);
+    let conn = TracedConnection::new(client.get_multiplexed_async_connection().await?)
+        .with_endpoint(&client);
     let inventory = Inventory { conn: conn.clone() };
 
     let request = provider.tracer("example").start("handle order");
@@ -64,7 +67,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pears: Option<u32> = conn.get(format!("{PREFIX}:stock:pear")).await?;
         println!("pears: {pears:?}");
         let deleted: usize = conn
-            .del(&[format!("{PREFIX}:stock:apple"), format!("{PREFIX}:stock:pear")])
+            .del(&[
+                format!("{PREFIX}:stock:apple"),
+                format!("{PREFIX}:stock:pear"),
+            ])
             .await?;
         println!("deleted {deleted} keys");
         Ok::<_, redis::RedisError>(())
@@ -90,20 +96,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Prints spans as a tree, children under their parent, with their main attributes.
 fn print_tree(spans: &[SpanData]) {
     fn print(spans: &[SpanData], span: &SpanData, depth: usize) {
-        let duration = span.end_time.duration_since(span.start_time).unwrap_or_default();
+        let duration = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap_or_default();
         let shown: Vec<String> = span
             .attributes
             .iter()
             .filter(|kv| {
                 matches!(
                     kv.key.as_str(),
-                    "db.query.text" | "db.operation.batch.size" | "redis.cluster.slot" | "error.type"
+                    "db.query.text"
+                        | "db.operation.batch.size"
+                        | "redis.cluster.slot"
+                        | "error.type"
                 )
             })
             .map(|kv| format!("{}={}", kv.key, kv.value))
             .collect();
-        println!("{}{} ({duration:?}) {}", "  ".repeat(depth), span.name, shown.join(" "));
-        for child in spans.iter().filter(|c| c.parent_span_id == span.span_context.span_id()) {
+        println!(
+            "{}{} ({duration:?}) {}",
+            "  ".repeat(depth),
+            span.name,
+            shown.join(" ")
+        );
+        for child in spans
+            .iter()
+            .filter(|c| c.parent_span_id == span.span_context.span_id())
+        {
             print(spans, child, depth + 1);
         }
     }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
@@ -33,14 +33,17 @@ pub type Fields<'a> = &'a [(&'static str, &'a dyn FieldValue)];
 /// span ends with `error.type` = `cancelled` or `panic`, and the duration is recorded.
 #[must_use = "an operation ends its span when finished or dropped"]
 pub struct Operation {
-    active: Option<Active>,
+    // Boxed: the guard lives in every traced future's state, so it stays one pointer wide.
+    active: Option<Box<Active>>,
 }
 
 struct Active {
     target: Target,
     config: Arc<Config>,
     endpoint: Option<Endpoint>,
-    started: Instant,
+    /// Wall-clock start; the end is read from the same clock, so the span and the histogram
+    /// agree (two clock reads per call instead of three).
+    started_at: SystemTime,
     span: Option<SpanState>,
     metrics: bool,
     panicked: bool,
@@ -48,7 +51,6 @@ struct Active {
 
 struct SpanState {
     cx: Context,
-    started_at: SystemTime,
 }
 
 /// What an operation traces.
@@ -200,6 +202,7 @@ impl Operation {
         if tracer.is_none() && !metrics {
             return Self { active: None };
         }
+        let started_at = SystemTime::now();
         let span = tracer
             .filter(|_| !config.is_denied(target.operation()))
             .and_then(|tracer| {
@@ -207,42 +210,46 @@ impl Operation {
                 if config.require_parent() && !parent.has_active_span() {
                     return None;
                 }
-                let started_at = SystemTime::now();
-                let mut attributes = Vec::with_capacity(16);
+                let mut attributes = Vec::with_capacity(12);
                 creation_attributes(&target, &config, endpoint.as_ref(), &mut attributes);
                 if let Target::Command(spec) = &target {
                     add_command_attributes(spec, &config, &mut attributes);
                 }
-                add_attributes(&config, &mut attributes);
                 let builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
                     .with_kind(SpanKind::Client)
                     .with_start_time(started_at)
                     .with_attributes(attributes);
-                let span = tracer.build_with_context(builder, &parent);
+                let mut span = tracer.build_with_context(builder, &parent);
                 tracer::observe_first_span(
                     &slot,
                     parent.span().span_context(),
                     opentelemetry::trace::Span::span_context(&span),
                     parent.is_telemetry_suppressed(),
                 );
+                // Keys, code location and fields matter to no sampler: render them only for
+                // spans that are kept.
+                if opentelemetry::trace::Span::is_recording(&span) {
+                    let mut extra = Vec::with_capacity(6);
+                    add_attributes(&config, &mut extra);
+                    opentelemetry::trace::Span::set_attributes(&mut span, extra);
+                }
                 Some(SpanState {
                     cx: parent.with_span(span),
-                    started_at,
                 })
             });
         if span.is_none() && !metrics {
             return Self { active: None };
         }
         Self {
-            active: Some(Active {
+            active: Some(Box::new(Active {
                 target,
                 config,
                 endpoint,
-                started: Instant::now(),
+                started_at,
                 span,
                 metrics,
                 panicked: false,
-            }),
+            })),
         }
     }
 
@@ -257,7 +264,7 @@ impl Operation {
     /// Runs `body` with this operation's span as the current OpenTelemetry context.
     pub fn in_scope<R>(&mut self, body: impl FnOnce() -> R) -> R {
         let _function = self.active.as_ref().map(|_| FunctionScope::enter());
-        match &mut self.active {
+        match self.active.as_deref_mut() {
             Some(Active {
                 span: Some(span),
                 panicked,
@@ -310,7 +317,9 @@ impl Drop for Operation {
 
 impl Active {
     fn end(self, ending: Ending<'_>) {
-        let elapsed = self.started.elapsed();
+        let ended_at = SystemTime::now();
+        // A wall clock stepping back gives zero, never a negative duration.
+        let elapsed = ended_at.duration_since(self.started_at).unwrap_or_default();
         let (hit, error) = match ending {
             Ending::Finished(Outcome::Ok) => (None, None),
             Ending::Finished(Outcome::Hit) => (Some(true), None),
@@ -359,13 +368,12 @@ impl Active {
                 handle.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error.error_type.clone()));
                 handle.set_status(Status::error(error.message.clone()));
             }
-            // Start + monotonic elapsed: the span and the histogram measure the same duration.
-            handle.end_with_timestamp(span.started_at + elapsed);
+            handle.end_with_timestamp(self.started_at + elapsed);
         }
 
         if let (Some(span), Target::Command(spec)) = (&self.span, &self.target) {
             if self.config.pipeline_command_spans() {
-                command_child_spans(span, spec, span.started_at + elapsed);
+                command_child_spans(span, spec, self.started_at, self.started_at + elapsed);
             }
         }
         if self.metrics {
@@ -472,7 +480,7 @@ impl<F: Future> Future for Instrumented<'_, F> {
         let _function = this.operation.active.as_ref().and_then(|active| {
             matches!(active.target, Target::Function(_)).then(FunctionScope::enter)
         });
-        match &mut this.operation.active {
+        match this.operation.active.as_deref_mut() {
             Some(Active {
                 span: Some(span),
                 panicked,
@@ -591,7 +599,12 @@ fn add_command_attributes(spec: &CommandSpec, config: &Config, attributes: &mut 
 
 /// One child span per command of a pipeline (opt-in), spanning the pipeline's time: Redis
 /// answers a pipeline as a whole, so per-command timing does not exist.
-fn command_child_spans(pipeline: &SpanState, spec: &CommandSpec, ended_at: SystemTime) {
+fn command_child_spans(
+    pipeline: &SpanState,
+    spec: &CommandSpec,
+    started_at: SystemTime,
+    ended_at: SystemTime,
+) {
     let slot = tracer::current();
     let Slot::Tracer { tracer, .. } = &*slot else {
         return;
@@ -599,7 +612,7 @@ fn command_child_spans(pipeline: &SpanState, spec: &CommandSpec, ended_at: Syste
     for (operation, statement) in &spec.commands {
         let builder = SpanBuilder::from_name(operation.clone())
             .with_kind(SpanKind::Client)
-            .with_start_time(pipeline.started_at)
+            .with_start_time(started_at)
             .with_attributes([
                 KeyValue::new(semconv::DB_SYSTEM_NAME, semconv::REDIS),
                 KeyValue::new(semconv::DB_OPERATION_NAME, operation.clone()),

@@ -1,0 +1,133 @@
+//! What the benchmarks share: the telemetry set-ups being compared, installed in one process.
+#![allow(dead_code)]
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+
+/// The variants, in report order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// The function without any instrumentation.
+    Raw,
+    /// `#[redis_traced]`, no tracer or meter provider installed.
+    NoProvider,
+    /// `#[redis_traced]`, SDK tracer with the AlwaysOff sampler, no meter provider.
+    AlwaysOff,
+    /// `#[redis_traced]`, SDK AlwaysOn, batch processor with a no-op exporter, SDK metrics.
+    Full,
+    /// The seed documents' hand-written span on the same SDK set-up.
+    Seed,
+    /// `#[tracing::instrument]` through tracing-opentelemetry on the same SDK set-up.
+    TracingInstrument,
+}
+
+impl Variant {
+    pub const ALL: [Self; 6] = [
+        Self::Raw,
+        Self::NoProvider,
+        Self::AlwaysOff,
+        Self::Full,
+        Self::Seed,
+        Self::TracingInstrument,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::NoProvider => "redis_traced, no provider",
+            Self::AlwaysOff => "redis_traced, AlwaysOff",
+            Self::Full => "redis_traced, full (span+metrics)",
+            Self::Seed => "seed hand-written span",
+            Self::TracingInstrument => "tracing::instrument + otel",
+        }
+    }
+}
+
+/// Discards spans: measures the pipeline, not an exporter.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
+/// The installed set-up; dropping it keeps nothing alive but the providers.
+pub struct Installed {
+    pub tracer_provider: Option<SdkTracerProvider>,
+    pub meter_provider: Option<SdkMeterProvider>,
+    _subscriber: Option<tracing::subscriber::DefaultGuard>,
+}
+
+/// Installs the globals `variant` runs with (on this thread, for the `tracing` subscriber).
+pub fn install(variant: Variant) -> Installed {
+    let sdk = |sampler: Sampler| {
+        SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_batch_exporter(NoopExporter)
+            .build()
+    };
+    let (tracer_provider, meter_provider) = match variant {
+        Variant::Raw | Variant::NoProvider => (None, None),
+        Variant::AlwaysOff => (Some(sdk(Sampler::AlwaysOff)), None),
+        Variant::Full | Variant::Seed | Variant::TracingInstrument => {
+            // An hour-long interval: the SDK aggregates every point, nothing is exported.
+            let reader = PeriodicReader::builder(InMemoryMetricExporter::default())
+                .with_interval(std::time::Duration::from_secs(3600))
+                .build();
+            let meters = SdkMeterProvider::builder().with_reader(reader).build();
+            (Some(sdk(Sampler::AlwaysOn)), Some(meters))
+        }
+    };
+    match &tracer_provider {
+        Some(provider) => opentelemetry::global::set_tracer_provider(provider.clone()),
+        None => opentelemetry::global::set_tracer_provider(
+            opentelemetry::trace::noop::NoopTracerProvider::new(),
+        ),
+    }
+    match &meter_provider {
+        Some(provider) => opentelemetry::global::set_meter_provider(provider.clone()),
+        None => opentelemetry::global::set_meter_provider(
+            opentelemetry::metrics::noop::NoopMeterProvider::new(),
+        ),
+    }
+    redis_trace::reload_global_tracer();
+    redis_trace::reload_global_meter();
+    let subscriber = (variant == Variant::TracingInstrument).then(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let tracer = tracer_provider
+            .as_ref()
+            .expect("SDK provider")
+            .tracer("bench");
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+        tracing::subscriber::set_default(subscriber)
+    });
+    Installed {
+        tracer_provider,
+        meter_provider,
+        _subscriber: subscriber,
+    }
+}
+
+/// CPU time of this process (user + system), in seconds.
+pub fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass; no other invariant.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+/// The median of `values`.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}

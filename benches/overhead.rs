@@ -76,9 +76,10 @@ fn overhead(c: &mut Criterion) {
                 let id = black_box("user-42");
                 let result = match variant {
                     Variant::Raw => block_on(raw(id)),
-                    Variant::NoProvider | Variant::AlwaysOff | Variant::Full => {
-                        block_on(traced(id))
-                    }
+                    Variant::NoProvider
+                    | Variant::AlwaysOff
+                    | Variant::Full
+                    | Variant::SpanOnly => block_on(traced(id)),
                     Variant::Seed => block_on(seed(id)),
                     Variant::TracingInstrument => block_on(instrumented(id)),
                 };

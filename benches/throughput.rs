@@ -4,7 +4,8 @@
 //! the uninstrumented run.
 //!
 //! `cargo bench --bench throughput` (200k GETs per run, 3 rounds);
-//! `THROUGHPUT_OPS=20000 THROUGHPUT_ROUNDS=1 cargo bench --bench throughput` for a quick look.
+//! `THROUGHPUT_OPS=20000 THROUGHPUT_ROUNDS=1 cargo bench --bench throughput` for a quick look;
+//! `THROUGHPUT_CONCURRENCY=64` for one concurrency only.
 
 #[path = "../tests/support/redis_server.rs"]
 #[allow(dead_code)]
@@ -59,7 +60,9 @@ async fn instrumented(mut conn: Conn, key: String) -> redis::RedisResult<Option<
 async fn one_get(variant: Variant, conn: Conn, key: String) -> redis::RedisResult<Option<String>> {
     match variant {
         Variant::Raw => raw(conn, key).await,
-        Variant::NoProvider | Variant::AlwaysOff | Variant::Full => traced(conn, key).await,
+        Variant::NoProvider | Variant::AlwaysOff | Variant::Full | Variant::SpanOnly => {
+            traced(conn, key).await
+        }
         Variant::Seed => seed(conn, key).await,
         Variant::TracingInstrument => instrumented(conn, key).await,
     }
@@ -131,7 +134,11 @@ fn main() {
         println!(
             "{ops} GETs per run, half hits, {rounds} rounds, medians; one multiplexed connection"
         );
-        for concurrency in [1, 64] {
+        let concurrencies: Vec<usize> = match std::env::var("THROUGHPUT_CONCURRENCY") {
+            Ok(value) => vec![value.parse().expect("THROUGHPUT_CONCURRENCY is a number")],
+            Err(_) => vec![1, 64],
+        };
+        for concurrency in concurrencies {
             let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
             let mut wall: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
             // Warm-up, then rounds with the variants interleaved, so drift hits all alike.
@@ -152,7 +159,11 @@ fn main() {
             }
             let raw_cpu = median(&mut cpu[0].clone());
             let raw_throughput = median(&mut wall[0].clone());
-            let seed_added = median(&mut cpu[4].clone()) - raw_cpu;
+            let seed = Variant::ALL
+                .iter()
+                .position(|v| *v == Variant::Seed)
+                .unwrap();
+            let seed_added = median(&mut cpu[seed].clone()) - raw_cpu;
             println!("\nconcurrency {concurrency}");
             println!(
                 "{:<36} {:>12} {:>10} {:>12} {:>10} {:>12}",

@@ -17,6 +17,8 @@ pub enum Variant {
     AlwaysOff,
     /// `#[redis_traced]`, SDK AlwaysOn, batch processor with a no-op exporter, SDK metrics.
     Full,
+    /// `Full` with redis-trace's metrics switched off: the span alone.
+    SpanOnly,
     /// The seed documents' hand-written span on the same SDK set-up.
     Seed,
     /// `#[tracing::instrument]` through tracing-opentelemetry on the same SDK set-up.
@@ -24,11 +26,12 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Raw,
         Self::NoProvider,
         Self::AlwaysOff,
         Self::Full,
+        Self::SpanOnly,
         Self::Seed,
         Self::TracingInstrument,
     ];
@@ -39,6 +42,7 @@ impl Variant {
             Self::NoProvider => "redis_traced, no provider",
             Self::AlwaysOff => "redis_traced, AlwaysOff",
             Self::Full => "redis_traced, full (span+metrics)",
+            Self::SpanOnly => "redis_traced, span only",
             Self::Seed => "seed hand-written span",
             Self::TracingInstrument => "tracing::instrument + otel",
         }
@@ -74,7 +78,7 @@ pub fn install(variant: Variant) -> Installed {
     let (tracer_provider, meter_provider) = match variant {
         Variant::Raw | Variant::NoProvider => (None, None),
         Variant::AlwaysOff => (Some(sdk(Sampler::AlwaysOff)), None),
-        Variant::Full | Variant::Seed | Variant::TracingInstrument => {
+        Variant::Full | Variant::SpanOnly | Variant::Seed | Variant::TracingInstrument => {
             // An hour-long interval: the SDK aggregates every point, nothing is exported.
             let reader = PeriodicReader::builder(InMemoryMetricExporter::default())
                 .with_interval(std::time::Duration::from_secs(3600))
@@ -97,6 +101,9 @@ pub fn install(variant: Variant) -> Installed {
     }
     redis_trace::reload_global_tracer();
     redis_trace::reload_global_meter();
+    redis_trace::Config::builder()
+        .metrics(variant != Variant::SpanOnly)
+        .install();
     let subscriber = (variant == Variant::TracingInstrument).then(|| {
         use tracing_subscriber::layer::SubscriberExt;
         let tracer = tracer_provider

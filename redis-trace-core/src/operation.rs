@@ -210,7 +210,9 @@ impl Operation {
                 if config.require_parent() && !parent.has_active_span() {
                     return None;
                 }
-                let mut attributes = Vec::with_capacity(12);
+                // Room for the attributes added after creation too: the SDK keeps this Vec as
+                // the span's, so they land without a reallocation.
+                let mut attributes = Vec::with_capacity(20);
                 creation_attributes(&target, &config, endpoint.as_ref(), &mut attributes);
                 if let Target::Command(spec) = &target {
                     add_command_attributes(spec, &config, &mut attributes);

@@ -9,9 +9,11 @@
 //! Keys are prefixed `redis-trace-example:` and deleted at the end.
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use redis::AsyncCommands;
 use redis_trace::{redis_traced, TracedConnection};
+
+mod support;
 
 const PREFIX: &str = "redis-trace-example";
 
@@ -89,46 +91,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\nspans:");
-    print_tree(&exporter.get_finished_spans()?);
+    support::print_tree(&exporter.get_finished_spans()?, support::Detail::Statements);
     Ok(())
-}
-
-/// Prints spans as a tree, children under their parent, with their main attributes.
-fn print_tree(spans: &[SpanData]) {
-    fn print(spans: &[SpanData], span: &SpanData, depth: usize) {
-        let duration = span
-            .end_time
-            .duration_since(span.start_time)
-            .unwrap_or_default();
-        let shown: Vec<String> = span
-            .attributes
-            .iter()
-            .filter(|kv| {
-                matches!(
-                    kv.key.as_str(),
-                    "db.query.text"
-                        | "db.operation.batch.size"
-                        | "redis.cluster.slot"
-                        | "error.type"
-                )
-            })
-            .map(|kv| format!("{}={}", kv.key, kv.value))
-            .collect();
-        println!(
-            "{}{} ({duration:?}) {}",
-            "  ".repeat(depth),
-            span.name,
-            shown.join(" ")
-        );
-        for child in spans
-            .iter()
-            .filter(|c| c.parent_span_id == span.span_context.span_id())
-        {
-            print(spans, child, depth + 1);
-        }
-    }
-    let ids: Vec<_> = spans.iter().map(|s| s.span_context.span_id()).collect();
-    for root in spans.iter().filter(|s| !ids.contains(&s.parent_span_id)) {
-        print(spans, root, 0);
-    }
 }

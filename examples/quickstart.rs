@@ -10,9 +10,11 @@
 use std::collections::HashMap;
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use redis::AsyncCommands;
 use redis_trace::redis_traced;
+
+mod support;
 
 const PREFIX: &str = "redis-trace-quickstart";
 
@@ -102,42 +104,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     cx.span().end();
 
     println!("\nspans:");
-    print_tree(&exporter.get_finished_spans()?);
+    support::print_tree(
+        &exporter.get_finished_spans()?,
+        support::Detail::AllAttributes,
+    );
     Ok(())
-}
-
-/// Prints spans as a tree, children under their parent, with duration and attributes.
-fn print_tree(spans: &[SpanData]) {
-    fn print(spans: &[SpanData], span: &SpanData, depth: usize) {
-        let duration = span
-            .end_time
-            .duration_since(span.start_time)
-            .unwrap_or_default();
-        println!(
-            "{}{} [{:?}, {:?}] {:?}",
-            "  ".repeat(depth),
-            span.name,
-            span.span_kind,
-            duration,
-            span.status
-        );
-        for attribute in &span.attributes {
-            println!(
-                "{}  {} = {}",
-                "  ".repeat(depth),
-                attribute.key,
-                attribute.value
-            );
-        }
-        for child in spans
-            .iter()
-            .filter(|c| c.parent_span_id == span.span_context.span_id())
-        {
-            print(spans, child, depth + 1);
-        }
-    }
-    let ids: Vec<_> = spans.iter().map(|s| s.span_context.span_id()).collect();
-    for root in spans.iter().filter(|s| !ids.contains(&s.parent_span_id)) {
-        print(spans, root, 0);
-    }
 }

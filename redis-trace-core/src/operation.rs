@@ -265,18 +265,19 @@ impl Operation {
 
     /// Runs `body` with this operation's span as the current OpenTelemetry context.
     pub fn in_scope<R>(&mut self, body: impl FnOnce() -> R) -> R {
-        let _function = self.active.as_ref().map(|_| FunctionScope::enter());
-        match self.active.as_deref_mut() {
-            Some(Active {
-                span: Some(span),
-                panicked,
-                ..
-            }) => {
-                let _current = span.cx.clone().attach();
-                let _panic = PanicFlag(panicked);
-                body()
-            }
-            _ => body(),
+        let _entered = self.enter();
+        body()
+    }
+
+    /// Puts in effect what a traced body runs under, until the returned value is dropped.
+    fn enter(&mut self) -> Entered<'_> {
+        let Some(active) = self.active.as_deref_mut() else {
+            return Entered::default();
+        };
+        Entered {
+            _function: matches!(active.target, Target::Function(_)).then(FunctionScope::enter),
+            _current: active.span.as_ref().map(|span| span.cx.clone().attach()),
+            _panic: Some(PanicFlag(&mut active.panicked)),
         }
     }
 
@@ -452,6 +453,15 @@ struct Failure {
     message: Cow<'static, str>,
 }
 
+/// In effect while a traced body runs: for a function, the marker that keeps the commands it
+/// sends from counting again; the span as the current context; the panic flag.
+#[derive(Default)]
+struct Entered<'a> {
+    _function: Option<FunctionScope>,
+    _current: Option<opentelemetry::ContextGuard>,
+    _panic: Option<PanicFlag<'a>>,
+}
+
 /// Marks the operation as panicked when dropped during unwinding: the runtime may drop the
 /// future later, outside the panic, when `std::thread::panicking()` is false again.
 struct PanicFlag<'a>(&'a mut bool);
@@ -479,21 +489,8 @@ impl<F: Future> Future for Instrumented<'_, F> {
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let _function = this.operation.active.as_ref().and_then(|active| {
-            matches!(active.target, Target::Function(_)).then(FunctionScope::enter)
-        });
-        match this.operation.active.as_deref_mut() {
-            Some(Active {
-                span: Some(span),
-                panicked,
-                ..
-            }) => {
-                let _current = span.cx.clone().attach();
-                let _panic = PanicFlag(panicked);
-                this.inner.poll(task)
-            }
-            _ => this.inner.poll(task),
-        }
+        let _entered = this.operation.enter();
+        this.inner.poll(task)
     }
 }
 

@@ -24,16 +24,24 @@ use proc_macro::TokenStream;
 /// | argument | required | meaning |
 /// |---|---|---|
 /// | `op = "GET"` | yes | the Redis command: `db.operation.name` |
-/// | `key = <expr>` | no | the key, an expression over the parameters (`id`, `&self.prefix`, `user.id`); anything redis-rs accepts as an argument. Not recorded yet (see the key policy in the README). |
+/// | `key = <expr>` | no | the key, an expression over the parameters (`id`, `&self.prefix`, `user.id`); anything redis-rs accepts as an argument. Recorded as `redis.key` under the key policy. |
+/// | `keys = [a, b]` | no | the keys of a multi-key command: `redis.keys` |
 /// | `name = "get user"` | no | low-cardinality summary: `db.query.summary` and the span name |
-/// | `endpoint = <expr>` | no | anything implementing `redis_trace::ToEndpoint` (`redis::Client`, `redis::ConnectionInfo`, `redis_trace::Endpoint`): `server.address`, `server.port`, `db.namespace`. Default: `redis_trace::set_default_endpoint`. |
+/// | `endpoint = <expr>` | no | anything implementing `redis_trace::ToEndpoint` (`redis::Client`, `redis::ConnectionInfo`, `redis_trace::Endpoint`): `server.address`, `server.port`, `db.namespace`. Default: the configured default endpoint. |
+/// | `key_policy = "hash"` | no | this function's key policy: `"pattern"`, `"hash"`, `"raw"`, `"omit"`, or a path to `fn(&[u8]) -> Option<String>` |
+/// | `ttl = <expr>` | no | the time to live of an expiring write: `redis.ttl` |
+/// | `fields(app.tier = tier)` | no | extra span attributes from the parameters |
+/// | `unchecked` | no | accept a command the command table does not know (module commands) |
 /// | `crate = path` | no | where `redis-trace` is, if renamed in `Cargo.toml` |
+///
+/// The command, keys and fields are checked at compile time against the Redis command table and
+/// the function's parameters; every problem is reported, each on its own token.
 ///
 /// # What is recorded
 ///
 /// At creation: `db.system.name = "redis"`, `db.operation.name`, `db.query.summary`,
-/// `db.namespace`, `server.address`, `server.port`, `code.function.name`, `code.file.path`,
-/// `code.line.number`. The span is named after the summary, else `{op} {address}:{port}`, else
+/// `db.namespace`, `server.address`, `server.port`; on recorded spans also `code.function.name`,
+/// `code.file.path`, `code.line.number`, `redis.key(s)` and the fields. The span is named after the summary, else `{op} {address}:{port}`, else
 /// `{op}`; never after the key.
 ///
 /// At the end, from the result's type: `cache.hit` for `Result<Option<T>, E>`, `Option<T>` and

@@ -17,7 +17,7 @@ pub mod key;
 pub mod metrics;
 pub mod operation;
 pub mod outcome;
-pub mod resp;
+mod resp;
 pub mod semconv;
 pub mod statement;
 pub mod tracer;

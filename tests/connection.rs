@@ -146,6 +146,21 @@ impl Repo {
     }
 }
 
+/// `OPERATIONxCOUNT` for each duration histogram point so far.
+fn recorded_durations(capture: &support::Capture) -> Vec<String> {
+    capture
+        .metric_points("db.client.operation.duration")
+        .iter()
+        .map(|point| {
+            format!(
+                "{}x{}",
+                point.attributes["db.operation.name"].as_str(),
+                point.value
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn command_spans_nest_under_the_attribute_and_metrics_count_once() {
     let capture = capture();
@@ -168,34 +183,12 @@ async fn command_spans_nest_under_the_attribute_and_metrics_count_once() {
         assert_eq!(get.span_context.trace_id(), parent.span_context.trace_id());
     }
     // One histogram point: the annotated function's. Its commands are not counted again.
-    let operations: Vec<String> = capture
-        .metric_points("db.client.operation.duration")
-        .iter()
-        .map(|point| {
-            format!(
-                "{}x{}",
-                point.attributes["db.operation.name"].as_str(),
-                point.value
-            )
-        })
-        .collect();
-    assert_eq!(operations, ["MGETx1"]);
+    assert_eq!(recorded_durations(&capture), ["MGETx1"]);
 
     // Outside an annotated function, each command records its own duration.
     let mut conn = repo.conn.clone();
     let _: Option<String> = conn.get("a:1").await.unwrap();
-    let operations: Vec<String> = capture
-        .metric_points("db.client.operation.duration")
-        .iter()
-        .map(|point| {
-            format!(
-                "{}x{}",
-                point.attributes["db.operation.name"].as_str(),
-                point.value
-            )
-        })
-        .collect();
-    assert_eq!(operations, ["GETx1", "MGETx1"]);
+    assert_eq!(recorded_durations(&capture), ["GETx1", "MGETx1"]);
 }
 
 #[tokio::test]

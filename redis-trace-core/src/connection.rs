@@ -201,9 +201,10 @@ fn cmd_args(cmd: &Cmd) -> Vec<&[u8]> {
 
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let endpoint = self.endpoint.clone();
-        let mut operation =
-            Operation::start_command(|config| self.command_spec(&cmd_args(cmd), config), endpoint);
+        let mut operation = Operation::start_command(
+            |config| self.command_spec(&cmd_args(cmd), config),
+            self.endpoint.as_ref(),
+        );
         let reply = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             let result = operation.instrument(reply).await;
@@ -218,13 +219,12 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let endpoint = self.endpoint.clone();
         let mut operation = Operation::start_command(
             |config| {
                 let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
                 self.pipeline_spec(&commands, pipeline.is_transaction(), config)
             },
-            endpoint,
+            self.endpoint.as_ref(),
         );
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
@@ -241,14 +241,12 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
 
 impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
-        let commands = crate::resp::parse_commands(cmd);
-        let endpoint = self.endpoint.clone();
         let operation = Operation::start_command(
-            |config| match commands.as_slice() {
+            |config| match crate::resp::parse_commands(cmd).as_slice() {
                 [args] => self.command_spec(args, config),
-                _ => self.pipeline_spec(&commands, false, config),
+                commands => self.pipeline_spec(commands, false, config),
             },
-            endpoint,
+            self.endpoint.as_ref(),
         );
         let result = self.inner.req_packed_command(cmd);
         operation.finish_replies(&result);
@@ -261,20 +259,20 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
         offset: usize,
         count: usize,
     ) -> RedisResult<Vec<Value>> {
-        let mut commands = crate::resp::parse_commands(cmd);
-        // A transaction is packed as MULTI, the commands, EXEC.
-        let transaction = commands
-            .first()
-            .is_some_and(|first| is_named(first, b"MULTI"))
-            && commands.last().is_some_and(|last| is_named(last, b"EXEC"));
-        if transaction {
-            commands.pop();
-            commands.remove(0);
-        }
-        let endpoint = self.endpoint.clone();
         let operation = Operation::start_command(
-            |config| self.pipeline_spec(&commands, transaction, config),
-            endpoint,
+            |config| {
+                let commands = crate::resp::parse_commands(cmd);
+                // A transaction is packed as MULTI, the commands, EXEC.
+                match commands.as_slice() {
+                    [first, inner @ .., last]
+                        if is_named(first, b"MULTI") && is_named(last, b"EXEC") =>
+                    {
+                        self.pipeline_spec(inner, true, config)
+                    }
+                    all => self.pipeline_spec(all, false, config),
+                }
+            },
+            self.endpoint.as_ref(),
         );
         let result = self.inner.req_packed_commands(cmd, offset, count);
         operation.finish_replies(&result);
@@ -282,9 +280,10 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     }
 
     fn req_command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
-        let endpoint = self.endpoint.clone();
-        let operation =
-            Operation::start_command(|config| self.command_spec(&cmd_args(cmd), config), endpoint);
+        let operation = Operation::start_command(
+            |config| self.command_spec(&cmd_args(cmd), config),
+            self.endpoint.as_ref(),
+        );
         let result = self.inner.req_command(cmd);
         operation.finish_replies(&result);
         result

@@ -174,14 +174,17 @@ impl Operation {
     /// nothing is recorded.
     pub fn start_command(
         describe: impl FnOnce(&Config) -> CommandSpec,
-        endpoint: Option<Endpoint>,
+        endpoint: Option<&Endpoint>,
     ) -> Self {
+        if crate::fast_path::nothing_to_record() {
+            return Self { active: None };
+        }
         let config = config::current();
         let metrics = config.metrics() && FUNCTION_DEPTH.with(std::cell::Cell::get) == 0;
         if !metrics && matches!(*tracer::current(), Slot::Noop) {
             return Self { active: None };
         }
-        let endpoint = endpoint.or_else(|| config.default_endpoint().cloned());
+        let endpoint = endpoint.or_else(|| config.default_endpoint()).cloned();
         let spec = describe(&config);
         Self::begin(Target::Command(spec), config, endpoint, metrics, |_, _| {})
     }

@@ -5,7 +5,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
+};
 use opentelemetry::{Context, Value};
 use redis::AsyncCommands;
 use redis_trace::{redis_traced, Config, KeyPolicy, SemconvMode};
@@ -35,6 +37,13 @@ impl Cache {
     #[redis_traced(op = "HGETALL", key = key)]
     async fn hash(&self, key: &str) -> redis::RedisResult<BTreeMap<String, String>> {
         self.conn.clone().hgetall(key).await
+    }
+
+    /// Also returns the span context the body ran under.
+    #[redis_traced(op = "GET", key = key, name = "cache probe")]
+    async fn probe(&self, key: &str) -> redis::RedisResult<(Option<String>, SpanContext)> {
+        let value = self.conn.clone().get(key).await?;
+        Ok((value, Context::current().span().span_context().clone()))
     }
 
     #[redis_traced(op = "PING")]
@@ -359,4 +368,53 @@ async fn deny_list_and_require_parent() {
         .metric_points("db.client.operation.duration")
         .is_empty());
     assert_eq!(capture.spans().len(), 1, "spans are independent of metrics");
+}
+
+#[tokio::test]
+async fn spans_the_sampler_drops_still_carry_the_context_and_the_metrics() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let cache = cache(&server).await;
+    Config::builder()
+        .default_endpoint(server.client())
+        .install();
+
+    // The SDK's default sampler follows the parent: an unsampled parent drops our span.
+    let unsampled = SpanContext::new(
+        TraceId::from(7),
+        SpanId::from(9),
+        TraceFlags::default(),
+        true,
+        TraceState::default(),
+    );
+    let parent = Context::new().with_remote_span_context(unsampled.clone());
+    let (_, seen) = opentelemetry::context::FutureExt::with_context(cache.probe("k"), parent)
+        .await
+        .unwrap();
+    assert!(capture.spans().is_empty(), "the sampler dropped the span");
+    assert!(seen.is_valid(), "the body runs under the dropped span");
+    assert_eq!(seen.trace_id(), unsampled.trace_id());
+    assert_ne!(seen.span_id(), unsampled.span_id(), "a span of its own");
+    assert!(!seen.is_sampled());
+    let points = capture.metric_points("db.client.operation.duration");
+    assert_eq!(
+        points.len(),
+        1,
+        "the duration is recorded whatever the sampler says"
+    );
+    assert_eq!(
+        points[0].attributes["db.query.summary"],
+        Value::from("cache probe")
+    );
+
+    // Metrics off: the SDK stamps a kept span, and the body runs under it.
+    capture.clear();
+    Config::builder().metrics(false).install();
+    let before = std::time::SystemTime::now();
+    let (_, seen) = cache.probe("k").await.unwrap();
+    let after = std::time::SystemTime::now();
+    let span = capture.span("cache probe");
+    assert_eq!(seen.span_id(), span.span_context.span_id());
+    assert!(before <= span.start_time && span.start_time <= span.end_time);
+    assert!(span.end_time <= after);
 }

@@ -1,6 +1,8 @@
 //! What the benchmarks share: the telemetry set-ups being compared, installed in one process.
 #![allow(dead_code)]
 
+pub mod micro;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};

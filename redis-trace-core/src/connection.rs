@@ -79,7 +79,7 @@ impl<C> TracedConnection<C> {
     fn command_spec(&self, args: &[&[u8]], config: &Config) -> CommandSpec {
         CommandSpec {
             operation: operation_name(args),
-            statement: statement(args, config),
+            statement: crate::intern::share(&statement(args, config)),
             batch_size: None,
             slot: self.cluster.then(|| common_slot([args])).flatten(),
             commands: Vec::new(),
@@ -116,14 +116,16 @@ impl<C> TracedConnection<C> {
             names
                 .into_iter()
                 .zip(commands)
-                .map(|(name, args)| (name, statement(args, config)))
+                .map(|(name, args)| (name, crate::intern::share(&statement(args, config))))
                 .collect()
         } else {
             Vec::new()
         };
         CommandSpec {
             operation,
-            statement: crate::outcome::truncate_on_char_boundary(&joined, max_len).to_owned(),
+            statement: crate::intern::share(crate::outcome::truncate_on_char_boundary(
+                &joined, max_len,
+            )),
             batch_size: (commands.len() != 1).then_some(commands.len()),
             slot: self
                 .cluster

@@ -18,13 +18,96 @@ use crate::outcome::truncate_on_char_boundary;
     note = "a key is anything redis-rs accepts as an argument (`redis::ToRedisArgs`): `&str`, `String`, `Vec<u8>`, integers; pass a field (`key = id.0`) or a formatted string"
 )]
 pub trait RedisKey {
-    /// The key as the bytes sent to Redis (one entry per argument it expands to).
-    fn key_args(&self) -> Vec<Vec<u8>>;
+    /// Calls `visit` with the bytes sent to Redis, once per argument the key expands to.
+    fn visit_args(&self, visit: &mut dyn FnMut(&[u8]));
 }
 
 impl<T: redis::ToRedisArgs> RedisKey for T {
-    fn key_args(&self) -> Vec<Vec<u8>> {
-        self.to_redis_args()
+    fn visit_args(&self, visit: &mut dyn FnMut(&[u8])) {
+        // Borrowed straight from the value where redis-rs allows it: no `Vec<Vec<u8>>`.
+        self.write_redis_args(&mut ArgVisitor { visit });
+    }
+}
+
+/// A `RedisWrite` that hands each argument to a closure instead of collecting it.
+struct ArgVisitor<'a> {
+    visit: &'a mut dyn FnMut(&[u8]),
+}
+
+impl redis::RedisWrite for ArgVisitor<'_> {
+    fn write_arg(&mut self, arg: &[u8]) {
+        (self.visit)(arg);
+    }
+
+    fn write_arg_fmt(&mut self, arg: impl fmt::Display) {
+        // Numbers and other `Display` keys: formatted on the stack when they fit.
+        let mut buffer = StackBuffer::default();
+        if write!(buffer, "{arg}").is_ok() {
+            (self.visit)(buffer.as_bytes());
+        } else {
+            (self.visit)(arg.to_string().as_bytes());
+        }
+    }
+
+    fn writer_for_next_arg(&mut self) -> impl std::io::Write + '_ {
+        ArgWriter {
+            bytes: Vec::new(),
+            visitor: self,
+        }
+    }
+}
+
+/// Collects one argument written through `std::io::Write`, visited when dropped.
+struct ArgWriter<'a, 'b> {
+    bytes: Vec<u8>,
+    visitor: &'a mut ArgVisitor<'b>,
+}
+
+impl std::io::Write for ArgWriter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ArgWriter<'_, '_> {
+    fn drop(&mut self) {
+        (self.visitor.visit)(&self.bytes);
+    }
+}
+
+/// 40 bytes on the stack: enough for any integer or float; longer text fails the write.
+struct StackBuffer {
+    bytes: [u8; 40],
+    len: usize,
+}
+
+impl Default for StackBuffer {
+    fn default() -> Self {
+        Self {
+            bytes: [0; 40],
+            len: 0,
+        }
+    }
+}
+
+impl StackBuffer {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl fmt::Write for StackBuffer {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let end = self.len + text.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        room.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -98,14 +181,31 @@ impl KeyPolicy {
     /// The key as telemetry shows it, at most `max_len` bytes; `None` under `Omit`.
     #[must_use]
     pub fn render(&self, key: &[u8], max_len: usize) -> Option<String> {
-        let rendered = match self {
-            Self::Pattern => pattern(key),
-            Self::Hash { key: secret } => format!("h:{:016x}", siphash(secret, key)),
-            Self::Raw => escape(key),
-            Self::Omit => return None,
-            Self::Custom(render) => escape(render(key)?.as_bytes()),
-        };
-        Some(truncate_on_char_boundary(&rendered, max_len).to_owned())
+        let mut out = String::new();
+        self.render_into(key, max_len, &mut out).then_some(out)
+    }
+
+    /// Appends the key as telemetry shows it to `out`, at most `max_len` bytes; `false` (and
+    /// nothing appended) under `Omit` or when a custom renderer leaves the key out.
+    pub(crate) fn render_into(&self, key: &[u8], max_len: usize, out: &mut String) -> bool {
+        let start = out.len();
+        // Rendering stops soon after the cap: a 1 MiB key costs no 1 MiB of work.
+        let limit = start + max_len;
+        match self {
+            Self::Pattern => pattern(key, out, limit),
+            Self::Hash { key: secret } => {
+                let _ = write!(out, "h:{:016x}", siphash(secret, key));
+            }
+            Self::Raw => escape(key, out, limit),
+            Self::Omit => return false,
+            Self::Custom(render) => match render(key) {
+                Some(rendered) => escape(rendered.as_bytes(), out, limit),
+                None => return false,
+            },
+        }
+        let kept = truncate_on_char_boundary(&out[start..], max_len).len();
+        out.truncate(start + kept);
+        true
     }
 }
 
@@ -122,22 +222,25 @@ fn siphash(key: &[u8; 16], data: &[u8]) -> u64 {
 /// Separators that split a key into segments; they are kept as they are.
 const SEPARATORS: &[char] = &[':', '/', '|', '#', '{', '}', ',', ';', '=', ' '];
 
-fn pattern(key: &[u8]) -> String {
+/// Appends the key's pattern to `out`, stopping after a segment ends past `limit`.
+fn pattern(key: &[u8], out: &mut String, limit: usize) {
     let Ok(text) = std::str::from_utf8(key) else {
         // Binary keys have no readable shape to keep.
-        return "?".to_owned();
+        out.push('?');
+        return;
     };
-    let mut out = String::with_capacity(text.len());
     let mut segment_start = 0;
     for (index, c) in text.char_indices() {
         if SEPARATORS.contains(&c) {
-            push_segment(&mut out, &text[segment_start..index]);
+            push_segment(out, &text[segment_start..index]);
             out.push(c);
             segment_start = index + c.len_utf8();
+            if out.len() > limit {
+                return;
+            }
         }
     }
-    push_segment(&mut out, &text[segment_start..]);
-    out
+    push_segment(out, &text[segment_start..]);
 }
 
 fn push_segment(out: &mut String, segment: &str) {
@@ -167,10 +270,15 @@ fn looks_like_an_id(segment: &str) -> bool {
 }
 
 /// Valid UTF-8 kept (control characters escaped), other bytes as `\xNN`.
-fn escape(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
+fn escape(bytes: &[u8], out: &mut String, limit: usize) {
     for chunk in bytes.utf8_chunks() {
+        if out.len() > limit {
+            return;
+        }
         for c in chunk.valid().chars() {
+            if out.len() > limit {
+                return;
+            }
             if c.is_control() {
                 out.extend(c.escape_default());
             } else {
@@ -181,7 +289,6 @@ fn escape(bytes: &[u8]) -> String {
             let _ = write!(out, "\\x{byte:02x}");
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -229,6 +336,28 @@ mod tests {
         let custom = KeyPolicy::custom(|key| Some(format!("len={}\u{7}", key.len())));
         assert_eq!(custom.render(b"abc", 256).as_deref(), Some("len=3\\u{7}"));
         assert_eq!(KeyPolicy::Omit.render(b"abc", 256), None);
+    }
+
+    fn visited(key: &dyn RedisKey) -> Vec<Vec<u8>> {
+        let mut args = Vec::new();
+        key.visit_args(&mut |arg| args.push(arg.to_vec()));
+        args
+    }
+
+    #[test]
+    fn keys_are_visited_as_redis_sends_them() {
+        assert_eq!(visited(&"user:1"), [b"user:1".to_vec()]);
+        assert_eq!(visited(&42_u64), [b"42".to_vec()]);
+        assert_eq!(visited(&-1.5_f64), [b"-1.5".to_vec()]);
+        assert_eq!(visited(&vec![0xff_u8, 0]), [vec![0xff, 0]]);
+        assert_eq!(visited(&vec!["a", "b"]), [b"a".to_vec(), b"b".to_vec()]);
+        // Whatever redis-rs itself sends, for values of every shape.
+        fn same_as_redis_rs(key: impl redis::ToRedisArgs) {
+            assert_eq!(visited(&key), key.to_redis_args());
+        }
+        same_as_redis_rs(f64::MIN);
+        same_as_redis_rs(i128::MIN);
+        same_as_redis_rs(("a", 7_u8));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod connection;
 pub mod endpoint;
 mod fast_path;
 pub mod fields;
+mod intern;
 pub mod key;
 pub mod metrics;
 pub mod operation;

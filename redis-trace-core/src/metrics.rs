@@ -78,6 +78,14 @@ pub(crate) fn current() -> Arc<MetricsSlot> {
     CURRENT.load_full().unwrap_or(slot)
 }
 
+/// Whether calls record metrics into a real meter provider (resolving it on first use).
+pub(crate) fn is_active() -> bool {
+    match CURRENT.load().as_deref() {
+        Some(slot) => matches!(slot, MetricsSlot::Active(_)),
+        None => matches!(*current(), MetricsSlot::Active(_)),
+    }
+}
+
 /// Whether the resolved meter provider is the no-op one.
 pub(crate) fn is_noop() -> bool {
     matches!(CURRENT.load().as_deref(), Some(MetricsSlot::Noop))

@@ -17,6 +17,7 @@ use crate::callsite::{Callsite, CallsiteKeyPolicy};
 use crate::config::{self, Config, SemconvMode};
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::fields::FieldValue;
+use crate::intern;
 use crate::key::{KeyPolicy, RedisKey};
 use crate::metrics;
 use crate::outcome::Outcome;
@@ -25,6 +26,12 @@ use crate::tracer::{self, Slot};
 
 /// Extra attributes of one call: `(name, value)` from `fields(...)` and `ttl = ...`.
 pub type Fields<'a> = &'a [(&'static str, &'a dyn FieldValue)];
+
+/// Attributes gathered on the stack before they move into the span.
+type ExtraAttributes = SmallVec<[KeyValue; 12]>;
+
+/// Attributes set when a span ends: `cache.hit`, or `error.type` and `db.response.status_code`.
+const ENDING_ATTRIBUTES: usize = 2;
 
 /// One call of an annotated function, from start to finish.
 ///
@@ -41,9 +48,11 @@ struct Active {
     target: Target,
     config: Arc<Config>,
     endpoint: Option<Endpoint>,
-    /// Wall-clock start; the end is read from the same clock, so the span and the histogram
-    /// agree (two clock reads per call instead of three).
-    started_at: SystemTime,
+    /// Wall-clock start, read when the duration is recorded or the span needs it; the end is
+    /// read from the same clock, so the span and the histogram agree (two clock reads per
+    /// call). A span alone leaves the timestamps to the SDK, which reads no clock for a span its
+    /// sampler drops.
+    started_at: Option<SystemTime>,
     span: Option<SpanState>,
     metrics: bool,
     panicked: bool,
@@ -51,6 +60,8 @@ struct Active {
 
 struct SpanState {
     cx: Context,
+    /// Whether the sampler kept it: a dropped span only carries the context to the body.
+    recording: bool,
 }
 
 /// What an operation traces.
@@ -75,21 +86,30 @@ impl Target {
             Self::Command(_) => None,
         }
     }
+
+    /// At most how many attributes [`add_command_attributes`] adds.
+    fn command_attributes(&self) -> usize {
+        match self {
+            Self::Function(_) => 0,
+            // Statement (stable and old names), batch size, slot.
+            Self::Command(_) => 4,
+        }
+    }
 }
 
 /// What a traced connection knows of one command or pipeline.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CommandSpec {
     /// `db.operation.name`: `GET`, `PIPELINE`, `PIPELINE GET`, `MULTI`, `MULTI SET`.
     pub operation: Cow<'static, str>,
     /// `db.query.text`, sanitized.
-    pub statement: String,
+    pub statement: StringValue,
     /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.
     pub batch_size: Option<usize>,
     /// `redis.cluster.slot`, on cluster connections when every key maps to one slot.
     pub slot: Option<u16>,
     /// Each command of a pipeline (operation, statement), for per-command child spans.
-    pub commands: Vec<(Cow<'static, str>, String)>,
+    pub commands: Vec<(Cow<'static, str>, StringValue)>,
 }
 
 thread_local! {
@@ -156,11 +176,14 @@ impl Operation {
             Some(endpoint) => Some(endpoint.to_endpoint()),
             None => config.default_endpoint().cloned(),
         };
+        // Code location (3), the key or keys (1), the fields.
+        let extra_capacity = 3 + usize::from(!keys.is_empty()) + fields.len();
         Self::begin(
             Target::Function(callsite),
             config,
             endpoint,
             true,
+            extra_capacity,
             |config, attributes| {
                 add_call_attributes(callsite, config, location, keys, fields, attributes);
             },
@@ -186,7 +209,14 @@ impl Operation {
         }
         let endpoint = endpoint.or_else(|| config.default_endpoint()).cloned();
         let spec = describe(&config);
-        Self::begin(Target::Command(spec), config, endpoint, metrics, |_, _| {})
+        Self::begin(
+            Target::Command(spec),
+            config,
+            endpoint,
+            metrics,
+            0,
+            |_, _| {},
+        )
     }
 
     fn begin(
@@ -194,9 +224,10 @@ impl Operation {
         config: Arc<Config>,
         endpoint: Option<Endpoint>,
         metrics: bool,
-        add_attributes: impl FnOnce(&Config, &mut Vec<KeyValue>),
+        extra_capacity: usize,
+        add_extra_attributes: impl FnOnce(&Config, &mut ExtraAttributes),
     ) -> Self {
-        let metrics = metrics && config.metrics();
+        let metrics = metrics && config.metrics() && metrics::is_active();
         let slot = tracer::current();
         let tracer = match &*slot {
             Slot::Tracer { tracer, .. } => Some(tracer),
@@ -205,7 +236,8 @@ impl Operation {
         if tracer.is_none() && !metrics {
             return Self { active: None };
         }
-        let started_at = SystemTime::now();
+        // Pipelines always: their per-command child spans share the pipeline's timestamps.
+        let started_at = (metrics || matches!(target, Target::Command(_))).then(SystemTime::now);
         let span = tracer
             .filter(|_| !config.is_denied(target.operation()))
             .and_then(|tracer| {
@@ -213,17 +245,22 @@ impl Operation {
                 if config.require_parent() && !parent.has_active_span() {
                     return None;
                 }
-                // Room for the attributes added after creation too: the SDK keeps this Vec as
-                // the span's, so they land without a reallocation.
-                let mut attributes = Vec::with_capacity(20);
+                // The SDK keeps this Vec as the span's: sized for every attribute added later
+                // too, it is allocated once, small enough for the allocator's thread cache.
+                let mut attributes = Vec::with_capacity(
+                    max_creation_attributes(config.semconv())
+                        + target.command_attributes()
+                        + extra_capacity
+                        + ENDING_ATTRIBUTES,
+                );
                 creation_attributes(&target, &config, endpoint.as_ref(), &mut attributes);
                 if let Target::Command(spec) = &target {
                     add_command_attributes(spec, &config, &mut attributes);
                 }
-                let builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
+                let mut builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
                     .with_kind(SpanKind::Client)
-                    .with_start_time(started_at)
                     .with_attributes(attributes);
+                builder.start_time = started_at;
                 let mut span = tracer.build_with_context(builder, &parent);
                 tracer::observe_first_span(
                     &slot,
@@ -233,13 +270,15 @@ impl Operation {
                 );
                 // Keys, code location and fields matter to no sampler: render them only for
                 // spans that are kept.
-                if opentelemetry::trace::Span::is_recording(&span) {
-                    let mut extra = Vec::with_capacity(6);
-                    add_attributes(&config, &mut extra);
+                let recording = opentelemetry::trace::Span::is_recording(&span);
+                if recording {
+                    let mut extra = ExtraAttributes::new();
+                    add_extra_attributes(&config, &mut extra);
                     opentelemetry::trace::Span::set_attributes(&mut span, extra);
                 }
                 Some(SpanState {
                     cx: parent.with_span(span),
+                    recording,
                 })
             });
         if span.is_none() && !metrics {
@@ -323,9 +362,13 @@ impl Drop for Operation {
 
 impl Active {
     fn end(self, ending: Ending<'_>) {
-        let ended_at = SystemTime::now();
-        // A wall clock stepping back gives zero, never a negative duration.
-        let elapsed = ended_at.duration_since(self.started_at).unwrap_or_default();
+        // (start, end); a wall clock stepping back gives a zero, never a negative, duration.
+        let timing = self.started_at.map(|started_at| {
+            let elapsed = SystemTime::now()
+                .duration_since(started_at)
+                .unwrap_or_default();
+            (started_at, started_at + elapsed)
+        });
         let (hit, error) = match ending {
             Ending::Finished(Outcome::Ok) => (None, None),
             Ending::Finished(Outcome::Hit) => (Some(true), None),
@@ -359,7 +402,10 @@ impl Active {
             }
         };
 
-        if let Some(span) = &self.span {
+        if let Some(span) = self.span.as_ref().filter(|span| !span.recording) {
+            span.cx.span().end();
+        }
+        if let Some(span) = self.span.as_ref().filter(|span| span.recording) {
             let handle = span.cx.span();
             if let Some(hit) = hit {
                 handle.set_attribute(KeyValue::new(semconv::CACHE_HIT, hit));
@@ -374,15 +420,18 @@ impl Active {
                 handle.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error.error_type.clone()));
                 handle.set_status(Status::error(error.message.clone()));
             }
-            handle.end_with_timestamp(self.started_at + elapsed);
-        }
-
-        if let (Some(span), Target::Command(spec)) = (&self.span, &self.target) {
-            if self.config.pipeline_command_spans() {
-                command_child_spans(span, spec, self.started_at, self.started_at + elapsed);
+            match timing {
+                Some((_, ended_at)) => handle.end_with_timestamp(ended_at),
+                None => handle.end(),
+            }
+            if let (Target::Command(spec), Some((started_at, ended_at))) = (&self.target, timing) {
+                if self.config.pipeline_command_spans() {
+                    command_child_spans(span, spec, started_at, ended_at);
+                }
             }
         }
-        if self.metrics {
+        if let (true, Some((started_at, ended_at))) = (self.metrics, timing) {
+            let elapsed = ended_at.duration_since(started_at).unwrap_or_default();
             self.record_metrics(elapsed.as_secs_f64(), hit, error.as_ref());
         }
     }
@@ -393,7 +442,7 @@ impl Active {
             return;
         };
         // Inline storage: recording metrics allocates nothing.
-        let mut attributes: SmallVec<[KeyValue; 12]> = SmallVec::new();
+        let mut attributes = ExtraAttributes::new();
         creation_attributes(
             &self.target,
             &self.config,
@@ -513,21 +562,49 @@ fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'static, str> 
     }
 }
 
+/// At most how many attributes [`creation_attributes`] adds in `mode`.
+fn max_creation_attributes(mode: SemconvMode) -> usize {
+    match mode {
+        // System, operation, address, port, summary, namespace.
+        SemconvMode::Stable => 6,
+        // System, operation, address, port (old names), database index.
+        SemconvMode::Old => 5,
+        SemconvMode::Both => 11,
+    }
+}
+
+/// Where attributes are gathered: the span's `Vec`, or the metrics' inline storage.
+trait Attributes {
+    fn push(&mut self, attribute: KeyValue);
+}
+
+impl Attributes for Vec<KeyValue> {
+    fn push(&mut self, attribute: KeyValue) {
+        Vec::push(self, attribute);
+    }
+}
+
+impl Attributes for ExtraAttributes {
+    fn push(&mut self, attribute: KeyValue) {
+        SmallVec::push(self, attribute);
+    }
+}
+
 /// The attributes shared by the span and the metrics: system, operation, summary, endpoint, in
 /// the configured semantic-convention mode.
 fn creation_attributes(
     target: &Target,
     config: &Config,
     endpoint: Option<&Endpoint>,
-    attributes: &mut impl Extend<KeyValue>,
+    attributes: &mut impl Attributes,
 ) {
     let mode = config.semconv();
     let mut add = |stable: &'static str, old: Option<&'static str>, value: Value| {
         if let (SemconvMode::Old | SemconvMode::Both, Some(old)) = (mode, old) {
-            attributes.extend([KeyValue::new(old, value.clone())]);
+            attributes.push(KeyValue::new(old, value.clone()));
         }
         if mode.stable() || old.is_none() {
-            attributes.extend([KeyValue::new(stable, value)]);
+            attributes.push(KeyValue::new(stable, value));
         }
     };
     add(
@@ -561,17 +638,17 @@ fn creation_attributes(
         }
     }
     if let (Some(summary), true) = (target.summary(), mode.stable()) {
-        attributes.extend([KeyValue::new(semconv::DB_QUERY_SUMMARY, summary)]);
+        attributes.push(KeyValue::new(semconv::DB_QUERY_SUMMARY, summary));
     }
     if let Some(endpoint) = endpoint {
         if let (Some(namespace), true) = (endpoint.namespace_value(), mode.stable()) {
-            attributes.extend([KeyValue::new(
+            attributes.push(KeyValue::new(
                 semconv::DB_NAMESPACE,
                 Value::String(namespace),
-            )]);
+            ));
         }
         if let (Some(index), true) = (endpoint.database(), mode.old()) {
-            attributes.extend([KeyValue::new(old::DB_REDIS_DATABASE_INDEX, index)]);
+            attributes.push(KeyValue::new(old::DB_REDIS_DATABASE_INDEX, index));
         }
     }
 }
@@ -632,7 +709,7 @@ fn add_call_attributes(
     location: &'static std::panic::Location<'static>,
     keys: &[&dyn RedisKey],
     fields: Fields<'_>,
-    attributes: &mut Vec<KeyValue>,
+    attributes: &mut ExtraAttributes,
 ) {
     attributes.extend([
         KeyValue::new(semconv::CODE_FUNCTION_NAME, callsite.function()),
@@ -651,18 +728,22 @@ fn add_call_attributes(
             &custom
         }
     };
-    let mut rendered: Vec<StringValue> = keys
-        .iter()
-        .flat_map(|key| key.key_args())
-        .filter_map(|key| policy.render(&key, config.max_key_length()))
-        .map(StringValue::from)
-        .collect();
+    let mut rendered: SmallVec<[StringValue; 2]> = SmallVec::new();
+    for key in keys {
+        key.visit_args(&mut |arg| {
+            rendered.extend(intern::render_key(policy, arg, config.max_key_length()));
+        });
+    }
     match (keys.len(), rendered.len()) {
         (_, 0) => {}
-        (1, 1) => attributes.push(KeyValue::new(semconv::REDIS_KEY, rendered.remove(0))),
+        (1, 1) => attributes.extend(
+            rendered
+                .pop()
+                .map(|key| KeyValue::new(semconv::REDIS_KEY, key)),
+        ),
         _ => attributes.push(KeyValue::new(
             semconv::REDIS_KEYS,
-            Value::Array(rendered.into()),
+            Value::Array(rendered.into_vec().into()),
         )),
     }
     for (name, value) in fields {

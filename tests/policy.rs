@@ -418,3 +418,61 @@ async fn spans_the_sampler_drops_still_carry_the_context_and_the_metrics() {
     assert!(before <= span.start_time && span.start_time <= span.end_time);
     assert!(span.end_time <= after);
 }
+
+#[tokio::test]
+async fn cache_counts_follow_the_endpoint_and_the_meter_provider() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let cache = cache(&server).await;
+    let count = |capture: &support::Capture| -> Vec<(Value, u64)> {
+        capture
+            .metric_points("redis_trace.cache.requests")
+            .iter()
+            .map(|point| (point.attributes["db.namespace"].clone(), point.value))
+            .collect()
+    };
+
+    // One function, calls alternating between two endpoints: two tallies, each exact.
+    let endpoints = [
+        redis_trace::Endpoint::tcp("127.0.0.1", server.port()).with_database(0),
+        redis_trace::Endpoint::tcp("127.0.0.1", server.port()).with_database(5),
+    ];
+    for round in 0..3 {
+        for endpoint in &endpoints {
+            Config::builder()
+                .default_endpoint(endpoint.clone())
+                .install();
+            cache.get(&format!("absent:{round}")).await.unwrap();
+        }
+    }
+    assert_eq!(
+        count(&capture),
+        [(Value::from("0"), 3), (Value::from("5"), 3)]
+    );
+
+    // Counted again from zero in a provider installed later.
+    let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+    let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone()).build();
+    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(reader)
+        .build();
+    redis_trace::set_meter_provider(&provider);
+    cache.get("absent").await.unwrap();
+    provider.force_flush().unwrap();
+    let exported = exporter.get_finished_metrics().unwrap();
+    let sums: Vec<u64> = exported
+        .iter()
+        .flat_map(|resource| resource.scope_metrics())
+        .flat_map(|scope| scope.metrics())
+        .filter(|metric| metric.name() == "redis_trace.cache.requests")
+        .flat_map(|metric| match metric.data() {
+            opentelemetry_sdk::metrics::data::AggregatedMetrics::U64(
+                opentelemetry_sdk::metrics::data::MetricData::Sum(sum),
+            ) => sum.data_points().map(|point| point.value()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(sums, [1], "one miss in the new provider");
+    redis_trace::reload_global_meter();
+    drop(capture);
+}

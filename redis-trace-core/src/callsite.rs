@@ -2,6 +2,10 @@
 
 use std::sync::OnceLock;
 
+use arc_swap::ArcSwapOption;
+
+use crate::metrics::CacheTally;
+
 /// The name of the fn item the macro declares in the traced function's body; the function's
 /// path ends right before it.
 const NESTED_ITEM_NAME: &str = "::__redis_trace_fn";
@@ -16,6 +20,8 @@ pub struct Callsite {
     nested_item_path: fn() -> &'static str,
     function: OnceLock<&'static str>,
     key_policy: Option<CallsiteKeyPolicy>,
+    /// Where this function's last hit or miss was counted.
+    cache_tally: ArcSwapOption<CacheTally>,
 }
 
 /// A key policy chosen on the attribute (`key_policy = "hash"` or `key_policy = my_fn`),
@@ -51,6 +57,7 @@ impl Callsite {
             nested_item_path: std::any::type_name::<F>,
             function: OnceLock::new(),
             key_policy: None,
+            cache_tally: ArcSwapOption::const_empty(),
         }
     }
 
@@ -65,6 +72,11 @@ impl Callsite {
     #[must_use]
     pub const fn key_policy(&self) -> Option<CallsiteKeyPolicy> {
         self.key_policy
+    }
+
+    /// Where this function's last hit or miss was counted.
+    pub(crate) fn cache_tally(&self) -> &ArcSwapOption<CacheTally> {
+        &self.cache_tally
     }
 
     /// The Redis command (`db.operation.name`).

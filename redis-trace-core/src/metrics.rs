@@ -1,11 +1,18 @@
 //! The duration histogram and the cache counter, created once per process.
+//!
+//! The histogram is recorded through the SDK on every call. Cache hits and misses are counted
+//! in atomics, one pair per function and attribute set, and reported by an observable counter
+//! when metrics are collected: the same cumulative sums a synchronous counter would export, for
+//! an atomic increment per call instead of an attribute lookup in the SDK.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwapOption;
-use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider, ObservableCounter};
 use opentelemetry::KeyValue;
 
+use crate::semconv;
 use crate::tracer::scope;
 
 /// `db.client.operation.duration`: seconds, the stable database metric.
@@ -19,12 +26,49 @@ pub const DURATION_BOUNDARIES: [f64; 11] = [
 ];
 
 pub(crate) struct Instruments {
-    pub(crate) duration: Histogram<f64>,
-    pub(crate) cache_requests: Counter<u64>,
+    duration: Histogram<f64>,
+    /// Tells these instruments' tallies from those of instruments created before.
+    generation: u64,
+    tallies: Arc<Tallies>,
+    /// Kept with the instruments it belongs to.
+    _cache_requests: ObservableCounter<u64>,
 }
+
+/// Every tally of one set of instruments, read by the observable counter's callback.
+#[derive(Default)]
+struct Tallies(Mutex<Vec<Arc<CacheTally>>>);
+
+/// Hits and misses of one function with one attribute set (endpoint, semantic-convention
+/// mode), counted since its instruments were created.
+#[derive(Debug)]
+pub(crate) struct CacheTally {
+    generation: u64,
+    /// The counter's attributes but `cache.hit`: the common ones, then `code.function.name`.
+    attributes: Vec<KeyValue>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl CacheTally {
+    /// Whether this tally counts calls with `attributes` (all but `cache.hit`) into the
+    /// instruments of `generation`.
+    fn counts(&self, generation: u64, attributes: &[KeyValue]) -> bool {
+        self.generation == generation && self.attributes == attributes
+    }
+
+    fn add(&self, hit: bool) {
+        let count = if hit { &self.hits } else { &self.misses };
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Source of [`Instruments::generation`].
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 
 impl Instruments {
     fn new(meter: &Meter) -> Self {
+        let tallies = Arc::new(Tallies::default());
+        let reported = Arc::clone(&tallies);
         Self {
             duration: meter
                 .f64_histogram(DURATION)
@@ -32,10 +76,13 @@ impl Instruments {
                 .with_description("Duration of Redis client operations")
                 .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),
-            cache_requests: meter
-                .u64_counter(CACHE_REQUESTS)
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            tallies,
+            _cache_requests: meter
+                .u64_observable_counter(CACHE_REQUESTS)
                 .with_unit("{request}")
                 .with_description("Redis reads by outcome: cache.hit true or false")
+                .with_callback(move |observer| reported.observe(observer))
                 .build(),
         }
     }
@@ -44,8 +91,62 @@ impl Instruments {
         self.duration.record(seconds, attributes);
     }
 
-    pub(crate) fn count_cache_request(&self, attributes: &[KeyValue]) {
-        self.cache_requests.add(1, attributes);
+    /// The tally of calls with `attributes` (all but `cache.hit`), created on first use.
+    fn tally(&self, attributes: &[KeyValue]) -> Arc<CacheTally> {
+        let mut tallies = self
+            .tallies
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(tally) = tallies.iter().find(|tally| tally.attributes == attributes) {
+            return Arc::clone(tally);
+        }
+        let tally = Arc::new(CacheTally {
+            generation: self.generation,
+            attributes: attributes.to_vec(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        });
+        tallies.push(Arc::clone(&tally));
+        tally
+    }
+}
+
+/// Counts one hit or miss of the function whose last tally is kept in `last`.
+pub(crate) fn count_cache_request(
+    last: &ArcSwapOption<CacheTally>,
+    instruments: &Instruments,
+    attributes: &[KeyValue],
+    hit: bool,
+) {
+    let current = last.load();
+    if let Some(tally) = current
+        .as_deref()
+        .filter(|tally| tally.counts(instruments.generation, attributes))
+    {
+        tally.add(hit);
+        return;
+    }
+    // First call, another endpoint, or new instruments: find the tally under the lock.
+    let tally = instruments.tally(attributes);
+    tally.add(hit);
+    last.store(Some(tally));
+}
+
+impl Tallies {
+    fn observe(&self, observer: &dyn opentelemetry::metrics::AsyncInstrument<u64>) {
+        let tallies = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for tally in tallies.iter() {
+            let mut attributes = tally.attributes.clone();
+            for (hit, count) in [(true, &tally.hits), (false, &tally.misses)] {
+                let count = count.load(Ordering::Relaxed);
+                if count > 0 {
+                    attributes.push(KeyValue::new(semconv::CACHE_HIT, hit));
+                    observer.observe(count, &attributes);
+                    attributes.pop();
+                }
+            }
+        }
     }
 }
 

@@ -466,8 +466,7 @@ impl Active {
                 semconv::CODE_FUNCTION_NAME,
                 callsite.function(),
             ));
-            attributes.push(KeyValue::new(semconv::CACHE_HIT, hit));
-            instruments.count_cache_request(&attributes);
+            metrics::count_cache_request(callsite.cache_tally(), instruments, &attributes, hit);
         }
     }
 }

@@ -129,7 +129,10 @@ impl Capture {
                             }));
                         }
                         AggregatedMetrics::U64(MetricData::Sum(sum)) => {
-                            points.extend(sum.data_points().map(|point| {
+                            // An observable counter reports a zero delta for an attribute set
+                            // that did not change since the last flush: no requests.
+                            let changed = sum.data_points().filter(|point| point.value() > 0);
+                            points.extend(changed.map(|point| {
                                 let point = MetricPoint {
                                     attributes: attribute_map(point.attributes()),
                                     value: point.value(),

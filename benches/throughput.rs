@@ -65,6 +65,11 @@ async fn one_get(variant: Variant, conn: Conn, key: String) -> redis::RedisResul
         }
         Variant::Seed => seed(conn, key).await,
         Variant::TracingInstrument => instrumented(conn, key).await,
+        Variant::SdkFloor => {
+            let result = raw(conn, key).await;
+            support::sdk_floor_span();
+            result
+        }
     }
 }
 

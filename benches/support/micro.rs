@@ -73,5 +73,10 @@ pub fn call(variant: Variant, id: &str) -> redis::RedisResult<Option<usize>> {
         }
         Variant::Seed => block_on(seed(id)),
         Variant::TracingInstrument => block_on(instrumented(id)),
+        Variant::SdkFloor => {
+            let result = block_on(raw(id));
+            super::sdk_floor_span();
+            result
+        }
     }
 }

@@ -6,7 +6,7 @@ pub mod micro;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
 
 /// The variants, in report order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,10 +25,14 @@ pub enum Variant {
     Seed,
     /// `#[tracing::instrument]` through tracing-opentelemetry on the same SDK set-up.
     TracingInstrument,
+    /// What the SDK alone costs for one span: an `SdkTracer` span with the three attributes
+    /// the conventions require, started and ended, no context, no metrics. No instrumentation
+    /// through this SDK pipeline can cost less.
+    SdkFloor,
 }
 
 impl Variant {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Raw,
         Self::NoProvider,
         Self::AlwaysOff,
@@ -36,6 +40,7 @@ impl Variant {
         Self::SpanOnly,
         Self::Seed,
         Self::TracingInstrument,
+        Self::SdkFloor,
     ];
 
     pub fn label(self) -> &'static str {
@@ -47,6 +52,7 @@ impl Variant {
             Self::SpanOnly => "redis_traced, span only",
             Self::Seed => "seed hand-written span",
             Self::TracingInstrument => "tracing::instrument + otel",
+            Self::SdkFloor => "SDK span alone (floor)",
         }
     }
 }
@@ -80,7 +86,11 @@ pub fn install(variant: Variant) -> Installed {
     let (tracer_provider, meter_provider) = match variant {
         Variant::Raw | Variant::NoProvider => (None, None),
         Variant::AlwaysOff => (Some(sdk(Sampler::AlwaysOff)), None),
-        Variant::Full | Variant::SpanOnly | Variant::Seed | Variant::TracingInstrument => {
+        Variant::Full
+        | Variant::SpanOnly
+        | Variant::Seed
+        | Variant::TracingInstrument
+        | Variant::SdkFloor => {
             // An hour-long interval: the SDK aggregates every point, nothing is exported.
             let reader = PeriodicReader::builder(InMemoryMetricExporter::default())
                 .with_interval(std::time::Duration::from_secs(3600))
@@ -116,11 +126,41 @@ pub fn install(variant: Variant) -> Installed {
             tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
         tracing::subscriber::set_default(subscriber)
     });
+    FLOOR_TRACER.with(|floor| {
+        *floor.borrow_mut() = tracer_provider
+            .as_ref()
+            .map(|provider| provider.tracer("floor"));
+    });
     Installed {
         tracer_provider,
         meter_provider,
         _subscriber: subscriber,
     }
+}
+
+thread_local! {
+    /// The SDK tracer of [`Variant::SdkFloor`], set by [`install`] on the benchmark's thread.
+    static FLOOR_TRACER: std::cell::RefCell<Option<SdkTracer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// One bare SDK span with the required database attributes: [`Variant::SdkFloor`].
+pub fn sdk_floor_span() {
+    use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+    use opentelemetry::KeyValue;
+    FLOOR_TRACER.with(|floor| {
+        let floor = floor.borrow();
+        let tracer = floor.as_ref().expect("the SDK floor variant is installed");
+        let mut span = tracer
+            .span_builder("GET")
+            .with_kind(SpanKind::Client)
+            .with_attributes([
+                KeyValue::new("db.system.name", "redis"),
+                KeyValue::new("db.operation.name", "GET"),
+                KeyValue::new("db.query.summary", "get user"),
+            ])
+            .start(tracer);
+        span.end();
+    });
 }
 
 /// CPU time of this process (user + system), in seconds.

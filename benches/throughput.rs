@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --bench throughput` (200k GETs per run, 3 rounds);
 //! `THROUGHPUT_OPS=20000 THROUGHPUT_ROUNDS=1 cargo bench --bench throughput` for a quick look;
-//! `THROUGHPUT_CONCURRENCY=64` for one concurrency only.
+//! `THROUGHPUT_CONCURRENCY=64` for one concurrency only; `THROUGHPUT_VARIANTS=floor,span` for
+//! the variants whose label contains one of the words (raw and seed always run: the ratios).
 
 #[path = "../tests/support/redis_server.rs"]
 #[allow(dead_code)]
@@ -139,20 +140,32 @@ fn main() {
         println!(
             "{ops} GETs per run, half hits, {rounds} rounds, medians; one multiplexed connection"
         );
+        let variants: Vec<Variant> = match std::env::var("THROUGHPUT_VARIANTS") {
+            Ok(words) => Variant::ALL
+                .into_iter()
+                .filter(|variant| {
+                    matches!(variant, Variant::Raw | Variant::Seed)
+                        || words
+                            .split(',')
+                            .any(|word| variant.label().contains(word.trim()))
+                })
+                .collect(),
+            Err(_) => Variant::ALL.to_vec(),
+        };
         let concurrencies: Vec<usize> = match std::env::var("THROUGHPUT_CONCURRENCY") {
             Ok(value) => vec![value.parse().expect("THROUGHPUT_CONCURRENCY is a number")],
             Err(_) => vec![1, 64],
         };
         for concurrency in concurrencies {
-            let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
-            let mut wall: Vec<Vec<f64>> = vec![Vec::new(); Variant::ALL.len()];
+            let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
+            let mut wall: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
             // Warm-up, then rounds with the variants interleaved, so drift hits all alike.
-            for variant in Variant::ALL {
+            for &variant in &variants {
                 let _installed = install(variant);
                 run(variant, &conn, ops / 10, concurrency).await;
             }
             for _ in 0..rounds {
-                for (index, variant) in Variant::ALL.into_iter().enumerate() {
+                for (index, &variant) in variants.iter().enumerate() {
                     let installed = install(variant);
                     let (cpu_s, wall_s) = run(variant, &conn, ops, concurrency).await;
                     if let Some(provider) = &installed.tracer_provider {
@@ -164,17 +177,14 @@ fn main() {
             }
             let raw_cpu = median(&mut cpu[0].clone());
             let raw_throughput = median(&mut wall[0].clone());
-            let seed = Variant::ALL
-                .iter()
-                .position(|v| *v == Variant::Seed)
-                .unwrap();
+            let seed = variants.iter().position(|v| *v == Variant::Seed).unwrap();
             let seed_added = median(&mut cpu[seed].clone()) - raw_cpu;
             println!("\nconcurrency {concurrency}");
             println!(
                 "{:<36} {:>12} {:>10} {:>12} {:>10} {:>12}",
                 "variant", "CPU µs/op", "added µs", "ops/s", "× raw", "% of seed"
             );
-            for (index, variant) in Variant::ALL.into_iter().enumerate() {
+            for (index, &variant) in variants.iter().enumerate() {
                 let cpu_per_op = median(&mut cpu[index]);
                 let throughput = median(&mut wall[index]);
                 let added = cpu_per_op - raw_cpu;

@@ -3,6 +3,8 @@
 
 pub mod micro;
 
+use std::cell::RefCell;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -140,7 +142,7 @@ pub fn install(variant: Variant) -> Installed {
 
 thread_local! {
     /// The SDK tracer of [`Variant::SdkFloor`], set by [`install`] on the benchmark's thread.
-    static FLOOR_TRACER: std::cell::RefCell<Option<SdkTracer>> = const { std::cell::RefCell::new(None) };
+    static FLOOR_TRACER: RefCell<Option<SdkTracer>> = const { RefCell::new(None) };
 }
 
 /// One bare SDK span with the required database attributes: [`Variant::SdkFloor`].

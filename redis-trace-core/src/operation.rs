@@ -27,8 +27,8 @@ use crate::tracer::{self, Slot};
 /// Extra attributes of one call: `(name, value)` from `fields(...)` and `ttl = ...`.
 pub type Fields<'a> = &'a [(&'static str, &'a dyn FieldValue)];
 
-/// Attributes gathered on the stack before they move into the span.
-type ExtraAttributes = SmallVec<[KeyValue; 12]>;
+/// Attributes gathered on the stack: a span's extras before they move in, or a metric point's.
+type InlineAttributes = SmallVec<[KeyValue; 12]>;
 
 /// Attributes set when a span ends: `cache.hit`, or `error.type` and `db.response.status_code`.
 const ENDING_ATTRIBUTES: usize = 2;
@@ -225,7 +225,7 @@ impl Operation {
         endpoint: Option<Endpoint>,
         metrics: bool,
         extra_capacity: usize,
-        add_extra_attributes: impl FnOnce(&Config, &mut ExtraAttributes),
+        add_extra_attributes: impl FnOnce(&Config, &mut InlineAttributes),
     ) -> Self {
         let metrics = metrics && config.metrics() && metrics::is_active();
         let slot = tracer::current();
@@ -248,15 +248,17 @@ impl Operation {
                 // The SDK keeps this Vec as the span's: sized for every attribute added later
                 // too, it is allocated once, small enough for the allocator's thread cache.
                 let mut attributes = Vec::with_capacity(
-                    max_creation_attributes(config.semconv())
+                    creation_attribute_count(&target, config.semconv(), endpoint.as_ref())
                         + target.command_attributes()
                         + extra_capacity
                         + ENDING_ATTRIBUTES,
                 );
+                let capacity = attributes.capacity();
                 creation_attributes(&target, &config, endpoint.as_ref(), &mut attributes);
                 if let Target::Command(spec) = &target {
                     add_command_attributes(spec, &config, &mut attributes);
                 }
+                debug_assert!(attributes.len() + extra_capacity + ENDING_ATTRIBUTES <= capacity);
                 let mut builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
                     .with_kind(SpanKind::Client)
                     .with_attributes(attributes);
@@ -272,7 +274,7 @@ impl Operation {
                 // spans that are kept.
                 let recording = opentelemetry::trace::Span::is_recording(&span);
                 if recording {
-                    let mut extra = ExtraAttributes::new();
+                    let mut extra = InlineAttributes::new();
                     add_extra_attributes(&config, &mut extra);
                     opentelemetry::trace::Span::set_attributes(&mut span, extra);
                 }
@@ -442,7 +444,7 @@ impl Active {
             return;
         };
         // Inline storage: recording metrics allocates nothing.
-        let mut attributes = ExtraAttributes::new();
+        let mut attributes = InlineAttributes::new();
         creation_attributes(
             &self.target,
             &self.config,
@@ -561,15 +563,26 @@ fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'static, str> 
     }
 }
 
-/// At most how many attributes [`creation_attributes`] adds in `mode`.
-fn max_creation_attributes(mode: SemconvMode) -> usize {
-    match mode {
-        // System, operation, address, port, summary, namespace.
-        SemconvMode::Stable => 6,
-        // System, operation, address, port (old names), database index.
-        SemconvMode::Old => 5,
-        SemconvMode::Both => 11,
+/// How many attributes [`creation_attributes`] adds: the span's `Vec` is sized exactly, as
+/// the smaller a span's heap block, the cheaper it is to free on the exporter's thread.
+fn creation_attribute_count(
+    target: &Target,
+    mode: SemconvMode,
+    endpoint: Option<&Endpoint>,
+) -> usize {
+    let names_per_value = if mode == SemconvMode::Both { 2 } else { 1 };
+    let address = endpoint.is_some_and(|endpoint| endpoint.address().is_some());
+    let port = endpoint.is_some_and(|endpoint| endpoint.port().is_some());
+    // System, operation, address, port: under the old and/or the stable name.
+    let mut count = names_per_value * (2 + usize::from(address) + usize::from(port));
+    if mode.stable() {
+        count += usize::from(target.summary().is_some());
+        count += usize::from(endpoint.is_some_and(|endpoint| endpoint.namespace().is_some()));
     }
+    if mode.old() {
+        count += usize::from(endpoint.is_some_and(|endpoint| endpoint.database().is_some()));
+    }
+    count
 }
 
 /// Where attributes are gathered: the span's `Vec`, or the metrics' inline storage.
@@ -583,7 +596,7 @@ impl Attributes for Vec<KeyValue> {
     }
 }
 
-impl Attributes for ExtraAttributes {
+impl Attributes for InlineAttributes {
     fn push(&mut self, attribute: KeyValue) {
         SmallVec::push(self, attribute);
     }
@@ -708,7 +721,7 @@ fn add_call_attributes(
     location: &'static std::panic::Location<'static>,
     keys: &[&dyn RedisKey],
     fields: Fields<'_>,
-    attributes: &mut ExtraAttributes,
+    attributes: &mut InlineAttributes,
 ) {
     attributes.extend([
         KeyValue::new(semconv::CODE_FUNCTION_NAME, callsite.function()),

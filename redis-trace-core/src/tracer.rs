@@ -66,7 +66,11 @@ pub(crate) fn observe_first_span(
     let Slot::Tracer { probed, .. } = &**slot else {
         return;
     };
-    if telemetry_suppressed || probed.swap(true, Ordering::Relaxed) {
+    // A plain load first: after the first span, no call writes to the shared flag.
+    if telemetry_suppressed
+        || probed.load(Ordering::Relaxed)
+        || probed.swap(true, Ordering::Relaxed)
+    {
         return;
     }
     if !span.is_valid() || span.span_id() == parent.span_id() {

@@ -321,6 +321,13 @@ struct Profiles {
 }
 
 impl Profiles {
+    async fn connect(server: &RedisServer) -> Self {
+        let client = server.client();
+        Self {
+            conn: client.get_multiplexed_async_connection().await.unwrap(),
+        }
+    }
+
     #[redis_traced(op = "GET", key = id, name = "load name")]
     async fn name(&self, id: u64) -> redis::RedisResult<Option<String>> {
         self.conn.clone().get(format!("name:{id}")).await
@@ -360,13 +367,7 @@ fn assert_parent_of(
 async fn nested_calls_form_parent_and_children() {
     let capture = capture();
     let server = RedisServer::start();
-    let profiles = Profiles {
-        conn: server
-            .client()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap(),
-    };
+    let profiles = Profiles::connect(&server).await;
 
     profiles.profile(7).await.unwrap();
     let parent = capture.span("load profile");
@@ -406,13 +407,7 @@ async fn tracing_span_is_the_parent_with_the_tracing_feature() {
 
     let capture = capture();
     let server = RedisServer::start();
-    let profiles = Profiles {
-        conn: server
-            .client()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap(),
-    };
+    let profiles = Profiles::connect(&server).await;
     for activation in [true, false] {
         capture.clear();
         let layer = tracing_opentelemetry::layer()
@@ -615,13 +610,7 @@ impl Cache for Profiles {
 async fn async_trait_methods_are_traced_over_their_execution() {
     let capture = capture();
     let server = RedisServer::start();
-    let profiles = Profiles {
-        conn: server
-            .client()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap(),
-    };
+    let profiles = Profiles::connect(&server).await;
     let future = profiles.cached("k");
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert!(

@@ -1,12 +1,10 @@
 //! Micro-benchmark: the cost of instrumentation around the same trivial async body, no I/O.
 //! All variants in one run: `cargo bench --bench overhead`.
 
-mod support;
-
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use support::{install, micro, Variant};
+use redis_trace_harness::bench::{install, micro, Variant};
 
 fn overhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("overhead");

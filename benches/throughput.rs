@@ -8,18 +8,14 @@
 //! `THROUGHPUT_CONCURRENCY=64` for one concurrency only; `THROUGHPUT_VARIANTS=floor,span` for
 //! the variants whose label contains one of the words (raw and seed always run: the ratios).
 
-#[path = "../tests/support/redis_server.rs"]
-#[allow(dead_code)]
-mod redis_server;
-mod support;
-
 use std::time::Instant;
 
 use opentelemetry::trace::{Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use redis::AsyncCommands;
 use redis_trace::redis_traced;
-use support::{cpu_seconds, install, median, Variant};
+use redis_trace_harness::bench::{cpu_seconds, install, median, sdk_floor_span, Variant};
+use redis_trace_harness::RedisServer;
 
 type Conn = redis::aio::MultiplexedConnection;
 
@@ -68,7 +64,7 @@ async fn one_get(variant: Variant, conn: Conn, key: String) -> redis::RedisResul
         Variant::TracingInstrument => instrumented(conn, key).await,
         Variant::SdkFloor => {
             let result = raw(conn, key).await;
-            support::sdk_floor_span();
+            sdk_floor_span();
             result
         }
     }
@@ -119,7 +115,7 @@ fn main() {
     }
     let ops = env_or("THROUGHPUT_OPS", 200_000);
     let rounds = env_or("THROUGHPUT_ROUNDS", 3);
-    let server = redis_server::RedisServer::start();
+    let server = RedisServer::start();
     // One thread: the `tracing` subscriber is thread-local, and redis-server has the other core.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -91,6 +91,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     println!("\nspans:");
-    support::print_tree(&exporter.get_finished_spans()?, support::Detail::Statements);
+    support::print_tree(
+        &exporter.get_finished_spans()?,
+        Some(&[
+            "db.query.text",
+            "db.operation.batch.size",
+            "redis.cluster.slot",
+            "error.type",
+        ]),
+    );
     Ok(())
 }

@@ -104,9 +104,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     cx.span().end();
 
     println!("\nspans:");
-    support::print_tree(
-        &exporter.get_finished_spans()?,
-        support::Detail::AllAttributes,
-    );
+    support::print_tree(&exporter.get_finished_spans()?, None);
     Ok(())
 }

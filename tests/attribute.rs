@@ -1,6 +1,6 @@
 //! `#[redis_traced]` against a real redis-server, spans captured with the SDK's in-memory exporter.
 
-mod support;
+use redis_trace_harness as support;
 
 use std::time::Duration;
 
@@ -482,6 +482,51 @@ async fn default_endpoint_is_used_and_nothing_is_invented_without_one() {
     get_default_endpoint(&mut conn, "k").await.unwrap();
     let span = capture.span(&format!("GET 127.0.0.1:{}", server.port()));
     assert_attributes(&span, with_endpoint(miss, &server, "5"));
+}
+
+/// Regression: installing a configuration used to drop the endpoint set before it.
+#[tokio::test]
+async fn installing_a_configuration_keeps_the_default_endpoint() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let mut conn = server
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut miss = base("GET", "get_default_endpoint", "k");
+    miss.insert("cache.hit".into(), false.into());
+    let span_name = format!("GET 127.0.0.1:{}", server.port());
+
+    redis_trace::set_default_endpoint(server.client_for_db(3));
+    redis_trace::Config::builder()
+        .require_parent(false)
+        .install();
+    get_default_endpoint(&mut conn, "k").await.unwrap();
+    assert_attributes(
+        &capture.span(&span_name),
+        with_endpoint(miss.clone(), &server, "3"),
+    );
+
+    // A builder that names an endpoint replaces it; clearing forgets it.
+    capture.clear();
+    redis_trace::Config::builder()
+        .default_endpoint(server.client_for_db(4))
+        .install();
+    get_default_endpoint(&mut conn, "k").await.unwrap();
+    assert_attributes(
+        &capture.span(&span_name),
+        with_endpoint(miss.clone(), &server, "4"),
+    );
+    assert_eq!(
+        redis_trace::default_endpoint().and_then(|e| e.namespace().map(str::to_owned)),
+        Some("4".to_owned())
+    );
+
+    capture.clear();
+    redis_trace::clear_default_endpoint();
+    get_default_endpoint(&mut conn, "k").await.unwrap();
+    assert_attributes(&capture.span("GET"), miss);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! Regenerate after a redis-server upgrade: `REDIS_TRACE_BLESS=1 cargo test --test command_table`.
 
-mod support;
+use redis_trace_harness as support;
 
 use support::command_table::{generate, TABLE_PATH};
 use support::RedisServer;

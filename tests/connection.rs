@@ -1,7 +1,7 @@
 //! `TracedConnection`: command spans on every connection type, pipelines and transactions as
 //! one span, a real Redis Cluster. Real redis-servers, SDK in-memory exporters.
 
-mod support;
+use redis_trace_harness as support;
 
 use opentelemetry::Value;
 use redis::AsyncCommands;

@@ -3,39 +3,14 @@
 //! Its own test binary: the tracer is resolved once per process, and this process never installs
 //! a provider. Allocations are counted per thread by a counting global allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-
 use redis_trace::redis_traced;
-
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|count| count.set(count.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use redis_trace_harness::{block_on, CountingAllocator};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
+fn allocations() -> u64 {
+    redis_trace_harness::allocations().0
 }
 
 #[redis_traced(op = "GET", key = id, name = "lookup")]
@@ -49,16 +24,6 @@ async fn lookup_async(
     id: u64,
 ) -> redis::RedisResult<Option<u64>> {
     Ok(id.checked_sub(1))
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut context = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Metrics, key policies, semantic-convention modes, the deny-list and require-parent, against
 //! a real redis-server; spans and metrics from the SDK's in-memory exporters.
 
-mod support;
+use redis_trace_harness as support;
 
 use std::collections::BTreeMap;
 
@@ -187,9 +187,10 @@ fn key_policies_on_binary_empty_huge_and_control_keys() {
     let server = RedisServer::start();
     let mut conn = server.client().get_connection().unwrap();
     let huge = vec![b'k'; 1 << 20];
+    // `key_policy = "hash"` uses the configured secret.
+    Config::builder().hash_secret("policy-test").install();
     let hash = |key: &[u8]| {
-        KeyPolicy::from_name("hash", None)
-            .unwrap()
+        KeyPolicy::hash_with_secret("policy-test")
             .render(key, 256)
             .unwrap()
     };

@@ -1,33 +1,24 @@
-//! Printing finished spans as a tree, shared by the examples (each uses one detail level).
-#![allow(dead_code)]
+//! Printing finished spans as a tree, shared by the examples.
 
 use opentelemetry_sdk::trace::SpanData;
 
-/// How much of each span to print.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
-    /// Every attribute, one per line.
-    AllAttributes,
-    /// The statement, batch size, cluster slot and error type on the span's line.
-    Statements,
-}
-
-/// Prints `spans` as a tree: children under their parent, with duration and attributes.
-pub fn print_tree(spans: &[SpanData], detail: Detail) {
+/// Prints `spans` as a tree: children under their parent, with duration and attributes: every
+/// attribute, one per line, or only the `shown` ones on the span's line.
+pub fn print_tree(spans: &[SpanData], shown: Option<&[&str]>) {
     let ids: Vec<_> = spans.iter().map(|s| s.span_context.span_id()).collect();
     for root in spans.iter().filter(|s| !ids.contains(&s.parent_span_id)) {
-        print(spans, root, 0, detail);
+        print(spans, root, 0, shown);
     }
 }
 
-fn print(spans: &[SpanData], span: &SpanData, depth: usize, detail: Detail) {
+fn print(spans: &[SpanData], span: &SpanData, depth: usize, shown: Option<&[&str]>) {
     let indent = "  ".repeat(depth);
     let duration = span
         .end_time
         .duration_since(span.start_time)
         .unwrap_or_default();
-    match detail {
-        Detail::AllAttributes => {
+    match shown {
+        None => {
             println!(
                 "{indent}{} [{:?}, {duration:?}] {:?}",
                 span.name, span.span_kind, span.status
@@ -36,19 +27,11 @@ fn print(spans: &[SpanData], span: &SpanData, depth: usize, detail: Detail) {
                 println!("{indent}  {} = {}", attribute.key, attribute.value);
             }
         }
-        Detail::Statements => {
+        Some(keys) => {
             let shown: Vec<String> = span
                 .attributes
                 .iter()
-                .filter(|kv| {
-                    matches!(
-                        kv.key.as_str(),
-                        "db.query.text"
-                            | "db.operation.batch.size"
-                            | "redis.cluster.slot"
-                            | "error.type"
-                    )
-                })
+                .filter(|kv| keys.contains(&kv.key.as_str()))
                 .map(|kv| format!("{}={}", kv.key, kv.value))
                 .collect();
             println!("{indent}{} ({duration:?}) {}", span.name, shown.join(" "));
@@ -58,6 +41,6 @@ fn print(spans: &[SpanData], span: &SpanData, depth: usize, detail: Detail) {
         .iter()
         .filter(|c| c.parent_span_id == span.span_context.span_id())
     {
-        print(spans, child, depth + 1, detail);
+        print(spans, child, depth + 1, shown);
     }
 }

@@ -1,9 +1,12 @@
 //! What is the same on every call of one annotated function.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use arc_swap::ArcSwapOption;
 
+use crate::config::Config;
+use crate::key::{KeyPolicy, KeyPolicyName};
 use crate::metrics::CacheTally;
 
 /// The name of the fn item the macro declares in the traced function's body; the function's
@@ -27,17 +30,43 @@ pub struct Callsite {
 /// A key policy chosen on the attribute (`key_policy = "hash"` or `key_policy = my_fn`),
 /// overriding the process-wide one for this function.
 #[derive(Debug, Clone, Copy)]
-pub enum CallsiteKeyPolicy {
-    /// `"pattern"`.
-    Pattern,
-    /// `"hash"`, with the process-wide hash key.
-    Hash,
-    /// `"raw"`.
-    Raw,
-    /// `"omit"`.
-    Omit,
+pub struct CallsiteKeyPolicy(Choice);
+
+#[derive(Debug, Clone, Copy)]
+enum Choice {
+    /// `"hash"` uses the process-wide hash secret.
+    Named(KeyPolicyName),
     /// A function rendering a key; `None` leaves it out.
     Custom(fn(&[u8]) -> Option<String>),
+}
+
+impl CallsiteKeyPolicy {
+    /// The policy called `name` (`"pattern"`, `"hash"`, `"raw"`, `"omit"`), which the macro
+    /// has checked; an unknown name fails compilation of the static.
+    #[must_use]
+    pub const fn named(name: &str) -> Self {
+        match KeyPolicyName::from_name(name) {
+            Some(policy) => Self(Choice::Named(policy)),
+            None => panic!("unknown key policy name"),
+        }
+    }
+
+    /// A function rendering a key; `None` leaves it out.
+    #[must_use]
+    pub const fn custom(render: fn(&[u8]) -> Option<String>) -> Self {
+        Self(Choice::Custom(render))
+    }
+
+    /// The policy in effect under `config`.
+    pub(crate) fn resolve(self, config: &Config) -> Cow<'_, KeyPolicy> {
+        match self.0 {
+            Choice::Named(KeyPolicyName::Pattern) => Cow::Owned(KeyPolicy::Pattern),
+            Choice::Named(KeyPolicyName::Raw) => Cow::Owned(KeyPolicy::Raw),
+            Choice::Named(KeyPolicyName::Omit) => Cow::Owned(KeyPolicy::Omit),
+            Choice::Named(KeyPolicyName::Hash) => Cow::Borrowed(config.hash_policy()),
+            Choice::Custom(render) => Cow::Owned(KeyPolicy::custom(render)),
+        }
+    }
 }
 
 impl Callsite {
@@ -68,10 +97,12 @@ impl Callsite {
         self
     }
 
-    /// The key policy given on the attribute, if any.
-    #[must_use]
-    pub const fn key_policy(&self) -> Option<CallsiteKeyPolicy> {
+    /// The key policy in effect for this function under `config`.
+    pub(crate) fn key_policy<'a>(&self, config: &'a Config) -> Cow<'a, KeyPolicy> {
         self.key_policy
+            .map_or(Cow::Borrowed(config.key_policy()), |policy| {
+                policy.resolve(config)
+            })
     }
 
     /// Where this function's last hit or miss was counted.
@@ -80,21 +111,18 @@ impl Callsite {
     }
 
     /// The Redis command (`db.operation.name`).
-    #[must_use]
-    pub const fn operation(&self) -> &'static str {
+    pub(crate) const fn operation(&self) -> &'static str {
         self.operation
     }
 
     /// The summary given with `name = "..."` (`db.query.summary`), if any.
-    #[must_use]
-    pub const fn summary(&self) -> Option<&'static str> {
+    pub(crate) const fn summary(&self) -> Option<&'static str> {
         self.summary
     }
 
     /// The annotated function's path (`code.function.name`), e.g. `app::UserRepo::get_user` or
     /// `<app::Repo as app::Cache>::get`.
-    #[must_use]
-    pub fn function(&self) -> &'static str {
+    pub(crate) fn function(&self) -> &'static str {
         self.function
             .get_or_init(|| function_path((self.nested_item_path)()))
     }

@@ -1,11 +1,9 @@
 //! Process-wide settings: a builder installed once at start-up, on top of the environment.
 //!
 //! Every option has a default, an environment variable, and a builder method; the builder starts
-//! from the environment, so code wins over the environment where both are given.
-
-use std::sync::Arc;
-
-use arc_swap::ArcSwapOption;
+//! from the environment, so code wins over the environment where both are given. Installing a
+//! configuration changes process-wide state, which `globals` owns: `ConfigBuilder::install` is
+//! defined there.
 
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::key::KeyPolicy;
@@ -25,8 +23,7 @@ pub enum SemconvMode {
 impl SemconvMode {
     /// The mode `OTEL_SEMCONV_STABILITY_OPT_IN` asks for: `database` → stable, `database/dup` →
     /// both (it wins when both are listed), set without either → old, unset → stable.
-    #[must_use]
-    pub fn from_opt_in(value: Option<&str>) -> Self {
+    pub(crate) fn from_opt_in(value: Option<&str>) -> Self {
         let Some(value) = value else {
             return Self::Stable;
         };
@@ -41,25 +38,32 @@ impl SemconvMode {
     }
 
     /// Whether stable names are written.
-    #[must_use]
-    pub fn stable(self) -> bool {
+    pub(crate) fn stable(self) -> bool {
         matches!(self, Self::Stable | Self::Both)
     }
 
     /// Whether old names are written.
-    #[must_use]
-    pub fn old(self) -> bool {
+    pub(crate) fn old(self) -> bool {
         matches!(self, Self::Old | Self::Both)
     }
 }
 
-/// Longest key rendering recorded, in bytes (`REDIS_TRACE_MAX_KEY_LENGTH`).
-pub const DEFAULT_MAX_KEY_LENGTH: usize = 256;
-/// Longest `db.query.text` recorded, in bytes (`REDIS_TRACE_MAX_STATEMENT_LENGTH`).
-pub const DEFAULT_MAX_STATEMENT_LENGTH: usize = 2048;
+/// Longest key rendering recorded by default, in bytes (`REDIS_TRACE_MAX_KEY_LENGTH`).
+const DEFAULT_MAX_KEY_LENGTH: usize = 256;
+/// Longest `db.query.text` recorded by default, in bytes (`REDIS_TRACE_MAX_STATEMENT_LENGTH`).
+const DEFAULT_MAX_STATEMENT_LENGTH: usize = 2048;
 
-/// The settings in effect. Build one with [`Config::builder`], install it with
-/// [`ConfigBuilder::install`].
+/// Process-wide settings: start with [`Config::builder`], end with [`ConfigBuilder::install`].
+///
+/// ```
+/// use redis_trace_core::{Config, KeyPolicy};
+///
+/// Config::builder()
+///     .key_policy(KeyPolicy::Omit)
+///     .deny_commands(["PING"])
+///     .require_parent(true)
+///     .install();
+/// ```
 #[derive(Clone, Debug)]
 pub struct Config {
     semconv: SemconvMode,
@@ -71,7 +75,6 @@ pub struct Config {
     pipeline_command_spans: bool,
     max_key_length: usize,
     max_statement_length: usize,
-    default_endpoint: Option<Endpoint>,
 }
 
 impl Config {
@@ -79,18 +82,17 @@ impl Config {
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder {
             config: Self::from_env(),
+            default_endpoint: None,
         }
     }
 
     /// The defaults, overridden by the environment variables that are set.
-    #[must_use]
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// The defaults, overridden by what `lookup` returns for each variable name.
-    #[must_use]
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let flag = |name: &str, default: bool| {
             lookup(name).map_or(default, |value| {
                 matches!(
@@ -122,71 +124,56 @@ impl Config {
                 "REDIS_TRACE_MAX_STATEMENT_LENGTH",
                 DEFAULT_MAX_STATEMENT_LENGTH,
             ),
-            default_endpoint: None,
         }
     }
 
     /// The semantic-convention mode.
-    #[must_use]
-    pub fn semconv(&self) -> SemconvMode {
+    pub(crate) fn semconv(&self) -> SemconvMode {
         self.semconv
     }
 
     /// The process-wide key policy.
-    #[must_use]
-    pub fn key_policy(&self) -> &KeyPolicy {
+    pub(crate) fn key_policy(&self) -> &KeyPolicy {
         &self.key_policy
     }
 
     /// The `Hash` policy with the configured secret, used by `key_policy = "hash"`.
-    #[must_use]
-    pub fn hash_policy(&self) -> &KeyPolicy {
+    pub(crate) fn hash_policy(&self) -> &KeyPolicy {
         &self.hash_policy
     }
 
     /// Whether `command` (upper case) is on the deny-list: no span (metrics are still recorded).
-    #[must_use]
-    pub fn is_denied(&self, command: &str) -> bool {
+    pub(crate) fn is_denied(&self, command: &str) -> bool {
         self.deny_commands.iter().any(|denied| denied == command)
     }
 
     /// Whether spans are only created under an existing parent span.
-    #[must_use]
-    pub fn require_parent(&self) -> bool {
+    pub(crate) fn require_parent(&self) -> bool {
         self.require_parent
     }
 
     /// Whether the duration histogram and the cache counter are recorded.
-    #[must_use]
-    pub fn metrics(&self) -> bool {
+    pub(crate) fn metrics(&self) -> bool {
         self.metrics
     }
 
     /// Whether pipelines get one child span per command (off: one span per pipeline).
-    #[must_use]
-    pub fn pipeline_command_spans(&self) -> bool {
+    pub(crate) fn pipeline_command_spans(&self) -> bool {
         self.pipeline_command_spans
     }
 
     /// Longest key rendering, in bytes.
-    #[must_use]
-    pub fn max_key_length(&self) -> usize {
+    pub(crate) fn max_key_length(&self) -> usize {
         self.max_key_length
     }
 
     /// Longest `db.query.text`, in bytes.
-    #[must_use]
-    pub fn max_statement_length(&self) -> usize {
+    pub(crate) fn max_statement_length(&self) -> usize {
         self.max_statement_length
-    }
-
-    /// The endpoint used where `endpoint = ...` is not given.
-    #[must_use]
-    pub fn default_endpoint(&self) -> Option<&Endpoint> {
-        self.default_endpoint.as_ref()
     }
 }
 
+/// The defaults, ignoring the environment.
 impl Default for Config {
     fn default() -> Self {
         Self::from_lookup(|_| None)
@@ -206,11 +193,15 @@ fn parse_command_list(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Builds a [`Config`]; see [`Config::builder`].
-#[derive(Clone, Debug)]
+/// Builds a [`Config`] and installs it; see [`Config::builder`].
+///
+/// `ConfigBuilder::default()` starts from the defaults, ignoring the environment.
+#[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct ConfigBuilder {
-    config: Config,
+    pub(crate) config: Config,
+    /// Set as the default endpoint on install; `None` keeps the current one.
+    pub(crate) default_endpoint: Option<Endpoint>,
 }
 
 impl ConfigBuilder {
@@ -280,48 +271,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// The endpoint used where `endpoint = ...` is not given (e.g. your `redis::Client`).
+    /// The endpoint used where `endpoint = ...` is not given (e.g. your `redis::Client`), set
+    /// on install as [`set_default_endpoint`](crate::set_default_endpoint) does. Without it,
+    /// installing keeps the current default endpoint.
     pub fn default_endpoint(mut self, endpoint: impl ToEndpoint) -> Self {
-        self.config.default_endpoint = Some(endpoint.to_endpoint());
+        self.default_endpoint = Some(endpoint.to_endpoint());
         self
     }
-
-    /// The configuration, not installed.
-    #[must_use]
-    pub fn build(self) -> Config {
-        self.config
-    }
-
-    /// Makes this the process-wide configuration, replacing the previous one.
-    pub fn install(self) {
-        install(self.config);
-    }
-}
-
-static CURRENT: ArcSwapOption<Config> = ArcSwapOption::const_empty();
-
-/// Makes `config` the process-wide configuration.
-pub fn install(config: Config) {
-    CURRENT.store(Some(Arc::new(config)));
-    crate::fast_path::refresh();
-}
-
-/// The configuration in effect: the installed one, else [`Config::from_env`] read once.
-#[must_use]
-pub fn current() -> Arc<Config> {
-    if let Some(config) = CURRENT.load_full() {
-        return config;
-    }
-    let config = Arc::new(Config::from_env());
-    CURRENT.compare_and_swap(&None::<Arc<Config>>, Some(config.clone()));
-    CURRENT.load_full().unwrap_or(config)
-}
-
-/// Replaces the installed configuration's default endpoint.
-pub(crate) fn update_default_endpoint(endpoint: Option<Endpoint>) {
-    let mut config = (*current()).clone();
-    config.default_endpoint = endpoint;
-    install(config);
 }
 
 #[cfg(test)]

@@ -85,8 +85,7 @@ impl Endpoint {
     }
 
     /// `server.address` as an attribute value (shared, not copied).
-    #[must_use]
-    pub fn address_value(&self) -> Option<StringValue> {
+    pub(crate) fn address_value(&self) -> Option<StringValue> {
         self.address()?;
         Some(StringValue::from(self.inner.address.clone()))
     }
@@ -98,8 +97,7 @@ impl Endpoint {
     }
 
     /// `db.namespace` as an attribute value (shared, not copied).
-    #[must_use]
-    pub fn namespace_value(&self) -> Option<StringValue> {
+    pub(crate) fn namespace_value(&self) -> Option<StringValue> {
         self.inner.namespace.clone().map(StringValue::from)
     }
 
@@ -117,7 +115,11 @@ impl Endpoint {
 }
 
 /// Anything that knows which Redis server it talks to; accepted by `endpoint = ...` in
-/// `#[redis_traced]` and by [`set_default_endpoint`].
+/// `#[redis_traced]`, by [`set_default_endpoint`](crate::set_default_endpoint) and by
+/// [`TracedConnection::with_endpoint`](crate::TracedConnection::with_endpoint).
+///
+/// Implement it for your own types (a repository holding its `redis::Client`, say) to pass them
+/// as they are.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` does not say which Redis server is called",
     label = "not a Redis endpoint",
@@ -156,26 +158,6 @@ impl<T: ToEndpoint + ?Sized> ToEndpoint for Arc<T> {
     fn to_endpoint(&self) -> Endpoint {
         (**self).to_endpoint()
     }
-}
-
-/// Sets the endpoint recorded by every `#[redis_traced]` fn that has no `endpoint = ...`
-/// (the `default_endpoint` of the installed [`crate::Config`]).
-///
-/// Call it once at start-up, e.g. with the `redis::Client` the application uses. Without it
-/// (and without `endpoint = ...`), `server.address`, `server.port` and `db.namespace` are absent.
-pub fn set_default_endpoint(endpoint: impl ToEndpoint) {
-    crate::config::update_default_endpoint(Some(endpoint.to_endpoint()));
-}
-
-/// Forgets the endpoint set by [`set_default_endpoint`].
-pub fn clear_default_endpoint() {
-    crate::config::update_default_endpoint(None);
-}
-
-/// The endpoint set by [`set_default_endpoint`], if any.
-#[must_use]
-pub fn default_endpoint() -> Option<Endpoint> {
-    crate::config::current().default_endpoint().cloned()
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use std::fmt;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::outcome::truncate_on_char_boundary;
+use crate::text::truncate_on_char_boundary;
 
-/// A Redis key: anything redis-rs accepts as an argument (`&str`, `String`, `Vec<u8>`, numbers).
+/// A Redis key (used by generated code): anything redis-rs accepts as an argument (`&str`, `String`, `Vec<u8>`, numbers).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as a Redis key",
     label = "not a Redis key",
@@ -138,27 +138,73 @@ pub enum KeyPolicy {
 
 impl fmt::Debug for KeyPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Pattern => "Pattern",
-            Self::Hash { .. } => "Hash",
-            Self::Raw => "Raw",
-            Self::Omit => "Omit",
-            Self::Custom(_) => "Custom",
-        })
+        match self {
+            Self::Pattern => KeyPolicyName::Pattern.fmt(f),
+            Self::Hash { .. } => KeyPolicyName::Hash.fmt(f),
+            Self::Raw => KeyPolicyName::Raw.fmt(f),
+            Self::Omit => KeyPolicyName::Omit.fmt(f),
+            Self::Custom(_) => f.write_str("Custom"),
+        }
     }
+}
+
+/// The key policies that have a name: what `REDIS_TRACE_KEY_POLICY` and
+/// `key_policy = "..."` accept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyPolicyName {
+    Pattern,
+    Hash,
+    Raw,
+    Omit,
+}
+
+impl KeyPolicyName {
+    /// Every name, as written in the environment and on the attribute.
+    const ALL: [(&'static str, Self); 4] = [
+        ("pattern", Self::Pattern),
+        ("hash", Self::Hash),
+        ("raw", Self::Raw),
+        ("omit", Self::Omit),
+    ];
+
+    /// The policy named `name` (exactly as listed, lower case).
+    pub(crate) const fn from_name(name: &str) -> Option<Self> {
+        let mut index = 0;
+        while index < Self::ALL.len() {
+            let (written, policy) = Self::ALL[index];
+            if eq_ignore_ascii_case(written.as_bytes(), name.as_bytes()) {
+                return Some(policy);
+            }
+            index += 1;
+        }
+        None
+    }
+}
+
+/// `<[u8]>::eq_ignore_ascii_case`, usable in `const` (a callsite's static names its policy).
+const fn eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < a.len() {
+        if !a[index].eq_ignore_ascii_case(&b[index]) {
+            return false;
+        }
+        index += 1;
+    }
+    true
 }
 
 impl KeyPolicy {
     /// `pattern`, `hash`, `raw` or `omit` (case-insensitive); `hash` uses `hash_key` (any
     /// string, stretched to 16 bytes) or a built-in key.
-    #[must_use]
-    pub fn from_name(name: &str, hash_key: Option<&str>) -> Option<Self> {
-        Some(match name.trim().to_ascii_lowercase().as_str() {
-            "pattern" => Self::Pattern,
-            "hash" => Self::hash_with_secret(hash_key.unwrap_or(DEFAULT_HASH_SECRET)),
-            "raw" => Self::Raw,
-            "omit" => Self::Omit,
-            _ => return None,
+    pub(crate) fn from_name(name: &str, hash_key: Option<&str>) -> Option<Self> {
+        Some(match KeyPolicyName::from_name(name.trim())? {
+            KeyPolicyName::Pattern => Self::Pattern,
+            KeyPolicyName::Hash => Self::hash_with_secret(hash_key.unwrap_or(DEFAULT_HASH_SECRET)),
+            KeyPolicyName::Raw => Self::Raw,
+            KeyPolicyName::Omit => Self::Omit,
         })
     }
 
@@ -178,7 +224,14 @@ impl KeyPolicy {
         Self::Custom(Arc::new(render))
     }
 
-    /// The key as telemetry shows it, at most `max_len` bytes; `None` under `Omit`.
+    /// The key as telemetry shows it, at most `max_len` bytes; `None` under `Omit` (a preview
+    /// of what spans will record).
+    ///
+    /// ```
+    /// use redis_trace_core::KeyPolicy;
+    ///
+    /// assert_eq!(KeyPolicy::Pattern.render(b"user:42:cart", 256).as_deref(), Some("user:?:cart"));
+    /// ```
     #[must_use]
     pub fn render(&self, key: &[u8], max_len: usize) -> Option<String> {
         let mut out = String::new();
@@ -336,6 +389,20 @@ mod tests {
         let custom = KeyPolicy::custom(|key| Some(format!("len={}\u{7}", key.len())));
         assert_eq!(custom.render(b"abc", 256).as_deref(), Some("len=3\\u{7}"));
         assert_eq!(KeyPolicy::Omit.render(b"abc", 256), None);
+    }
+
+    #[test]
+    fn names_are_read_in_any_case() {
+        assert!(matches!(
+            KeyPolicy::from_name(" Omit ", None),
+            Some(KeyPolicy::Omit)
+        ));
+        assert!(matches!(
+            KeyPolicy::from_name("HASH", None),
+            Some(KeyPolicy::Hash { .. })
+        ));
+        assert!(KeyPolicy::from_name("patern", None).is_none());
+        assert_eq!(format!("{:?}", KeyPolicy::Raw), "Raw");
     }
 
     fn visited(key: &dyn RedisKey) -> Vec<Vec<u8>> {

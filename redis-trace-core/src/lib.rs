@@ -1,42 +1,54 @@
-//! Runtime of [redis-trace](https://docs.rs/redis-trace): the per-call [`Operation`] guard the
-//! `#[redis_traced]` attribute expands to, result classification ([`Outcome`]), endpoint
-//! attributes ([`Endpoint`]) and the cached tracer.
+//! Runtime of [redis-trace](https://docs.rs/redis-trace): the per-call operation guard the
+//! `#[redis_traced]` attribute expands to, the traced connection, configuration, endpoints and
+//! the process-wide state they share.
 //!
-//! Use it through the `redis-trace` crate, which re-exports everything here.
+//! Use it through the `redis-trace` crate, which re-exports the public items listed there. The
+//! modules are private; what generated code needs is under [`__private`], which is not a public
+//! API.
+//!
+//! Layout, one concept per module, no import cycles (a test checks):
+//! - `globals`: the one owner of process-wide state (settings and default endpoint, tracer,
+//!   instruments, the fast-path flag) and the public setters.
+//! - `config`, `endpoint`, `key`, `fields`: what users configure and pass.
+//! - `callsite` (static per annotated fn), `operation` (the per-call guard: lifecycle in
+//!   `mod.rs`, attributes, scope), `outcome` (result shapes), `failure` (errors → attributes).
+//! - `connection` (`TracedConnection` and what it describes), `command` (a command's span
+//!   attributes and replies), `statement` (sanitized `db.query.text`).
+//! - `tracer`, `metrics`, `semconv`, `sink`, `intern`, `text`: building blocks.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod callsite;
-pub mod config;
-pub mod connection;
-pub mod endpoint;
-mod fast_path;
-pub mod fields;
+#[cfg(test)]
+mod architecture;
+mod callsite;
+mod command;
+mod config;
+mod connection;
+mod endpoint;
+mod failure;
+mod fields;
+mod globals;
 mod intern;
-pub mod key;
-pub mod metrics;
-pub mod operation;
-pub mod outcome;
-mod resp;
+mod key;
+mod metrics;
+mod operation;
+mod outcome;
 pub mod semconv;
-pub mod statement;
-pub mod tracer;
+mod sink;
+mod statement;
+mod text;
+mod tracer;
 
-pub use callsite::Callsite;
 pub use config::{Config, ConfigBuilder, SemconvMode};
 pub use connection::{Pooled, TracedConnection};
-pub use endpoint::{
-    clear_default_endpoint, default_endpoint, set_default_endpoint, Endpoint, ToEndpoint,
-};
+pub use endpoint::{Endpoint, ToEndpoint};
 pub use fields::FieldValue;
-pub use key::{KeyPolicy, RedisKey};
-pub use metrics::{reload_global_meter, set_meter_provider};
-pub use operation::Operation;
-pub use outcome::{ErrorAttributes, Failure, Outcome};
-/// The Redis command table (generated from redis-server), shared with the macro.
-pub use redis_trace_commands as commands;
-pub use tracer::{reload_global_tracer, set_tracer_provider};
+pub use globals::{
+    clear_default_endpoint, default_endpoint, reload_global_meter, reload_global_tracer,
+    set_default_endpoint, set_meter_provider, set_tracer_provider,
+};
+pub use key::{KeyPolicy, KeyRenderer};
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
@@ -44,9 +56,10 @@ pub mod __private {
     pub use crate::__outcome as outcome;
     pub use crate::callsite::{Callsite, CallsiteKeyPolicy};
     pub use crate::endpoint::ToEndpoint;
+    pub use crate::failure::Failure;
     pub use crate::fields::FieldValue;
     pub use crate::key::RedisKey;
-    pub use crate::operation::Operation;
+    pub use crate::operation::{Fields, Instrumented, Operation};
     pub use crate::outcome::ladder;
     pub use crate::outcome::{Outcome, Probe, Shape};
 

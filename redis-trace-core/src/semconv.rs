@@ -1,7 +1,18 @@
-//! Attribute names written by redis-trace.
+//! The names redis-trace writes: attributes, metrics and its instrumentation scope.
 //!
 //! The stable database semantic conventions (v1.33+) are used. Names with no OpenTelemetry
-//! convention (cache hit/miss, cancellation) are documented here and in the README.
+//! convention (cache hit/miss, keys, cancellation) are documented here. These names are part of
+//! the public API: dashboards and tests can rely on them.
+
+/// The instrumentation scope name of every span and metric redis-trace creates.
+pub const SCOPE_NAME: &str = "redis-trace";
+
+/// `db.client.operation.duration`: histogram of operation durations in seconds, the stable
+/// database metric.
+pub const DB_CLIENT_OPERATION_DURATION: &str = "db.client.operation.duration";
+/// `redis_trace.cache.requests`: counter of calls whose result says hit or miss, with
+/// `cache.hit`.
+pub const CACHE_REQUESTS: &str = "redis_trace.cache.requests";
 
 /// `"redis"`, set at span creation.
 pub const DB_SYSTEM_NAME: &str = "db.system.name";

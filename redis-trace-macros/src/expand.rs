@@ -47,12 +47,11 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
         (quote!(start_with_fields), quote!(, &[#(#field_values),*]))
     };
     let key_policy = args.key_policy.as_ref().map(|policy| match policy {
-        KeyPolicyChoice::Named(variant) => {
-            let variant = syn::Ident::new(variant, proc_macro2::Span::call_site());
-            quote!(.with_key_policy(#private::CallsiteKeyPolicy::#variant))
+        KeyPolicyChoice::Named(name) => {
+            quote!(.with_key_policy(#private::CallsiteKeyPolicy::named(#name)))
         }
         KeyPolicyChoice::Custom(path) => {
-            quote!(.with_key_policy(#private::CallsiteKeyPolicy::Custom(#path)))
+            quote!(.with_key_policy(#private::CallsiteKeyPolicy::custom(#path)))
         }
     });
 

@@ -4,7 +4,6 @@
 //! `::redis_trace::__private`.
 
 mod args;
-mod commands;
 mod errors;
 mod expand;
 mod suggest;

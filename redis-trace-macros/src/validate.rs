@@ -12,9 +12,9 @@ use syn::visit::Visit;
 use syn::{Expr, FnArg, ItemFn, LitStr, Pat};
 
 use crate::args::{attribute_span, Args};
-use crate::commands::{self, KeyCount};
 use crate::errors::Errors;
 use crate::suggest;
+use redis_trace_commands::{self as commands, KeyCount};
 
 /// Everything expansion needs, checked.
 pub struct Validated {
@@ -26,7 +26,7 @@ pub struct Validated {
     pub keys: Vec<Expr>,
     /// The endpoint expression.
     pub endpoint: Option<Expr>,
-    /// The key policy of this fn, as a `CallsiteKeyPolicy` variant and its argument.
+    /// The key policy of this fn.
     pub key_policy: Option<KeyPolicyChoice>,
     /// Extra attributes, `ttl` included as `redis.ttl`.
     pub fields: Vec<(String, Expr)>,
@@ -101,7 +101,8 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
 
 /// A key policy named on the attribute.
 pub enum KeyPolicyChoice {
-    /// `"pattern"`, `"hash"`, `"raw"`, `"omit"`: the `CallsiteKeyPolicy` variant name.
+    /// `"pattern"`, `"hash"`, `"raw"`, `"omit"`, as the runtime's `CallsiteKeyPolicy::named`
+    /// reads them.
     Named(&'static str),
     /// A path to `fn(&[u8]) -> Option<String>`.
     Custom(syn::ExprPath),
@@ -166,22 +167,17 @@ fn check_op(op: &LitStr, unchecked: bool, errors: &mut Errors) -> Option<Checked
 }
 
 fn check_key_policy(policy: &Expr, errors: &mut Errors) -> Option<KeyPolicyChoice> {
-    const NAMES: [(&str, &str); 4] = [
-        ("pattern", "Pattern"),
-        ("hash", "Hash"),
-        ("raw", "Raw"),
-        ("omit", "Omit"),
-    ];
+    const NAMES: [&str; 4] = ["pattern", "hash", "raw", "omit"];
     match policy {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Str(name),
             ..
         }) => {
             let value = name.value();
-            if let Some((_, variant)) = NAMES.iter().find(|(written, _)| *written == value) {
-                return Some(KeyPolicyChoice::Named(variant));
+            if let Some(known) = NAMES.iter().find(|known| **known == value) {
+                return Some(KeyPolicyChoice::Named(known));
             }
-            let close = suggest::closest(&value, NAMES.iter().map(|(written, _)| *written));
+            let close = suggest::closest(&value, NAMES.iter().copied());
             let hint =
                 close.map_or_else(String::new, |close| format!("did you mean \"{close}\"? "));
             errors.push(syn::Error::new(
@@ -271,7 +267,7 @@ fn check_key_count(command: &commands::Command, args: &Args, count: usize, error
         _ => return,
     };
     let argument = if args.keys.is_some() { "keys" } else { "key" };
-    match (command.key_count(), commands::max_keys(command)) {
+    match (command.key_count(), command.max_keys()) {
         (KeyCount::None, _) => errors.push(syn::Error::new_spanned(
             spanned,
             format!("`{}` takes no key: remove `{argument} = ...`", command.name),

@@ -129,6 +129,25 @@ impl Command {
         }
     }
 
+    /// The most keys one call can pass: `None` when unbounded.
+    #[must_use]
+    pub fn max_keys(&self) -> Option<usize> {
+        match self.key_count() {
+            KeyCount::None => Some(0),
+            KeyCount::One => Some(1),
+            KeyCount::Many if self.arity > 0 => {
+                // Fixed arity: every argument but the name(s) could at most be a key.
+                let names = 1 + self.name.matches(' ').count();
+                Some(
+                    usize::try_from(self.arity)
+                        .unwrap_or(0)
+                        .saturating_sub(names),
+                )
+            }
+            KeyCount::Many => None,
+        }
+    }
+
     /// The positions of the keys in `args` (`args[0]` is the command name; for subcommands
     /// `args[1]` is the subcommand), following the key specifications. Positions are sorted and
     /// never out of bounds, whatever the arguments.
@@ -226,6 +245,14 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
         .map(|index| &COMMANDS[index])
 }
 
+/// The subcommands of a container command (`CLIENT` → `CLIENT SETNAME`, ...).
+pub fn subcommands(container: &str) -> impl Iterator<Item = &'static str> + '_ {
+    COMMANDS.iter().filter_map(move |command| {
+        let (head, _) = command.name.split_once(' ')?;
+        (head == container).then_some(command.name)
+    })
+}
+
 /// The command that `args` invoke: the subcommand entry when there is one (`CLIENT SETNAME`),
 /// else the command itself.
 #[must_use]
@@ -271,6 +298,11 @@ mod tests {
         assert_eq!(lookup("MGET").unwrap().key_count(), KeyCount::Many);
         assert_eq!(lookup("EVAL").unwrap().key_count(), KeyCount::Many);
         assert_eq!(lookup("RENAME").unwrap().key_count(), KeyCount::Many);
+        assert_eq!(lookup("GET").unwrap().max_keys(), Some(1));
+        assert_eq!(lookup("RENAME").unwrap().max_keys(), Some(2));
+        assert_eq!(lookup("MGET").unwrap().max_keys(), None);
+        assert!(subcommands("CLIENT").any(|name| name == "CLIENT SETNAME"));
+        assert_eq!(subcommands("GET").count(), 0);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Generates `redis-trace-core/commands/src/table.rs` from a running redis-server's
+//! Generates `redis-trace-commands/src/table.rs` from a running redis-server's
 //! `COMMAND INFO` and `COMMAND DOCS`. Run by `tests/command_table.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use redis::Value;
 
 /// The checked-in table, relative to the repository root.
-pub const TABLE_PATH: &str = "redis-trace-core/commands/src/table.rs";
+pub const TABLE_PATH: &str = "redis-trace-commands/src/table.rs";
 
 struct Entry {
     arity: i64,

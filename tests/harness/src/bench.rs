@@ -1,5 +1,4 @@
 //! What the benchmarks share: the telemetry set-ups being compared, installed in one process.
-#![allow(dead_code)]
 
 pub mod micro;
 

@@ -1,14 +1,11 @@
 //! The micro-benchmark bodies: the same trivial async fn under each variant, no I/O.
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context as TaskContext, Poll, Waker};
-
 use opentelemetry::trace::{Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use redis_trace::redis_traced;
 
 use super::Variant;
+use crate::block_on;
 
 fn body(id: &str) -> redis::RedisResult<Option<usize>> {
     Ok((id.len() % 2 == 0).then_some(id.len()))
@@ -51,17 +48,6 @@ async fn seed(id: &str) -> redis::RedisResult<Option<usize>> {
 #[tracing::instrument(fields(otel.kind = "client", db.system.name = "redis", db.operation.name = "GET"))]
 async fn instrumented(id: &str) -> redis::RedisResult<Option<usize>> {
     body(id)
-}
-
-/// Polls `future` to completion on this thread (the bodies never wait).
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    let mut cx = TaskContext::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-    }
 }
 
 /// One call of the body under `variant` (installed beforehand with [`super::install`]).

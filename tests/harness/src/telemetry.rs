@@ -64,7 +64,8 @@ pub fn capture() -> Capture {
             }
         })
         .clone();
-    redis_trace::config::install(redis_trace::Config::default());
+    redis_trace::ConfigBuilder::default().install();
+    redis_trace::clear_default_endpoint();
     let capture = Capture {
         _exclusive: exclusive,
         pipeline,

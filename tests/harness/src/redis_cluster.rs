@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::RedisServer;
+use crate::RedisServer;
 
 /// A running cluster of `redis-server --cluster-enabled yes` nodes.
 pub struct RedisCluster {

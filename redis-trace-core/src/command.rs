@@ -1,0 +1,99 @@
+//! A command or pipeline sent through a traced connection, as its span describes it: what the
+//! connection hands to the operation (built in `connection::describe`), and the replies it
+//! hands back.
+
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanBuilder, SpanKind, Tracer};
+use opentelemetry::{Context, KeyValue, StringValue, Value};
+
+use crate::config::SemconvMode;
+use crate::semconv::{self, old};
+use crate::sink::AttributeSink;
+
+/// What a traced connection knows of one command or pipeline.
+#[derive(Debug, Clone)]
+pub(crate) struct CommandSpec {
+    /// `db.operation.name`: `GET`, `PIPELINE`, `PIPELINE GET`, `MULTI`, `MULTI SET`.
+    pub(crate) operation: Cow<'static, str>,
+    /// `db.query.text`, sanitized.
+    pub(crate) statement: StringValue,
+    /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.
+    pub(crate) batch_size: Option<usize>,
+    /// `redis.cluster.slot`, on cluster connections when every key maps to one slot.
+    pub(crate) slot: Option<u16>,
+    /// Each command of a pipeline (operation, statement), for per-command child spans.
+    pub(crate) commands: Vec<(Cow<'static, str>, StringValue)>,
+}
+
+impl CommandSpec {
+    /// Span-only attributes of a command: its statement, batch size and cluster slot.
+    pub(crate) fn add_attributes(&self, mode: SemconvMode, sink: &mut impl AttributeSink) {
+        if mode.stable() {
+            sink.add(semconv::DB_QUERY_TEXT, || self.statement.clone().into());
+        }
+        if mode.old() {
+            sink.add(old::DB_STATEMENT, || self.statement.clone().into());
+        }
+        if let Some(size) = self.batch_size {
+            sink.add(semconv::DB_OPERATION_BATCH_SIZE, || {
+                Value::I64(i64::try_from(size).unwrap_or(i64::MAX))
+            });
+        }
+        if let Some(slot) = self.slot {
+            sink.add(semconv::REDIS_CLUSTER_SLOT, || Value::I64(i64::from(slot)));
+        }
+    }
+
+    /// One child span per command of a pipeline (opt-in), spanning the pipeline's time: Redis
+    /// answers a pipeline as a whole, so per-command timing does not exist.
+    pub(crate) fn child_spans(
+        &self,
+        tracer: &BoxedTracer,
+        pipeline: &Context,
+        started_at: SystemTime,
+        ended_at: SystemTime,
+    ) {
+        for (operation, statement) in &self.commands {
+            let builder = SpanBuilder::from_name(operation.clone())
+                .with_kind(SpanKind::Client)
+                .with_start_time(started_at)
+                .with_attributes([
+                    KeyValue::new(semconv::DB_SYSTEM_NAME, semconv::REDIS),
+                    KeyValue::new(semconv::DB_OPERATION_NAME, operation.clone()),
+                    KeyValue::new(semconv::DB_QUERY_TEXT, statement.clone()),
+                ]);
+            let mut span = tracer.build_with_context(builder, pipeline);
+            opentelemetry::trace::Span::end_with_timestamp(&mut span, ended_at);
+        }
+    }
+}
+
+/// The replies of a command (`Value`) or pipeline (`Vec<Value>`).
+pub(crate) trait Replies {
+    /// The first error reply among them.
+    fn error_reply(&self) -> Option<&redis::ServerError>;
+}
+
+impl Replies for redis::Value {
+    fn error_reply(&self) -> Option<&redis::ServerError> {
+        first_error_reply(self)
+    }
+}
+
+impl Replies for Vec<redis::Value> {
+    fn error_reply(&self) -> Option<&redis::ServerError> {
+        self.iter().find_map(first_error_reply)
+    }
+}
+
+/// The first error reply in `value`, looking into arrays (a transaction's EXEC reply).
+fn first_error_reply(value: &redis::Value) -> Option<&redis::ServerError> {
+    match value {
+        redis::Value::ServerError(error) => Some(error),
+        redis::Value::Array(values) => values.iter().find_map(first_error_reply),
+        _ => None,
+    }
+}

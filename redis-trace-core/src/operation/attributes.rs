@@ -1,0 +1,182 @@
+//! What an operation's span and metrics carry: the attributes set at creation (shared with the
+//! metrics), the span-only ones of a function call, and the span name.
+
+use std::borrow::Cow;
+use std::panic::Location;
+
+use opentelemetry::{KeyValue, StringValue, Value};
+use smallvec::SmallVec;
+
+use super::Target;
+use crate::callsite::Callsite;
+use crate::config::{Config, SemconvMode};
+use crate::endpoint::Endpoint;
+use crate::fields::FieldValue;
+use crate::intern;
+use crate::key::RedisKey;
+use crate::semconv::{self, old};
+use crate::sink::{AttributeSink, Count, InlineAttributes};
+
+/// Extra attributes of one call: `(name, value)` from `fields(...)` and `ttl = ...`.
+pub type Fields<'a> = &'a [(&'static str, &'a dyn FieldValue)];
+
+/// How many attributes [`creation_attributes`] adds: the span's `Vec` is sized exactly, as the
+/// smaller a span's heap block, the cheaper it is to free on the exporter's thread.
+pub(super) fn creation_attribute_count(
+    target: &Target,
+    mode: SemconvMode,
+    endpoint: Option<&Endpoint>,
+) -> usize {
+    let mut count = Count::default();
+    creation_attributes(target, mode, endpoint, &mut count);
+    count.0
+}
+
+/// The attributes shared by the span and the metrics: system, operation, summary, endpoint, in
+/// the semantic-convention mode `mode`.
+pub(super) fn creation_attributes(
+    target: &Target,
+    mode: SemconvMode,
+    endpoint: Option<&Endpoint>,
+    sink: &mut impl AttributeSink,
+) {
+    // One value under the stable and/or the old name.
+    let mut add = |stable: &'static str, old: &'static str, value: &dyn Fn() -> Value| {
+        if mode.old() {
+            sink.add(old, value);
+        }
+        if mode.stable() {
+            sink.add(stable, value);
+        }
+    };
+    add(semconv::DB_SYSTEM_NAME, old::DB_SYSTEM, &|| {
+        Value::from(semconv::REDIS)
+    });
+    add(
+        semconv::DB_OPERATION_NAME,
+        old::DB_OPERATION,
+        &|| match target {
+            Target::Function(callsite) => Value::from(callsite.operation()),
+            Target::Command(spec) => Value::from(spec.operation.clone()),
+        },
+    );
+    if let Some(address) = endpoint.and_then(Endpoint::address_value) {
+        add(semconv::SERVER_ADDRESS, old::NET_PEER_NAME, &|| {
+            Value::String(address.clone())
+        });
+    }
+    if let Some(port) = endpoint.and_then(Endpoint::port) {
+        add(semconv::SERVER_PORT, old::NET_PEER_PORT, &|| {
+            Value::I64(i64::from(port))
+        });
+    }
+    if let (Some(summary), true) = (target.summary(), mode.stable()) {
+        sink.add(semconv::DB_QUERY_SUMMARY, || Value::from(summary));
+    }
+    if let (Some(namespace), true) = (endpoint.and_then(Endpoint::namespace_value), mode.stable()) {
+        sink.add(semconv::DB_NAMESPACE, || Value::String(namespace));
+    }
+    if let (Some(index), true) = (endpoint.and_then(Endpoint::database), mode.old()) {
+        sink.add(old::DB_REDIS_DATABASE_INDEX, || Value::I64(index));
+    }
+}
+
+/// Span-only attributes of a function call: where the fn is, its keys and extra fields.
+pub(super) fn add_call_attributes(
+    callsite: &Callsite,
+    config: &Config,
+    location: &'static Location<'static>,
+    keys: &[&dyn RedisKey],
+    fields: Fields<'_>,
+    attributes: &mut InlineAttributes,
+) {
+    attributes.extend([
+        KeyValue::new(semconv::CODE_FUNCTION_NAME, callsite.function()),
+        KeyValue::new(semconv::CODE_FILE_PATH, location.file()),
+        KeyValue::new(semconv::CODE_LINE_NUMBER, i64::from(location.line())),
+    ]);
+    let policy = callsite.key_policy(config);
+    let mut rendered: SmallVec<[StringValue; 2]> = SmallVec::new();
+    for key in keys {
+        key.visit_args(&mut |arg| {
+            rendered.extend(intern::render_key(&policy, arg, config.max_key_length()));
+        });
+    }
+    match (keys.len(), rendered.len()) {
+        (_, 0) => {}
+        (1, 1) => attributes.extend(
+            rendered
+                .pop()
+                .map(|key| KeyValue::new(semconv::REDIS_KEY, key)),
+        ),
+        _ => attributes.push(KeyValue::new(
+            semconv::REDIS_KEYS,
+            Value::Array(rendered.into_vec().into()),
+        )),
+    }
+    for (name, value) in fields {
+        attributes.push(KeyValue::new(*name, value.to_value()));
+    }
+}
+
+/// At most how many attributes [`add_call_attributes`] adds: code location (3), the key or
+/// keys (1), the fields.
+pub(super) fn call_attribute_bound(keys: &[&dyn RedisKey], fields: Fields<'_>) -> usize {
+    3 + usize::from(!keys.is_empty()) + fields.len()
+}
+
+/// `{summary}` if given, else `{operation} {address}:{port}`, else `{operation}`; never the key.
+pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'static, str> {
+    if let Some(summary) = target.summary() {
+        return Cow::Borrowed(summary);
+    }
+    let operation = target.operation();
+    match endpoint.and_then(|e| e.address().map(|address| (address, e.port()))) {
+        Some((address, Some(port))) => format!("{operation} {address}:{port}").into(),
+        Some((address, None)) => format!("{operation} {address}").into(),
+        None => match target {
+            Target::Function(callsite) => Cow::Borrowed(callsite.operation()),
+            Target::Command(spec) => spec.operation.clone(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::CommandSpec;
+
+    fn traced_fn() {}
+    static CALLSITE: Callsite = Callsite::new("GET", Some("get user"), traced_fn);
+
+    #[test]
+    fn the_count_is_what_is_pushed_in_every_mode() {
+        let command = CommandSpec {
+            operation: "SET".into(),
+            statement: "SET k ?".into(),
+            batch_size: None,
+            slot: None,
+            commands: Vec::new(),
+        };
+        let targets = [Target::Function(&CALLSITE), Target::Command(command)];
+        let endpoints = [
+            None,
+            Some(Endpoint::tcp("cache", 6380).with_database(2)),
+            Some(Endpoint::unix("/run/redis.sock")),
+        ];
+        for mode in [SemconvMode::Stable, SemconvMode::Old, SemconvMode::Both] {
+            for target in &targets {
+                for endpoint in &endpoints {
+                    let mut pushed = Vec::new();
+                    creation_attributes(target, mode, endpoint.as_ref(), &mut pushed);
+                    assert_eq!(
+                        creation_attribute_count(target, mode, endpoint.as_ref()),
+                        pushed.len(),
+                        "{mode:?} {endpoint:?}"
+                    );
+                    assert!(pushed.len() >= 2, "system and operation at least");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! The per-call guard: starts the span, makes it current around the body (`scope`), ends it
+//! and records the metrics. What the span carries is built in `attributes`.
+
+mod attributes;
+mod scope;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use redis::RedisResult;
+
+pub use self::attributes::Fields;
+use self::attributes::{
+    add_call_attributes, call_attribute_bound, creation_attribute_count, creation_attributes,
+    span_name,
+};
+pub use self::scope::Instrumented;
+use crate::callsite::Callsite;
+use crate::command::{CommandSpec, Replies};
+use crate::endpoint::{Endpoint, ToEndpoint};
+use crate::failure::ErrorAttributes;
+use crate::globals::{self, Settings};
+use crate::key::RedisKey;
+use crate::metrics;
+use crate::outcome::Outcome;
+use crate::semconv;
+use crate::sink::{AttributeSink, Count, InlineAttributes};
+
+/// Attributes set when a span ends: `cache.hit`, or `error.type` and `db.response.status_code`.
+const ENDING_ATTRIBUTES: usize = 2;
+
+/// One call of an annotated function, or one command sent through a traced connection, from
+/// start to finish.
+///
+/// Created by [`Operation::start`]; ended by [`Operation::finish`] with the call's result, or by
+/// `Drop` when the call never finishes: a dropped (cancelled) future or a panic. Either way the
+/// span ends with `error.type` = `cancelled` or `panic`, and the duration is recorded.
+#[must_use = "an operation ends its span when finished or dropped"]
+pub struct Operation {
+    // Boxed: the guard lives in every traced future's state, so it stays one pointer wide.
+    active: Option<Box<Active>>,
+}
+
+struct Active {
+    target: Target,
+    settings: Arc<Settings>,
+    endpoint: Option<Endpoint>,
+    /// Wall-clock start, read when the duration is recorded or the span needs it; the end is
+    /// read from the same clock, so the span and the histogram agree (two clock reads per
+    /// call). A span alone leaves the timestamps to the SDK, which reads no clock for a span its
+    /// sampler drops.
+    started_at: Option<SystemTime>,
+    span: Option<SpanState>,
+    metrics: bool,
+    panicked: bool,
+}
+
+struct SpanState {
+    cx: Context,
+    /// Whether the sampler kept it: a dropped span only carries the context to the body.
+    recording: bool,
+}
+
+/// What an operation traces.
+enum Target {
+    /// A `#[redis_traced]` function.
+    Function(&'static Callsite),
+    /// A command or pipeline sent through a traced connection.
+    Command(CommandSpec),
+}
+
+impl Target {
+    fn operation(&self) -> &str {
+        match self {
+            Self::Function(callsite) => callsite.operation(),
+            Self::Command(spec) => &spec.operation,
+        }
+    }
+
+    fn summary(&self) -> Option<&'static str> {
+        match self {
+            Self::Function(callsite) => callsite.summary(),
+            Self::Command(_) => None,
+        }
+    }
+}
+
+/// Where the call ended.
+enum Ending<'a> {
+    Finished(Outcome<'a>),
+    /// An error reply inside an otherwise successful answer (redis-rs returns server errors
+    /// as `Value::ServerError`).
+    ErrorReply(ErrorAttributes),
+    Dropped,
+}
+
+impl Operation {
+    /// Starts one call of `callsite`: its span (unless the tracer is a no-op, the command is
+    /// denied or a required parent is missing) and its clock for the metrics.
+    ///
+    /// `endpoint` overrides the configured default endpoint; `keys` are rendered by the key
+    /// policy.
+    #[track_caller]
+    pub fn start(
+        callsite: &'static Callsite,
+        endpoint: Option<&dyn ToEndpoint>,
+        keys: &[&dyn RedisKey],
+    ) -> Self {
+        Self::start_with_fields(callsite, endpoint, keys, &[])
+    }
+
+    /// [`Operation::start`] with extra attributes (`fields(...)`, `ttl = ...`).
+    #[track_caller]
+    pub fn start_with_fields(
+        callsite: &'static Callsite,
+        endpoint: Option<&dyn ToEndpoint>,
+        keys: &[&dyn RedisKey],
+        fields: Fields<'_>,
+    ) -> Self {
+        if globals::nothing_to_record() {
+            return Self { active: None };
+        }
+        // The generated call carries the attribute's span: this is where the fn is defined.
+        let location = std::panic::Location::caller();
+        let settings = globals::settings();
+        let endpoint = match endpoint {
+            Some(endpoint) => Some(endpoint.to_endpoint()),
+            None => settings.default_endpoint.clone(),
+        };
+        Self::begin(
+            Target::Function(callsite),
+            settings,
+            endpoint,
+            true,
+            call_attribute_bound(keys, fields),
+            |config, attributes| {
+                add_call_attributes(callsite, config, location, keys, fields, attributes);
+            },
+        )
+    }
+
+    /// Starts one command or pipeline sent through a traced connection. Metrics are recorded
+    /// unless it runs inside a `#[redis_traced]` function, which already counts the call.
+    ///
+    /// `describe` builds the command's description from the configuration; it is not called when
+    /// nothing is recorded.
+    pub(crate) fn start_command(
+        describe: impl FnOnce(&crate::config::Config) -> CommandSpec,
+        endpoint: Option<&Endpoint>,
+    ) -> Self {
+        if globals::nothing_to_record() {
+            return Self { active: None };
+        }
+        let settings = globals::settings();
+        let metrics = settings.config.metrics() && !scope::in_traced_function();
+        if !metrics && globals::tracer().tracer().is_none() {
+            return Self { active: None };
+        }
+        let endpoint = endpoint.or(settings.default_endpoint.as_ref()).cloned();
+        let spec = describe(&settings.config);
+        Self::begin(
+            Target::Command(spec),
+            settings,
+            endpoint,
+            metrics,
+            0,
+            |_, _| {},
+        )
+    }
+
+    fn begin(
+        target: Target,
+        settings: Arc<Settings>,
+        endpoint: Option<Endpoint>,
+        metrics: bool,
+        extra_capacity: usize,
+        add_extra_attributes: impl FnOnce(&crate::config::Config, &mut InlineAttributes),
+    ) -> Self {
+        let config = &settings.config;
+        let metrics = metrics && config.metrics() && globals::metrics().instruments().is_some();
+        let slot = globals::tracer();
+        let tracer = slot.tracer();
+        if tracer.is_none() && !metrics {
+            return Self { active: None };
+        }
+        // Pipelines always: their per-command child spans share the pipeline's timestamps.
+        let started_at = (metrics || matches!(target, Target::Command(_))).then(SystemTime::now);
+        let span = tracer
+            .filter(|_| !config.is_denied(target.operation()))
+            .and_then(|tracer| {
+                let parent = scope::parent_context();
+                if config.require_parent() && !parent.has_active_span() {
+                    return None;
+                }
+                let mode = config.semconv();
+                let command_attributes = match &target {
+                    Target::Command(spec) => {
+                        let mut count = Count::default();
+                        spec.add_attributes(mode, &mut count);
+                        count.0
+                    }
+                    Target::Function(_) => 0,
+                };
+                // The SDK keeps this Vec as the span's: sized for every attribute added later
+                // too, it is allocated once, small enough for the allocator's thread cache.
+                let mut attributes = Vec::with_capacity(
+                    creation_attribute_count(&target, mode, endpoint.as_ref())
+                        + command_attributes
+                        + extra_capacity
+                        + ENDING_ATTRIBUTES,
+                );
+                creation_attributes(&target, mode, endpoint.as_ref(), &mut attributes);
+                if let Target::Command(spec) = &target {
+                    spec.add_attributes(mode, &mut attributes);
+                }
+                let mut builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
+                    .with_kind(SpanKind::Client)
+                    .with_attributes(attributes);
+                builder.start_time = started_at;
+                let mut span = tracer.build_with_context(builder, &parent);
+                globals::observe_span(
+                    &slot,
+                    parent.span().span_context(),
+                    opentelemetry::trace::Span::span_context(&span),
+                    parent.is_telemetry_suppressed(),
+                );
+                // Keys, code location and fields matter to no sampler: render them only for
+                // spans that are kept.
+                let recording = opentelemetry::trace::Span::is_recording(&span);
+                if recording {
+                    let mut extra = InlineAttributes::new();
+                    add_extra_attributes(config, &mut extra);
+                    opentelemetry::trace::Span::set_attributes(&mut span, extra);
+                }
+                Some(SpanState {
+                    cx: parent.with_span(span),
+                    recording,
+                })
+            });
+        if span.is_none() && !metrics {
+            return Self { active: None };
+        }
+        Self {
+            active: Some(Box::new(Active {
+                target,
+                settings,
+                endpoint,
+                started_at,
+                span,
+                metrics,
+                panicked: false,
+            })),
+        }
+    }
+
+    /// Runs `future` with this operation's span as the current OpenTelemetry context.
+    pub fn instrument<F: Future>(&mut self, future: F) -> Instrumented<'_, F> {
+        Instrumented {
+            operation: self,
+            inner: future,
+        }
+    }
+
+    /// Runs `body` with this operation's span as the current OpenTelemetry context.
+    pub fn in_scope<R>(&mut self, body: impl FnOnce() -> R) -> R {
+        let _entered = self.enter();
+        body()
+    }
+
+    /// Ends the call with its outcome.
+    pub fn finish(mut self, outcome: Outcome<'_>) {
+        if let Some(active) = self.active.take() {
+            active.end(Ending::Finished(outcome));
+        }
+    }
+
+    /// Ends a command or pipeline with the replies a connection returned: an error reply
+    /// (anywhere in a pipeline's or transaction's replies) is a failure.
+    pub(crate) fn finish_replies(mut self, result: &RedisResult<impl Replies>) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        match result.as_ref().ok().and_then(Replies::error_reply) {
+            Some(error) => active.end(Ending::ErrorReply(ErrorAttributes::server_error(error))),
+            None => active.end(Ending::Finished(crate::__outcome!(result))),
+        }
+    }
+}
+
+impl Drop for Operation {
+    fn drop(&mut self) {
+        if let Some(active) = self.active.take() {
+            active.end(Ending::Dropped);
+        }
+    }
+}
+
+impl Active {
+    fn end(self, ending: Ending<'_>) {
+        // (start, end); a wall clock stepping back gives a zero, never a negative, duration.
+        let timing = self.started_at.map(|started_at| {
+            let elapsed = SystemTime::now()
+                .duration_since(started_at)
+                .unwrap_or_default();
+            (started_at, started_at + elapsed)
+        });
+        let (hit, error) = match ending {
+            Ending::Finished(Outcome::Ok) => (None, None),
+            Ending::Finished(Outcome::Hit) => (Some(true), None),
+            Ending::Finished(Outcome::Miss) => (Some(false), None),
+            Ending::Finished(Outcome::Failed(failure)) => (None, Some(failure.attributes())),
+            Ending::ErrorReply(error) => (None, Some(error)),
+            Ending::Dropped => (
+                None,
+                Some(ErrorAttributes::dropped(
+                    self.panicked || std::thread::panicking(),
+                )),
+            ),
+        };
+
+        if let Some(span) = &self.span {
+            self.end_span(span, hit, error.as_ref(), timing);
+        }
+        if let (true, Some((started_at, ended_at))) = (self.metrics, timing) {
+            let elapsed = ended_at.duration_since(started_at).unwrap_or_default();
+            self.record_metrics(elapsed.as_secs_f64(), hit, error.as_ref());
+        }
+    }
+
+    fn end_span(
+        &self,
+        span: &SpanState,
+        hit: Option<bool>,
+        error: Option<&ErrorAttributes>,
+        timing: Option<(SystemTime, SystemTime)>,
+    ) {
+        let handle = span.cx.span();
+        if !span.recording {
+            // Nothing would keep the attributes.
+            handle.end();
+            return;
+        }
+        if let Some(hit) = hit {
+            handle.set_attribute(KeyValue::new(semconv::CACHE_HIT, hit));
+        }
+        if let Some(error) = error {
+            if let (Some(code), true) =
+                (&error.status_code, self.settings.config.semconv().stable())
+            {
+                handle.set_attribute(KeyValue::new(
+                    semconv::DB_RESPONSE_STATUS_CODE,
+                    code.clone(),
+                ));
+            }
+            handle.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error.error_type.clone()));
+            handle.set_status(Status::error(error.message.clone()));
+        }
+        match timing {
+            Some((_, ended_at)) => handle.end_with_timestamp(ended_at),
+            None => handle.end(),
+        }
+        if let (Target::Command(spec), Some((started_at, ended_at))) = (&self.target, timing) {
+            let slot = globals::tracer();
+            if let (true, Some(tracer)) =
+                (self.settings.config.pipeline_command_spans(), slot.tracer())
+            {
+                spec.child_spans(tracer, &span.cx, started_at, ended_at);
+            }
+        }
+    }
+
+    fn record_metrics(&self, seconds: f64, hit: Option<bool>, error: Option<&ErrorAttributes>) {
+        let slot = globals::metrics();
+        let Some(instruments) = slot.instruments() else {
+            return;
+        };
+        let mode = self.settings.config.semconv();
+        // Inline storage: recording metrics allocates nothing.
+        let mut attributes = InlineAttributes::new();
+        creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
+        let common = attributes.len();
+        if let Some(error) = error {
+            attributes.add(semconv::ERROR_TYPE, || error.error_type.clone().into());
+            if let (Some(code), true) = (&error.status_code, mode.stable()) {
+                attributes.add(semconv::DB_RESPONSE_STATUS_CODE, || code.clone().into());
+            }
+        }
+        instruments.record_duration(seconds, &attributes);
+        if let (Some(hit), Target::Function(callsite)) = (hit, &self.target) {
+            attributes.truncate(common);
+            attributes.push(KeyValue::new(
+                semconv::CODE_FUNCTION_NAME,
+                callsite.function(),
+            ));
+            metrics::count_cache_request(callsite.cache_tally(), instruments, &attributes, hit);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! What redis-trace's tests and benchmarks share (a dev-dependency, never published).
+//!
+//! - [`RedisServer`] / [`RedisCluster`]: private servers on free loopback ports, stopped on drop.
+//! - [`capture`]: spans and metrics through the OpenTelemetry SDK's in-memory exporters, with
+//!   attribute-by-attribute assertions.
+//! - [`command_table`]: the generator of the Redis command table and its staleness check.
+//! - [`bench`]: the telemetry set-ups the benchmarks compare.
+//! - [`CountingAllocator`] and [`block_on`]: allocation counting and a busy-polling executor for
+//!   futures that never wait.
+
+pub mod bench;
+pub mod command_table;
+mod counting_allocator;
+mod redis_cluster;
+mod redis_server;
+mod telemetry;
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+pub use counting_allocator::{allocations, CountingAllocator};
+pub use redis_cluster::RedisCluster;
+pub use redis_server::RedisServer;
+pub use telemetry::{
+    assert_attributes, attributes, capture, expected, line_number, normalized, Capture,
+};
+
+/// Polls `future` to completion on this thread; for futures that never wait (no I/O).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut context = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! - [`capture`]: spans and metrics through the OpenTelemetry SDK's in-memory exporters, with
 //!   attribute-by-attribute assertions.
 //! - [`command_table`]: the generator of the Redis command table and its staleness check.
-//! - [`bench`]: the telemetry set-ups the benchmarks compare.
+//! - [`mod@bench`]: the telemetry set-ups the benchmarks compare.
 //! - [`CountingAllocator`] and [`block_on`]: allocation counting and a busy-polling executor for
 //!   futures that never wait.
 

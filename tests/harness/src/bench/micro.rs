@@ -8,7 +8,7 @@ use super::Variant;
 use crate::block_on;
 
 fn body(id: &str) -> redis::RedisResult<Option<usize>> {
-    Ok((id.len() % 2 == 0).then_some(id.len()))
+    Ok(id.len().is_multiple_of(2).then_some(id.len()))
 }
 
 async fn raw(id: &str) -> redis::RedisResult<Option<usize>> {

@@ -169,11 +169,7 @@ async fn hgetall_traced(
 async fn wrongtype_error_is_recorded_and_returned_unchanged() {
     let capture = capture();
     let server = RedisServer::start();
-    let mut conn = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connection(0).await;
     let _: () = conn.set("plain", "string").await.unwrap();
 
     let traced = hgetall_traced(&mut conn, "plain").await.unwrap_err();
@@ -233,11 +229,7 @@ async fn wait_for_job(
 async fn cancelled_call_ends_its_span_marked_cancelled() {
     let capture = capture();
     let server = RedisServer::start();
-    let mut conn = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connection(0).await;
 
     let outcome =
         tokio::time::timeout(Duration::from_millis(200), wait_for_job(&mut conn, "jobs")).await;
@@ -266,11 +258,7 @@ async fn panicking_get(
 async fn panicking_body_ends_span_with_error_and_panic_propagates() {
     let capture = capture();
     let server = RedisServer::start();
-    let conn = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let conn = server.connection(0).await;
 
     let joined = tokio::spawn(panicking_get(conn, "k".into())).await;
     let payload = joined.unwrap_err().into_panic();
@@ -322,9 +310,8 @@ struct Profiles {
 
 impl Profiles {
     async fn connect(server: &RedisServer) -> Self {
-        let client = server.client();
         Self {
-            conn: client.get_multiplexed_async_connection().await.unwrap(),
+            conn: server.connection(0).await,
         }
     }
 
@@ -436,11 +423,7 @@ async fn endpoint_from_client_with_database_three() {
     repo.save_user("3", "grace").await.unwrap();
     assert_eq!(repo.get_user("3").await.unwrap().as_deref(), Some("grace"));
     // The value really is in database 3.
-    let mut db3 = server
-        .client_for_db(3)
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut db3 = server.connection(3).await;
     assert_eq!(
         db3.get::<_, Option<String>>("user:3")
             .await
@@ -467,11 +450,7 @@ async fn get_default_endpoint(
 async fn default_endpoint_is_used_and_nothing_is_invented_without_one() {
     let capture = capture();
     let server = RedisServer::start();
-    let mut conn = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connection(0).await;
 
     get_default_endpoint(&mut conn, "k").await.unwrap();
     let mut miss = base("GET", "get_default_endpoint", "k");
@@ -489,11 +468,7 @@ async fn default_endpoint_is_used_and_nothing_is_invented_without_one() {
 async fn installing_a_configuration_keeps_the_default_endpoint() {
     let capture = capture();
     let server = RedisServer::start();
-    let mut conn = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connection(0).await;
     let mut miss = base("GET", "get_default_endpoint", "k");
     miss.insert("cache.hit".into(), false.into());
     let span_name = format!("GET 127.0.0.1:{}", server.port());
@@ -560,11 +535,7 @@ where
 async fn generic_fn() {
     let capture = capture();
     let server = RedisServer::start();
-    let mut conn = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connection(0).await;
     generic_set(&mut conn, "n", 42_u32).await.unwrap();
     let mut expected = base("SET", "generic_set", "n");
     expected.insert("db.query.summary".into(), "generic set".into());
@@ -626,11 +597,7 @@ async fn slow_get(
 async fn span_duration_covers_the_whole_call() {
     let capture = capture();
     let server = RedisServer::start();
-    let mut conn = server
-        .client()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connection(0).await;
     slow_get(&mut conn, "k").await.unwrap();
     let span = capture.span("slow get");
     let duration = span.end_time.duration_since(span.start_time).unwrap();

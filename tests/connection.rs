@@ -76,8 +76,7 @@ async fn multiplexed_connection() {
     let capture = capture();
     let server = RedisServer::start();
     let client = server.client();
-    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
-        .with_endpoint(&client);
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
     exercise(&mut conn).await;
     assert_exercised(&capture, &server);
 }
@@ -167,8 +166,7 @@ async fn command_spans_nest_under_the_attribute_and_metrics_count_once() {
     let server = RedisServer::start();
     let client = server.client();
     let repo = Repo {
-        conn: TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
-            .with_endpoint(&client),
+        conn: TracedConnection::new(server.connection(0).await).with_endpoint(&client),
     };
     repo.pair("a:1", "b:2").await.unwrap();
     let parent = capture.span("load pair");
@@ -196,8 +194,7 @@ async fn a_thousand_command_pipeline_is_one_span() {
     let capture = capture();
     let server = RedisServer::start();
     let client = server.client();
-    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
-        .with_endpoint(&client);
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
     let mut pipeline = redis::pipe();
     for i in 0..1000 {
         pipeline
@@ -232,8 +229,7 @@ async fn transactions_and_mixed_pipelines() {
     let capture = capture();
     let server = RedisServer::start();
     let client = server.client();
-    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
-        .with_endpoint(&client);
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
 
     let (count,): (i64,) = redis::pipe()
         .atomic()
@@ -323,8 +319,7 @@ async fn pipeline_command_spans_are_opt_in() {
     let server = RedisServer::start();
     let client = server.client();
     Config::builder().pipeline_command_spans(true).install();
-    let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap())
-        .with_endpoint(&client);
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
     let _: () = redis::pipe()
         .set("a", 1)
         .ignore()

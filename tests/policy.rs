@@ -55,11 +55,7 @@ impl Cache {
 async fn cache(server: &RedisServer) -> Cache {
     redis_trace::set_default_endpoint(server.client());
     Cache {
-        conn: server
-            .client()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap(),
+        conn: server.connection(0).await,
     }
 }
 
@@ -268,11 +264,7 @@ async fn mode_probe(
 async fn semantic_convention_modes() {
     let capture = capture();
     let server = RedisServer::start();
-    let mut conn = server
-        .client_for_db(2)
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = server.connection(2).await;
     let port = i64::from(server.port());
     let code = |map: &mut BTreeMap<String, Value>| {
         map.insert("code.function.name".into(), "policy::mode_probe".into());

@@ -122,6 +122,14 @@ impl RedisServer {
         redis::Client::open(self.url(db)).expect("valid redis URL")
     }
 
+    /// A multiplexed async connection to database `db`.
+    pub async fn connection(&self, db: u8) -> redis::aio::MultiplexedConnection {
+        self.client_for_db(db)
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to the test's redis-server")
+    }
+
     /// Stops the server now (a later connection attempt is refused).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -27,6 +27,13 @@ async fn exercise<C: redis::aio::ConnectionLike + Send + Sync>(conn: &mut Traced
     let _: () = conn.set_ex("user:1", "secret-value", 60).await.unwrap();
     let value: Option<String> = conn.get("user:1").await.unwrap();
     assert_eq!(value.as_deref(), Some("secret-value"));
+    let missing: Option<String> = conn.get("user:404").await.unwrap();
+    assert_eq!(missing, None);
+    let lock = redis::SetOptions::default().conditional_set(redis::ExistenceCheck::NX);
+    let taken: bool = conn.set_options("user:1", "other", lock).await.unwrap();
+    assert!(!taken, "user:1 exists: SET NX does not apply");
+    let values: Vec<Option<String>> = conn.mget(&["user:1", "user:404", "user:1"]).await.unwrap();
+    assert_eq!(values.iter().flatten().count(), 2);
     let _: () = conn
         .hset("profile:1", "email", "ada@example.com")
         .await
@@ -44,6 +51,9 @@ fn assert_exercised(capture: &support::Capture, server: &RedisServer) {
         [
             format!("SETEX {target}"),
             format!("GET {target}"),
+            format!("GET {target}"),
+            format!("SET {target}"),
+            format!("MGET {target}"),
             format!("HSET {target}"),
             format!("INCRBY {target}"),
         ]
@@ -52,15 +62,28 @@ fn assert_exercised(capture: &support::Capture, server: &RedisServer) {
         &spans[0],
         command_attributes(server, "SETEX", "SETEX user:? ? ?"),
     );
-    assert_attributes(&spans[1], command_attributes(server, "GET", "GET user:?"));
+    // Lookups say hit or miss, a conditional write whether it applied, other commands neither.
+    let mut hit = command_attributes(server, "GET", "GET user:?");
+    hit.insert("cache.hit".into(), true.into());
+    assert_attributes(&spans[1], hit);
+    let mut miss = command_attributes(server, "GET", "GET user:?");
+    miss.insert("cache.hit".into(), false.into());
+    assert_attributes(&spans[2], miss);
+    let mut not_applied = command_attributes(server, "SET", "SET user:? ? NX");
+    not_applied.insert("redis.applied".into(), false.into());
+    assert_attributes(&spans[3], not_applied);
+    let mut counted = command_attributes(server, "MGET", "MGET user:? user:? user:?");
+    counted.insert("cache.hit_count".into(), 2_i64.into());
+    counted.insert("cache.miss_count".into(), 1_i64.into());
+    assert_attributes(&spans[4], counted);
     assert_attributes(
-        &spans[2],
+        &spans[5],
         command_attributes(server, "HSET", "HSET profile:? ? ?"),
     );
     let mut failed = command_attributes(server, "INCRBY", "INCRBY user:? ?");
     failed.insert("error.type".into(), "ERR".into());
     failed.insert("db.response.status_code".into(), "ERR".into());
-    assert_attributes(&spans[3], failed);
+    assert_attributes(&spans[6], failed);
     for span in &spans {
         assert_eq!(span.span_kind, opentelemetry::trace::SpanKind::Client);
         let text = format!("{:?}", span.attributes);
@@ -121,6 +144,14 @@ fn sync_connection() {
     let _: () = redis::Commands::set_ex(&mut conn, "user:1", "secret-value", 60).unwrap();
     let value: Option<String> = redis::Commands::get(&mut conn, "user:1").unwrap();
     assert_eq!(value.as_deref(), Some("secret-value"));
+    let missing: Option<String> = redis::Commands::get(&mut conn, "user:404").unwrap();
+    assert_eq!(missing, None);
+    let lock = redis::SetOptions::default().conditional_set(redis::ExistenceCheck::NX);
+    let taken: bool = redis::Commands::set_options(&mut conn, "user:1", "other", lock).unwrap();
+    assert!(!taken, "user:1 exists: SET NX does not apply");
+    let values: Vec<Option<String>> =
+        redis::Commands::mget(&mut conn, &["user:1", "user:404", "user:1"]).unwrap();
+    assert_eq!(values.iter().flatten().count(), 2);
     let _: () = redis::Commands::hset(&mut conn, "profile:1", "email", "ada@example.com").unwrap();
     let error = redis::Commands::incr::<_, _, i64>(&mut conn, "user:1", 1).unwrap_err();
     assert_eq!(error.code(), Some("ERR"));

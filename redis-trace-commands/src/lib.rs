@@ -83,6 +83,37 @@ pub enum FindKeys {
     Unknown,
 }
 
+/// What a command's reply tells about the keys it names, for telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// It looks up stored values: a nil or empty reply is a cache miss.
+    Lookup,
+    /// A conditional write: its reply says whether it applied (`SET .. NX`, `SETNX`, `EXPIRE`).
+    Applied,
+    /// Anything else: the reply says nothing about hits or application.
+    Other,
+}
+
+/// Writes that also look up the value they return.
+const LOOKUPS_THAT_WRITE: &[&str] = &["GETDEL", "GETEX", "HGETDEL", "HGETEX"];
+
+/// Writes whose reply says whether they applied (`1`/`0`, `OK`/nil).
+const CONDITIONAL_WRITES: &[&str] = &[
+    "COPY",
+    "EXPIRE",
+    "EXPIREAT",
+    "HSETNX",
+    "MOVE",
+    "MSETNX",
+    "PERSIST",
+    "PEXPIRE",
+    "PEXPIREAT",
+    "RENAMENX",
+    "SET",
+    "SETNX",
+    "SMOVE",
+];
+
 /// How many keys a command can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyCount {
@@ -126,6 +157,27 @@ impl Command {
             0 => KeyCount::None,
             1 => KeyCount::One,
             _ => KeyCount::Many,
+        }
+    }
+
+    /// What the command's reply says about its keys.
+    ///
+    /// Lookups are the read-only commands that take keys (`GET`, `HGET`, `MGET`, `EXISTS`,
+    /// `ZSCORE`, ...) and the reads that also write (`GETDEL`, `GETEX`), but not scripts and
+    /// functions (`EVAL_RO`, `FCALL_RO`), whose reply means whatever the script makes it mean.
+    /// Conditional writes are `SET` (with `NX`/`XX`), `SETNX`, `HSETNX`, `MSETNX`, `RENAMENX`,
+    /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`, `PERSIST`, `COPY`, `MOVE` and `SMOVE`.
+    #[must_use]
+    pub fn answer(&self) -> Answer {
+        let script = self.name.starts_with("EVAL") || self.name.starts_with("FCALL");
+        if LOOKUPS_THAT_WRITE.contains(&self.name)
+            || (self.has_flag("readonly") && self.key_count() != KeyCount::None && !script)
+        {
+            Answer::Lookup
+        } else if CONDITIONAL_WRITES.contains(&self.name) {
+            Answer::Applied
+        } else {
+            Answer::Other
         }
     }
 
@@ -302,6 +354,33 @@ mod tests {
         assert_eq!(lookup("RENAME").unwrap().max_keys(), Some(2));
         assert_eq!(lookup("MGET").unwrap().max_keys(), None);
         assert!(subcommands("CLIENT").any(|name| name == "CLIENT SETNAME"));
+    }
+
+    #[test]
+    fn answers() {
+        let answer = |name: &str| lookup(name).unwrap().answer();
+        for name in [
+            "GET", "HGET", "MGET", "EXISTS", "HGETALL", "ZSCORE", "GETDEL", "GETEX",
+        ] {
+            assert_eq!(answer(name), Answer::Lookup, "{name}");
+        }
+        for name in [
+            "SET", "SETNX", "HSETNX", "MSETNX", "EXPIRE", "PERSIST", "RENAMENX",
+        ] {
+            assert_eq!(answer(name), Answer::Applied, "{name}");
+        }
+        for name in [
+            "DEL",
+            "HSET",
+            "EVALSHA",
+            "EVALSHA_RO",
+            "FCALL_RO",
+            "PING",
+            "DBSIZE",
+            "SCAN",
+        ] {
+            assert_eq!(answer(name), Answer::Other, "{name}");
+        }
         assert_eq!(subcommands("GET").count(), 0);
     }
 

@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use arc_swap::ArcSwapOption;
+use redis_trace_commands::Answer;
 
 use crate::config::Config;
 use crate::key::{KeyPolicy, KeyPolicyName};
@@ -23,6 +24,9 @@ pub struct Callsite {
     nested_item_path: fn() -> &'static str,
     function: OnceLock<&'static str>,
     key_policy: Option<CallsiteKeyPolicy>,
+    /// `cache = true | false` on the attribute.
+    cache: Option<bool>,
+    answer: OnceLock<Answer>,
     /// Where this function's last hit or miss was counted.
     cache_tally: ArcSwapOption<CacheTally>,
 }
@@ -86,8 +90,32 @@ impl Callsite {
             nested_item_path: std::any::type_name::<F>,
             function: OnceLock::new(),
             key_policy: None,
+            cache: None,
+            answer: OnceLock::new(),
             cache_tally: ArcSwapOption::const_empty(),
         }
+    }
+
+    /// The same callsite with `cache = true` (a lookup whatever the command) or `false` (never
+    /// a cache lookup).
+    #[must_use]
+    pub const fn with_cache(mut self, cache: bool) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// What the function's result says about its keys: the command's answer (see
+    /// `redis_trace_commands::Command::answer`), unless `cache = ...` overrides it.
+    pub(crate) fn answer(&self) -> Answer {
+        *self.answer.get_or_init(|| {
+            let by_command =
+                redis_trace_commands::lookup(self.operation).map_or(Answer::Other, |c| c.answer());
+            match (self.cache, by_command) {
+                (Some(true), _) => Answer::Lookup,
+                (Some(false), Answer::Lookup) => Answer::Other,
+                (_, answer) => answer,
+            }
+        })
     }
 
     /// The same callsite with its own key policy.

@@ -8,8 +8,10 @@ use std::time::SystemTime;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanBuilder, SpanKind, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
+use redis_trace_commands::Answer;
 
 use crate::config::SemconvMode;
+use crate::outcome::Outcome;
 use crate::semconv::{self, old};
 use crate::sink::AttributeSink;
 
@@ -26,6 +28,10 @@ pub(crate) struct CommandSpec {
     pub(crate) slot: Option<u16>,
     /// Each command of a pipeline (operation, statement), for per-command child spans.
     pub(crate) commands: Vec<(Cow<'static, str>, StringValue)>,
+    /// What a single command's reply says about its keys (`Other` for pipelines).
+    pub(crate) answer: Answer,
+    /// Whether the reply holds one answer per key or field (`MGET`, `HMGET`, `SMISMEMBER`).
+    pub(crate) per_key: bool,
 }
 
 impl CommandSpec {
@@ -75,17 +81,51 @@ impl CommandSpec {
 pub(crate) trait Replies {
     /// The first error reply among them.
     fn error_reply(&self) -> Option<&redis::ServerError>;
+
+    /// What the replies say, read as the answer of `spec`.
+    fn outcome(&self, spec: &CommandSpec) -> Outcome<'static>;
 }
 
 impl Replies for redis::Value {
     fn error_reply(&self) -> Option<&redis::ServerError> {
         first_error_reply(self)
     }
+
+    fn outcome(&self, spec: &CommandSpec) -> Outcome<'static> {
+        use redis::Value as V;
+        // Nil, empty and zero are what Redis answers for a key that is not there (-2 for the
+        // TTL family); a conditional write answers 1 or OK when it applied, 0 or nil when not.
+        let found = |reply: &V| match reply {
+            V::Nil => false,
+            V::Int(count) => !matches!(count, 0 | -2),
+            V::Array(items) | V::Set(items) => !items.is_empty(),
+            V::Map(pairs) => !pairs.is_empty(),
+            _ => true,
+        };
+        match (spec.answer, self) {
+            (Answer::Lookup, V::Array(items)) if spec.per_key => {
+                let hits = items.iter().filter(|item| found(item)).count() as u64;
+                Outcome::Counts {
+                    found: hits,
+                    missing: items.len() as u64 - hits,
+                }
+            }
+            (Answer::Lookup, reply) => Outcome::Found(found(reply)),
+            (Answer::Applied, reply @ (V::Nil | V::Int(_) | V::Okay)) => {
+                Outcome::Flag(found(reply))
+            }
+            _ => Outcome::Ok,
+        }
+    }
 }
 
 impl Replies for Vec<redis::Value> {
     fn error_reply(&self) -> Option<&redis::ServerError> {
         self.iter().find_map(first_error_reply)
+    }
+
+    fn outcome(&self, _spec: &CommandSpec) -> Outcome<'static> {
+        Outcome::Ok
     }
 }
 

@@ -53,9 +53,12 @@ impl CacheTally {
         self.generation == generation && self.attributes == attributes
     }
 
-    fn add(&self, hit: bool) {
-        let count = if hit { &self.hits } else { &self.misses };
-        count.fetch_add(1, Ordering::Relaxed);
+    fn add(&self, hits: u64, misses: u64) {
+        for (count, added) in [(&self.hits, hits), (&self.misses, misses)] {
+            if added > 0 {
+                count.fetch_add(added, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -109,24 +112,31 @@ impl Instruments {
     }
 }
 
-/// Counts one hit or miss of the function whose last tally is kept in `last`.
-pub(crate) fn count_cache_request(
-    last: &ArcSwapOption<CacheTally>,
+/// Counts hits and misses of calls with `attributes` (all but `cache.hit`). `last` keeps a
+/// function's last tally, so its calls skip the lookup; commands of a traced connection have
+/// none and look their tally up under the lock.
+pub(crate) fn count_cache_requests(
+    last: Option<&ArcSwapOption<CacheTally>>,
     instruments: &Instruments,
     attributes: &[KeyValue],
-    hit: bool,
+    hits: u64,
+    misses: u64,
 ) {
+    let Some(last) = last else {
+        instruments.tally(attributes).add(hits, misses);
+        return;
+    };
     let current = last.load();
     if let Some(tally) = current
         .as_deref()
         .filter(|tally| tally.counts(instruments.generation, attributes))
     {
-        tally.add(hit);
+        tally.add(hits, misses);
         return;
     }
     // First call, another endpoint, or new instruments: find the tally under the lock.
     let tally = instruments.tally(attributes);
-    tally.add(hit);
+    tally.add(hits, misses);
     last.store(Some(tally));
 }
 

@@ -35,6 +35,15 @@ pub const ERROR_TYPE: &str = "error.type";
 /// this is the name Sentry's cache module uses).
 pub const CACHE_HIT: &str = "cache.hit";
 
+/// How many of a multi-key lookup's keys (`MGET`, `HMGET`, `Vec<Option<T>>` or a tuple of
+/// options) found a value.
+pub const CACHE_HIT_COUNT: &str = "cache.hit_count";
+/// How many of a multi-key lookup's keys found nothing.
+pub const CACHE_MISS_COUNT: &str = "cache.miss_count";
+/// Whether a conditional write applied (`SET .. NX`/`XX`, `SETNX`, `HSETNX`, `EXPIRE`, ...): a
+/// lock taken or not. Recorded instead of `cache.hit`: a write is not a cache lookup.
+pub const REDIS_APPLIED: &str = "redis.applied";
+
 /// The value of `db.system.name`.
 pub const REDIS: &str = "redis";
 /// The value of `error.type` for an operation whose future was dropped before it completed.

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use redis::{Arg, Cmd};
-use redis_trace_commands::lookup_args;
+use redis_trace_commands::{lookup_args, Answer};
 
 use crate::command::CommandSpec;
 use crate::config::Config;
@@ -12,14 +12,37 @@ use crate::intern;
 use crate::statement::{command_name, sanitize};
 use crate::text::truncate_on_char_boundary;
 
+/// Commands whose reply holds one answer per key or field.
+const PER_KEY_REPLIES: &[&str] = &["HMGET", "MGET", "SMISMEMBER"];
+
 /// One command, given as its arguments (`args[0]` is the name).
 pub(super) fn command(args: &[&[u8]], cluster: bool, config: &Config) -> CommandSpec {
+    let operation = command_name(args);
     CommandSpec {
-        operation: command_name(args),
+        answer: answer(args),
+        per_key: PER_KEY_REPLIES.contains(&&*operation),
+        operation,
         statement: intern::share(&statement(args, config)),
         batch_size: None,
         slot: cluster.then(|| common_slot([args])).flatten(),
         commands: Vec::new(),
+    }
+}
+
+/// What the reply of the command `args` says: the command table's answer, where a `SET` is a
+/// conditional write only with `NX` or `XX` (and without `GET`, which returns the old value).
+fn answer(args: &[&[u8]]) -> Answer {
+    let Some(command) = lookup_args(args) else {
+        return Answer::Other;
+    };
+    let has = |token: &[u8]| args[1..].iter().any(|arg| arg.eq_ignore_ascii_case(token));
+    match command.answer() {
+        Answer::Applied
+            if command.name == "SET" && (has(b"GET") || !(has(b"NX") || has(b"XX"))) =>
+        {
+            Answer::Other
+        }
+        answer => answer,
     }
 }
 
@@ -64,6 +87,8 @@ pub(super) fn pipeline(
             .then(|| common_slot(commands.iter().map(Vec::as_slice)))
             .flatten(),
         commands: per_command,
+        answer: Answer::Other,
+        per_key: false,
     }
 }
 
@@ -158,5 +183,20 @@ mod tests {
         assert_eq!(spec.slot, None, "a and b hash to different slots");
         let single = command(&[b"GET", b"{user1}:name"], true, &config);
         assert_eq!(single.slot, Some(hash_slot(b"user1")));
+        assert_eq!(single.answer, Answer::Lookup);
+        assert!(command(&[b"MGET", b"a", b"b"], false, &config).per_key);
+    }
+
+    #[test]
+    fn a_set_applies_conditionally_only_with_nx_or_xx() {
+        assert_eq!(answer(&[b"SET", b"k", b"v"]), Answer::Other);
+        assert_eq!(
+            answer(&[b"SET", b"k", b"v", b"nx", b"PX", b"100"]),
+            Answer::Applied
+        );
+        assert_eq!(answer(&[b"SET", b"k", b"v", b"XX", b"GET"]), Answer::Other);
+        assert_eq!(answer(&[b"SETNX", b"k", b"v"]), Answer::Applied);
+        assert_eq!(answer(&[b"GETDEL", b"k"]), Answer::Lookup);
+        assert_eq!(answer(&[b"EVALSHA_RO", b"abc", b"0"]), Answer::Other);
     }
 }

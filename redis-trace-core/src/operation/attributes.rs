@@ -157,6 +157,8 @@ mod tests {
             batch_size: None,
             slot: None,
             commands: Vec::new(),
+            answer: redis_trace_commands::Answer::Other,
+            per_key: false,
         };
         let targets = [Target::Function(&CALLSITE), Target::Command(command)];
         let endpoints = [

@@ -25,7 +25,7 @@ use crate::failure::ErrorAttributes;
 use crate::globals::{self, Settings};
 use crate::key::RedisKey;
 use crate::metrics;
-use crate::outcome::Outcome;
+use crate::outcome::{Meaning, Outcome};
 use crate::semconv;
 use crate::sink::{AttributeSink, Count, InlineAttributes};
 
@@ -278,15 +278,21 @@ impl Operation {
     }
 
     /// Ends a command or pipeline with the replies a connection returned: an error reply
-    /// (anywhere in a pipeline's or transaction's replies) is a failure.
+    /// (anywhere in a pipeline's or transaction's replies) is a failure; a lookup's reply says
+    /// hit or miss, a conditional write's whether it applied.
     pub(crate) fn finish_replies(mut self, result: &RedisResult<impl Replies>) {
         let Some(active) = self.active.take() else {
             return;
         };
-        match result.as_ref().ok().and_then(Replies::error_reply) {
-            Some(error) => active.end(Ending::ErrorReply(ErrorAttributes::server_error(error))),
-            None => active.end(Ending::Finished(crate::__outcome!(result))),
-        }
+        let ending = match (result, &active.target) {
+            (Ok(replies), target) => match (replies.error_reply(), target) {
+                (Some(error), _) => Ending::ErrorReply(ErrorAttributes::server_error(error)),
+                (None, Target::Command(spec)) => Ending::Finished(replies.outcome(spec)),
+                (None, Target::Function(_)) => Ending::Finished(Outcome::Ok),
+            },
+            (Err(_), _) => Ending::Finished(crate::__outcome!(result)),
+        };
+        active.end(ending);
     }
 }
 
@@ -307,14 +313,18 @@ impl Active {
                 .unwrap_or_default();
             (started_at, started_at + elapsed)
         });
-        let (hit, error) = match ending {
-            Ending::Finished(Outcome::Ok) => (None, None),
-            Ending::Finished(Outcome::Hit) => (Some(true), None),
-            Ending::Finished(Outcome::Miss) => (Some(false), None),
-            Ending::Finished(Outcome::Failed(failure)) => (None, Some(failure.attributes())),
-            Ending::ErrorReply(error) => (None, Some(error)),
+        let answer = match &self.target {
+            Target::Function(callsite) => callsite.answer(),
+            Target::Command(spec) => spec.answer,
+        };
+        let (meaning, error) = match ending {
+            Ending::Finished(Outcome::Failed(failure)) => {
+                (Meaning::Nothing, Some(failure.attributes()))
+            }
+            Ending::Finished(outcome) => (outcome.meaning(answer), None),
+            Ending::ErrorReply(error) => (Meaning::Nothing, Some(error)),
             Ending::Dropped => (
-                None,
+                Meaning::Nothing,
                 Some(ErrorAttributes::dropped(
                     self.panicked || std::thread::panicking(),
                 )),
@@ -322,18 +332,18 @@ impl Active {
         };
 
         if let Some(span) = &self.span {
-            self.end_span(span, hit, error.as_ref(), timing);
+            self.end_span(span, meaning, error.as_ref(), timing);
         }
         if let (true, Some((started_at, ended_at))) = (self.metrics, timing) {
             let elapsed = ended_at.duration_since(started_at).unwrap_or_default();
-            self.record_metrics(elapsed.as_secs_f64(), hit, error.as_ref());
+            self.record_metrics(elapsed.as_secs_f64(), meaning, error.as_ref());
         }
     }
 
     fn end_span(
         &self,
         span: &SpanState,
-        hit: Option<bool>,
+        meaning: Meaning,
         error: Option<&ErrorAttributes>,
         timing: Option<(SystemTime, SystemTime)>,
     ) {
@@ -343,8 +353,17 @@ impl Active {
             handle.end();
             return;
         }
-        if let Some(hit) = hit {
-            handle.set_attribute(KeyValue::new(semconv::CACHE_HIT, hit));
+        match meaning {
+            Meaning::Nothing => {}
+            Meaning::Hit(hit) => handle.set_attribute(KeyValue::new(semconv::CACHE_HIT, hit)),
+            Meaning::Hits { hits, misses } => {
+                let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                handle.set_attribute(KeyValue::new(semconv::CACHE_HIT_COUNT, count(hits)));
+                handle.set_attribute(KeyValue::new(semconv::CACHE_MISS_COUNT, count(misses)));
+            }
+            Meaning::Applied(applied) => {
+                handle.set_attribute(KeyValue::new(semconv::REDIS_APPLIED, applied));
+            }
         }
         if let Some(error) = error {
             if let (Some(code), true) =
@@ -372,7 +391,7 @@ impl Active {
         }
     }
 
-    fn record_metrics(&self, seconds: f64, hit: Option<bool>, error: Option<&ErrorAttributes>) {
+    fn record_metrics(&self, seconds: f64, meaning: Meaning, error: Option<&ErrorAttributes>) {
         let slot = globals::metrics();
         let Some(instruments) = slot.instruments() else {
             return;
@@ -389,13 +408,22 @@ impl Active {
             }
         }
         instruments.record_duration(seconds, &attributes);
-        if let (Some(hit), Target::Function(callsite)) = (hit, &self.target) {
-            attributes.truncate(common);
-            attributes.push(KeyValue::new(
-                semconv::CODE_FUNCTION_NAME,
-                callsite.function(),
-            ));
-            metrics::count_cache_request(callsite.cache_tally(), instruments, &attributes, hit);
-        }
+        let (hits, misses) = match meaning {
+            Meaning::Hit(hit) => (u64::from(hit), u64::from(!hit)),
+            Meaning::Hits { hits, misses } => (hits, misses),
+            Meaning::Nothing | Meaning::Applied(_) => return,
+        };
+        attributes.truncate(common);
+        let last = match &self.target {
+            Target::Function(callsite) => {
+                attributes.push(KeyValue::new(
+                    semconv::CODE_FUNCTION_NAME,
+                    callsite.function(),
+                ));
+                Some(callsite.cache_tally())
+            }
+            Target::Command(_) => None,
+        };
+        metrics::count_cache_requests(last, instruments, &attributes, hits, misses);
     }
 }

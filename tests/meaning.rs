@@ -1,0 +1,172 @@
+//! Telemetry that means what it says: `cache.hit` only for lookups, whether a conditional write
+//! applied for locks, one hit or miss per key for multi-key lookups, from the attribute and from
+//! a traced connection alike. Against a real redis-server, attributes compared exactly.
+
+use std::collections::BTreeMap;
+
+use opentelemetry::Value;
+use redis::AsyncCommands;
+use redis_trace::{redis_traced, TracedConnection};
+use redis_trace_harness::{attributes, capture, expected, normalized, Capture, RedisServer};
+
+type Conn = redis::aio::MultiplexedConnection;
+
+/// The lock the seed documents write: SET NX PX to take it, a Lua compare-and-delete to release.
+struct Lock {
+    conn: Conn,
+    release: redis::Script,
+}
+
+impl Lock {
+    fn new(conn: Conn) -> Self {
+        Self {
+            conn,
+            release: redis::Script::new(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+                 return redis.call('DEL', KEYS[1]) else return 0 end",
+            ),
+        }
+    }
+
+    #[redis_traced(op = "SET", key = key, name = "acquire lock")]
+    async fn acquire(&self, key: &str, token: &str) -> redis::RedisResult<bool> {
+        let options = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(redis::SetExpiry::PX(30_000));
+        self.conn.clone().set_options(key, token, options).await
+    }
+
+    #[redis_traced(op = "EVALSHA", key = key, name = "release lock")]
+    async fn release(&self, key: &str, token: &str) -> redis::RedisResult<bool> {
+        let mut conn = self.conn.clone();
+        self.release
+            .key(key)
+            .arg(token)
+            .invoke_async(&mut conn)
+            .await
+    }
+
+    #[redis_traced(op = "MGET", keys = [first, second, third], name = "load three")]
+    async fn load_three(
+        &self,
+        first: &str,
+        second: &str,
+        third: &str,
+    ) -> redis::RedisResult<Vec<Option<String>>> {
+        self.conn.clone().mget(&[first, second, third]).await
+    }
+}
+
+/// The summaries' spans, by name: each name must be unique among the spans.
+fn span_attributes(capture: &Capture, name: &str) -> Vec<BTreeMap<String, Value>> {
+    capture
+        .spans()
+        .iter()
+        .filter(|span| span.name == name)
+        .map(attributes)
+        .collect()
+}
+
+/// `(cache.hit, value)` of every cache-request point recorded so far.
+fn cache_requests(capture: &Capture) -> Vec<(BTreeMap<String, Value>, u64)> {
+    capture
+        .metric_points("redis_trace.cache.requests")
+        .into_iter()
+        .map(|point| (point.attributes, point.value))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lock_records_whether_it_applied_and_no_cache_hit() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let lock = Lock::new(server.connection(0).await);
+
+    assert!(lock.acquire("lock:report", "task-a").await.unwrap());
+    assert!(!lock.acquire("lock:report", "task-b").await.unwrap());
+    assert!(!lock.release("lock:report", "task-b").await.unwrap());
+    assert!(lock.release("lock:report", "task-a").await.unwrap());
+
+    let acquired: Vec<_> = span_attributes(&capture, "acquire lock")
+        .iter()
+        .map(|recorded| {
+            assert!(!recorded.contains_key("cache.hit"), "{recorded:?}");
+            recorded["redis.applied"].clone()
+        })
+        .collect();
+    assert_eq!(acquired, [Value::Bool(true), Value::Bool(false)]);
+    for recorded in span_attributes(&capture, "release lock") {
+        for absent in ["cache.hit", "redis.applied", "error.type"] {
+            assert!(!recorded.contains_key(absent), "{absent}: {recorded:?}");
+        }
+    }
+    assert_eq!(cache_requests(&capture), []);
+}
+
+#[tokio::test]
+async fn a_multi_key_lookup_counts_each_key() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let lock = Lock::new(server.connection(0).await);
+    let mut conn = server.connection(0).await;
+    let _: () = conn.set("user:1", "ada").await.unwrap();
+    let _: () = conn.set("user:3", "grace").await.unwrap();
+
+    let values = lock.load_three("user:1", "user:2", "user:3").await.unwrap();
+    assert_eq!(values.iter().flatten().count(), 2);
+
+    let [recorded] = span_attributes(&capture, "load three").try_into().unwrap();
+    assert_eq!(recorded["cache.hit_count"], Value::I64(2));
+    assert_eq!(recorded["cache.miss_count"], Value::I64(1));
+    assert!(!recorded.contains_key("cache.hit"));
+    let point = |hit: bool| {
+        let mut map = expected([
+            ("db.system.name", "redis".into()),
+            ("db.operation.name", "MGET".into()),
+            ("db.query.summary", "load three".into()),
+            ("code.function.name", "meaning::Lock::load_three".into()),
+            ("cache.hit", hit.into()),
+        ]);
+        map = normalized(map);
+        map
+    };
+    let mut requests = cache_requests(&capture);
+    requests.sort_by_key(|(attributes, _)| format!("{attributes:?}"));
+    assert_eq!(requests, [(point(false), 1), (point(true), 2)]);
+}
+
+#[tokio::test]
+async fn a_traced_connection_counts_lookups_and_nothing_else() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
+
+    let _: () = conn.set("user:1", "ada").await.unwrap();
+    let _: Option<String> = conn.get("user:1").await.unwrap();
+    let _: Option<String> = conn.get("user:2").await.unwrap();
+    let _: Vec<Option<String>> = conn.mget(&["user:1", "user:2", "user:1"]).await.unwrap();
+    let _: bool = conn.exists("user:2").await.unwrap();
+
+    let point = |operation: &str, hit: bool| {
+        normalized(expected([
+            ("db.system.name", "redis".into()),
+            ("db.operation.name", operation.to_owned().into()),
+            ("server.address", "127.0.0.1".into()),
+            ("server.port", i64::from(server.port()).into()),
+            ("db.namespace", "0".into()),
+            ("cache.hit", hit.into()),
+        ]))
+    };
+    let mut expected_requests = vec![
+        (point("GET", true), 1),
+        (point("GET", false), 1),
+        (point("MGET", true), 2),
+        (point("MGET", false), 1),
+        (point("EXISTS", false), 1),
+    ];
+    expected_requests.sort_by_key(|(attributes, _)| format!("{attributes:?}"));
+    let mut requests = cache_requests(&capture);
+    requests.sort_by_key(|(attributes, _)| format!("{attributes:?}"));
+    assert_eq!(requests, expected_requests);
+}

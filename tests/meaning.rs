@@ -170,3 +170,89 @@ async fn a_traced_connection_counts_lookups_and_nothing_else() {
     requests.sort_by_key(|(attributes, _)| format!("{attributes:?}"));
     assert_eq!(requests, expected_requests);
 }
+
+struct TracedLock {
+    conn: TracedConnection<Conn>,
+    release: redis::Script,
+}
+
+impl TracedLock {
+    #[redis_traced(op = "EVALSHA", key = key, name = "release traced lock")]
+    async fn release(&self, key: &str, token: &str) -> redis::RedisResult<bool> {
+        let mut conn = self.conn.clone();
+        self.release
+            .key(key)
+            .arg(token)
+            .invoke_async(&mut conn)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn a_script_not_loaded_yet_shows_the_load_and_the_call_succeeds() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut plain = server.connection(0).await;
+    let _: () = plain.set("lock:job", "task-a").await.unwrap();
+    let lock = TracedLock {
+        conn: TracedConnection::new(server.connection(0).await).with_endpoint(&client),
+        release: Lock::new(plain).release,
+    };
+
+    assert!(lock.release("lock:job", "task-a").await.unwrap());
+
+    let spans = capture.spans();
+    let function = spans
+        .iter()
+        .find(|span| span.name == "release traced lock")
+        .unwrap();
+    assert_eq!(function.status, opentelemetry::trace::Status::Unset);
+    assert!(!attributes(function).contains_key("error.type"));
+    let children: Vec<_> = spans
+        .iter()
+        .filter(|span| span.parent_span_id == function.span_context.span_id())
+        .map(attributes)
+        .collect();
+    let operations: Vec<_> = children
+        .iter()
+        .map(|recorded| recorded["db.operation.name"].as_str().into_owned())
+        .collect();
+    assert_eq!(operations, ["EVALSHA", "SCRIPT LOAD", "EVALSHA"]);
+    let sha = Value::from(lock.release.get_hash().to_owned());
+    assert_eq!(children[0]["db.stored_procedure.name"], sha);
+    assert_eq!(children[0]["error.type"], Value::from("NOSCRIPT"));
+    assert_eq!(children[2]["db.stored_procedure.name"], sha);
+    assert!(!children[2].contains_key("error.type"));
+    assert!(!children[1].contains_key("db.stored_procedure.name"));
+}
+
+#[tokio::test]
+async fn fcall_names_its_function() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
+    let library = "#!lua name=locks\n\
+        redis.register_function('peek', function(keys) return redis.call('GET', keys[1]) end)";
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(library)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let peeked: Option<String> = redis::cmd("FCALL")
+        .arg("peek")
+        .arg(1)
+        .arg("lock:42")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(peeked, None);
+
+    let call = capture.span(&format!("FCALL 127.0.0.1:{}", server.port()));
+    let recorded = attributes(&call);
+    assert_eq!(recorded["db.stored_procedure.name"], Value::from("peek"));
+    assert_eq!(recorded["db.query.text"], Value::from("FCALL ? ? lock:?"));
+    assert!(!recorded.contains_key("cache.hit"), "{recorded:?}");
+}

@@ -32,6 +32,8 @@ pub(crate) struct CommandSpec {
     pub(crate) answer: Answer,
     /// Whether the reply holds one answer per key or field (`MGET`, `HMGET`, `SMISMEMBER`).
     pub(crate) per_key: bool,
+    /// `db.stored_procedure.name`: the SHA of `EVALSHA`, the function of `FCALL`.
+    pub(crate) procedure: Option<StringValue>,
 }
 
 impl CommandSpec {
@@ -50,6 +52,11 @@ impl CommandSpec {
         }
         if let Some(slot) = self.slot {
             sink.add(semconv::REDIS_CLUSTER_SLOT, || Value::I64(i64::from(slot)));
+        }
+        if let Some(procedure) = &self.procedure {
+            sink.add(semconv::DB_STORED_PROCEDURE_NAME, || {
+                Value::String(procedure.clone())
+            });
         }
     }
 

@@ -73,6 +73,9 @@ pub const REDIS_TTL: &str = "redis.ttl";
 pub const REDIS_CLUSTER_SLOT: &str = "redis.cluster.slot";
 /// The sanitized statement (Redis CLI form, values replaced by `?`).
 pub const DB_QUERY_TEXT: &str = "db.query.text";
+/// The script or function called: the SHA of `EVALSHA`/`EVALSHA_RO`, the function name of
+/// `FCALL`/`FCALL_RO`.
+pub const DB_STORED_PROCEDURE_NAME: &str = "db.stored_procedure.name";
 /// The number of commands of a pipeline or transaction (≥ 2, or 0 for an empty one).
 pub const DB_OPERATION_BATCH_SIZE: &str = "db.operation.batch.size";
 

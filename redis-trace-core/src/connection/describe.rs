@@ -15,18 +15,37 @@ use crate::text::truncate_on_char_boundary;
 /// Commands whose reply holds one answer per key or field.
 const PER_KEY_REPLIES: &[&str] = &["HMGET", "MGET", "SMISMEMBER"];
 
+/// Commands whose first argument names a stored script or function.
+const PROCEDURE_CALLS: &[&str] = &["EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO"];
+
+/// Longest `db.stored_procedure.name` recorded: a SHA is 40 bytes, a function name is code.
+const MAX_PROCEDURE_LEN: usize = 128;
+
 /// One command, given as its arguments (`args[0]` is the name).
 pub(super) fn command(args: &[&[u8]], cluster: bool, config: &Config) -> CommandSpec {
     let operation = command_name(args);
     CommandSpec {
         answer: answer(args),
         per_key: PER_KEY_REPLIES.contains(&&*operation),
+        procedure: procedure(&operation, args),
         operation,
         statement: intern::share(&statement(args, config)),
         batch_size: None,
         slot: cluster.then(|| common_slot([args])).flatten(),
         commands: Vec::new(),
     }
+}
+
+/// The script SHA or function name a command calls.
+fn procedure(operation: &str, args: &[&[u8]]) -> Option<opentelemetry::StringValue> {
+    if !PROCEDURE_CALLS.contains(&operation) {
+        return None;
+    }
+    let name = String::from_utf8_lossy(args.get(1)?);
+    Some(intern::share(truncate_on_char_boundary(
+        &name,
+        MAX_PROCEDURE_LEN,
+    )))
 }
 
 /// What the reply of the command `args` says: the command table's answer, where a `SET` is a
@@ -89,6 +108,7 @@ pub(super) fn pipeline(
         commands: per_command,
         answer: Answer::Other,
         per_key: false,
+        procedure: None,
     }
 }
 
@@ -185,6 +205,12 @@ mod tests {
         assert_eq!(single.slot, Some(hash_slot(b"user1")));
         assert_eq!(single.answer, Answer::Lookup);
         assert!(command(&[b"MGET", b"a", b"b"], false, &config).per_key);
+        let call = command(&[b"fcall", b"release", b"1", b"k"], false, &config);
+        assert_eq!(call.procedure.unwrap().as_str(), "release");
+        assert_eq!(
+            command(&[b"EVAL", b"return 1", b"0"], false, &config).procedure,
+            None
+        );
     }
 
     #[test]

@@ -159,6 +159,7 @@ mod tests {
             commands: Vec::new(),
             answer: redis_trace_commands::Answer::Other,
             per_key: false,
+            procedure: None,
         };
         let targets = [Target::Function(&CALLSITE), Target::Command(command)];
         let endpoints = [

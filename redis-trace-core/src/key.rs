@@ -20,6 +20,12 @@ use crate::text::truncate_on_char_boundary;
 pub trait RedisKey {
     /// Calls `visit` with the bytes sent to Redis, once per argument the key expands to.
     fn visit_args(&self, visit: &mut dyn FnMut(&[u8]));
+
+    /// The key's rendering under the pattern policy, when it is known without looking at the
+    /// key (a template's, computed at compile time).
+    fn pattern(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl<T: redis::ToRedisArgs> RedisKey for T {

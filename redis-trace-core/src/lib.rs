@@ -37,6 +37,7 @@ mod outcome;
 pub mod semconv;
 mod sink;
 mod statement;
+mod template;
 mod text;
 mod tracer;
 
@@ -62,6 +63,7 @@ pub mod __private {
     pub use crate::operation::{Fields, Instrumented, Operation};
     pub use crate::outcome::ladder;
     pub use crate::outcome::{Outcome, Probe, Shape};
+    pub use crate::template::KeyTemplate;
 
     /// The value of the unreachable "fake return" that gives an async body its declared type.
     #[must_use]

@@ -13,9 +13,10 @@ use crate::config::{Config, SemconvMode};
 use crate::endpoint::Endpoint;
 use crate::fields::FieldValue;
 use crate::intern;
-use crate::key::RedisKey;
+use crate::key::{KeyPolicy, RedisKey};
 use crate::semconv::{self, old};
 use crate::sink::{AttributeSink, Count, InlineAttributes};
+use crate::text::truncate_on_char_boundary;
 
 /// Extra attributes of one call: `(name, value)` from `fields(...)` and `ttl = ...`.
 pub type Fields<'a> = &'a [(&'static str, &'a dyn FieldValue)];
@@ -96,10 +97,16 @@ pub(super) fn add_call_attributes(
         KeyValue::new(semconv::CODE_LINE_NUMBER, i64::from(location.line())),
     ]);
     let policy = callsite.key_policy(config);
+    let max_len = config.max_key_length();
     let mut rendered: SmallVec<[StringValue; 2]> = SmallVec::new();
     for key in keys {
+        if let (KeyPolicy::Pattern, Some(pattern)) = (&*policy, key.pattern()) {
+            // A template's pattern, computed at compile time: no work per call.
+            rendered.push(truncate_on_char_boundary(pattern, max_len).into());
+            continue;
+        }
         key.visit_args(&mut |arg| {
-            rendered.extend(intern::render_key(&policy, arg, config.max_key_length()));
+            rendered.extend(intern::render_key(&policy, arg, max_len));
         });
     }
     match (keys.len(), rendered.len()) {

@@ -68,7 +68,11 @@ impl Lock {
     #[redis_traced(op = "EVALSHA", key = key, key_policy = "raw", name = "release lock")]
     async fn release(&self, key: &str, owner: &str) -> redis::RedisResult<bool> {
         let mut conn = self.conn.clone();
-        self.release.key(key).arg(owner).invoke_async(&mut conn).await
+        self.release
+            .key(key)
+            .arg(owner)
+            .invoke_async(&mut conn)
+            .await
     }
 }
 
@@ -111,12 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nspans:");
     support::print_tree(
         &exporter.get_finished_spans()?,
-        Some(&[
-            "redis.key",
-            "redis.applied",
-            "cache.hit",
-            "error.type",
-        ]),
+        Some(&["redis.key", "redis.applied", "cache.hit", "error.type"]),
     );
     Ok(())
 }

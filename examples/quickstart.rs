@@ -23,7 +23,11 @@ struct UserRepo {
 }
 
 impl UserRepo {
-    #[redis_traced(op = "HSET", key = id, name = "save user")]
+    #[redis_traced(
+        op = "HSET",
+        key = "redis-trace-quickstart:user:{id}",
+        name = "save user"
+    )]
     async fn save(&self, id: u64, name: &str, email: &str) -> redis::RedisResult<()> {
         let key = format!("{PREFIX}:user:{id}");
         self.conn
@@ -32,7 +36,11 @@ impl UserRepo {
             .await
     }
 
-    #[redis_traced(op = "HGETALL", key = id, name = "load user")]
+    #[redis_traced(
+        op = "HGETALL",
+        key = "redis-trace-quickstart:user:{id}",
+        name = "load user"
+    )]
     async fn load(&self, id: u64) -> redis::RedisResult<HashMap<String, String>> {
         self.conn
             .clone()
@@ -40,7 +48,7 @@ impl UserRepo {
             .await
     }
 
-    #[redis_traced(op = "SET", key = id)]
+    #[redis_traced(op = "SET", key = "redis-trace-quickstart:name:{id}")]
     async fn cache_name(&self, id: u64, name: &str) -> redis::RedisResult<()> {
         self.conn
             .clone()
@@ -48,18 +56,22 @@ impl UserRepo {
             .await
     }
 
-    #[redis_traced(op = "GET", key = id)]
+    #[redis_traced(op = "GET", key = "redis-trace-quickstart:name:{id}")]
     async fn cached_name(&self, id: u64) -> redis::RedisResult<Option<String>> {
         self.conn.clone().get(format!("{PREFIX}:name:{id}")).await
     }
 
-    #[redis_traced(op = "DEL", key = id)]
+    #[redis_traced(op = "DEL", keys = ["redis-trace-quickstart:user:{id}", "redis-trace-quickstart:name:{id}"])]
     async fn delete(&self, id: u64) -> redis::RedisResult<usize> {
         let keys = [format!("{PREFIX}:user:{id}"), format!("{PREFIX}:name:{id}")];
         self.conn.clone().del(&keys).await
     }
 
-    #[redis_traced(op = "HGETALL", key = id, name = "wrong type")]
+    #[redis_traced(
+        op = "HGETALL",
+        key = "redis-trace-quickstart:name:{id}",
+        name = "wrong type"
+    )]
     async fn load_as_hash_from_string(
         &self,
         id: u64,

@@ -9,7 +9,7 @@
 //! }
 //!
 //! impl UserRepo {
-//!     #[redis_traced(op = "GET", key = id, name = "get user")]
+//!     #[redis_traced(op = "GET", key = "user:{id}", name = "get user")]
 //!     async fn get_user(&self, id: &str) -> redis::RedisResult<Option<String>> {
 //!         self.conn.clone().get(format!("user:{id}")).await
 //!     }

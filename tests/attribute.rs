@@ -642,3 +642,146 @@ async fn async_trait_methods_are_traced_over_their_execution() {
     let duration = span.end_time.duration_since(span.start_time).unwrap();
     assert!(duration >= Duration::from_millis(50), "{duration:?}");
 }
+
+/// An app error converted into by `?` from a parse error and from a Redis error.
+#[derive(Debug)]
+enum DisplayNameError {
+    Redis(redis::RedisError),
+    BadId(std::num::ParseIntError),
+}
+
+impl std::fmt::Display for DisplayNameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Redis(_) => f.write_str("display name lookup failed"),
+            Self::BadId(error) => write!(f, "bad id: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for DisplayNameError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Redis(error) => Some(error),
+            Self::BadId(error) => Some(error),
+        }
+    }
+}
+
+impl From<redis::RedisError> for DisplayNameError {
+    fn from(error: redis::RedisError) -> Self {
+        Self::Redis(error)
+    }
+}
+
+impl From<std::num::ParseIntError> for DisplayNameError {
+    fn from(error: std::num::ParseIntError) -> Self {
+        Self::BadId(error)
+    }
+}
+
+#[redis_traced(op = "GET", key = id, name = "display name")]
+async fn display_name(
+    conn: &mut redis::aio::MultiplexedConnection,
+    id: &str,
+) -> Result<impl std::fmt::Display, DisplayNameError> {
+    let number: u64 = id.parse()?;
+    let name: Option<String> = conn.get(format!("user:{number}")).await?;
+    Ok(name.unwrap_or_else(|| "anonymous".to_owned()))
+}
+
+#[redis_traced(op = "GET", key = key, name = "display length")]
+async fn display_length(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+) -> redis::RedisResult<impl std::fmt::Display> {
+    let value: Option<String> = conn.get(key).await?;
+    Ok(value.map_or(0, |value| value.len()))
+}
+
+/// `Result<impl Trait, E>` with `?`: the fake return edge erases `impl Trait` to `_` and keeps
+/// `E`, so `?` converts into it and each span is classified by the real result.
+#[tokio::test]
+async fn impl_trait_results_with_question_mark() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let mut conn = server.connection(0).await;
+    let _: () = conn.set("user:1", "ada").await.unwrap();
+    let _: () = conn.hset("user:2", "name", "bob").await.unwrap();
+
+    let name = display_name(&mut conn, "1").await;
+    assert_eq!(
+        name.ok().map(|name| name.to_string()).as_deref(),
+        Some("ada")
+    );
+    let Err(DisplayNameError::BadId(_)) = display_name(&mut conn, "x").await else {
+        panic!("a bad id must fail through `?` on the ParseIntError");
+    };
+    let Err(DisplayNameError::Redis(wrong_type)) = display_name(&mut conn, "2").await else {
+        panic!("a hash under the key must fail through `?` on the RedisError");
+    };
+    assert_eq!(wrong_type.code(), Some("WRONGTYPE"));
+    let length = display_length(&mut conn, "user:1").await;
+    assert_eq!(
+        length.ok().map(|length| length.to_string()).as_deref(),
+        Some("3")
+    );
+    let Err(error) = display_length(&mut conn, "user:2").await else {
+        panic!("GET on a hash must fail through `?`");
+    };
+    assert_eq!(error.code(), Some("WRONGTYPE"));
+
+    let spans = capture.spans();
+    let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(
+        names,
+        [
+            "display name",
+            "display name",
+            "display name",
+            "display length",
+            "display length"
+        ]
+    );
+    let traced = |function: &str, key: &str, summary: &str| {
+        let mut attributes = base("GET", function, key);
+        attributes.insert("db.query.summary".into(), summary.to_owned().into());
+        attributes
+    };
+
+    // Ok: no `cache.hit`, the value is not an `Option`.
+    assert_attributes(&spans[0], traced("display_name", "?", "display name"));
+    assert_eq!(spans[0].status, Status::Unset);
+
+    // `?` on a `ParseIntError`, converted by `From`: the app error's type.
+    let mut bad_id = traced("display_name", "x", "display name");
+    bad_id.insert("error.type".into(), "attribute::DisplayNameError".into());
+    assert_attributes(&spans[1], bad_id);
+    assert_eq!(
+        spans[1].status,
+        Status::error("bad id: invalid digit found in string")
+    );
+
+    // `?` on a `RedisError`, converted by `From`: the Redis code, found through `source()`.
+    let mut wrapped = traced("display_name", "?", "display name");
+    wrapped.insert("error.type".into(), "WRONGTYPE".into());
+    wrapped.insert("db.response.status_code".into(), "WRONGTYPE".into());
+    assert_attributes(&spans[2], wrapped);
+    // The app error's own message: its Redis error is a source, not the error itself.
+    assert_eq!(spans[2].status, Status::error("display name lookup failed"));
+
+    assert_attributes(
+        &spans[3],
+        traced("display_length", "user:?", "display length"),
+    );
+    assert_eq!(spans[3].status, Status::Unset);
+
+    let mut redis_error = traced("display_length", "user:?", "display length");
+    redis_error.insert("error.type".into(), "WRONGTYPE".into());
+    redis_error.insert("db.response.status_code".into(), "WRONGTYPE".into());
+    assert_attributes(&spans[4], redis_error);
+    assert_eq!(
+        spans[4].status,
+        Status::error("WRONGTYPE: Operation against a key holding the wrong kind of value")
+    );
+}

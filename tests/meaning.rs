@@ -256,3 +256,76 @@ async fn fcall_names_its_function() {
     assert_eq!(recorded["db.query.text"], Value::from("FCALL ? ? lock:?"));
     assert!(!recorded.contains_key("cache.hit"), "{recorded:?}");
 }
+
+struct Profiles {
+    conn: Conn,
+    peek: redis::Script,
+}
+
+impl Profiles {
+    #[redis_traced(op = "GET", key = "user:{id}:profile")]
+    async fn profile(&self, id: u64) -> redis::RedisResult<Option<String>> {
+        self.conn.clone().get(format!("user:{id}:profile")).await
+    }
+
+    #[redis_traced(op = "GET", key = "user:{id}:profile", key_policy = "raw")]
+    async fn profile_raw(&self, id: u64) -> redis::RedisResult<Option<String>> {
+        self.conn.clone().get(format!("user:{id}:profile")).await
+    }
+
+    /// A Lua lookup: `cache = true` makes it count as one, `procedure` names the script.
+    #[redis_traced(
+        op = "EVALSHA",
+        key = "user:{id}:profile",
+        cache = true,
+        procedure = self.peek.get_hash()
+    )]
+    async fn peek(&self, id: u64) -> redis::RedisResult<Option<String>> {
+        let mut conn = self.conn.clone();
+        let key = format!("user:{id}:profile");
+        self.peek.key(key).invoke_async(&mut conn).await
+    }
+}
+
+#[tokio::test]
+async fn templates_cache_and_procedure_on_the_attribute() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let profiles = Profiles {
+        conn: server.connection(0).await,
+        peek: redis::Script::new("return redis.call('GET', KEYS[1])"),
+    };
+    let _: () = profiles
+        .conn
+        .clone()
+        .set("user:7:profile", "ada")
+        .await
+        .unwrap();
+
+    assert_eq!(profiles.profile(7).await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(
+        profiles.profile_raw(7).await.unwrap().as_deref(),
+        Some("ada")
+    );
+    assert_eq!(profiles.peek(7).await.unwrap().as_deref(), Some("ada"));
+    assert_eq!(profiles.peek(8).await.unwrap(), None);
+
+    let spans: Vec<_> = capture.spans().iter().map(attributes).collect();
+    assert_eq!(spans.len(), 4);
+    assert_eq!(spans[0]["redis.key"], Value::from("user:?:profile"));
+    assert_eq!(spans[0]["cache.hit"], Value::Bool(true));
+    assert_eq!(spans[1]["redis.key"], Value::from("user:7:profile"));
+    let sha = Value::from(profiles.peek.get_hash().to_owned());
+    for (recorded, hit) in spans[2..].iter().zip([true, false]) {
+        assert_eq!(recorded["redis.key"], Value::from("user:?:profile"));
+        assert_eq!(recorded["db.stored_procedure.name"], sha);
+        assert_eq!(recorded["cache.hit"], Value::Bool(hit), "{recorded:?}");
+    }
+    let peeks: Vec<_> = cache_requests(&capture)
+        .into_iter()
+        .filter(|(attributes, _)| attributes["db.operation.name"] == Value::from("EVALSHA"))
+        .map(|(attributes, count)| (attributes["cache.hit"].clone(), count))
+        .collect();
+    assert_eq!(peeks.len(), 2, "{peeks:?}");
+    assert!(peeks.contains(&(Value::Bool(true), 1)) && peeks.contains(&(Value::Bool(false), 1)));
+}

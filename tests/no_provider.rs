@@ -26,6 +26,11 @@ async fn lookup_async(
     Ok(id.checked_sub(1))
 }
 
+#[redis_traced(op = "GET", key = "user:{id}:profile", name = "template")]
+fn lookup_template(id: u64) -> redis::RedisResult<Option<u64>> {
+    Ok(id.checked_sub(1))
+}
+
 #[test]
 fn disabled_path_allocates_nothing() {
     let endpoint = redis_trace::Endpoint::tcp("127.0.0.1", 6390);
@@ -39,6 +44,7 @@ fn disabled_path_allocates_nothing() {
             block_on(lookup_async(&endpoint, id)).unwrap(),
             id.checked_sub(1)
         );
+        assert_eq!(lookup_template(id).unwrap(), id.checked_sub(1));
     }
     assert_eq!(
         allocations() - before,

@@ -81,9 +81,11 @@ impl<'a> Failure<'a> {
             FailureKind::Error(error) => {
                 let redis_error = find_redis_error(error);
                 // A server error at the top reads better as `CODE: detail` than redis-rs's
-                // `"CODE": detail`; a wrapping error keeps its own message.
+                // `"CODE": detail`; a wrapping error keeps its own message. Compared by type,
+                // not address: an enum variant holding the Redis error at offset 0 has its
+                // address but its own message.
                 let message = match redis_error {
-                    Some(redis_error) if std::ptr::addr_eq(redis_error, error) => {
+                    Some(redis_error) if error.is::<redis::RedisError>() => {
                         redis_error.code().map_or_else(
                             || error.to_string(),
                             |code| server_error_text(code, redis_error.detail()),

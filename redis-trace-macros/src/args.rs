@@ -31,6 +31,10 @@ pub struct Args {
     pub key_policy: Option<Expr>,
     /// `ttl = <expr>`: the time to live of an expiring write.
     pub ttl: Option<Expr>,
+    /// `cache = true | false`: whether the call is a cache lookup, whatever the command.
+    pub cache: Option<syn::LitBool>,
+    /// `procedure = <expr>`: the script SHA or function name a script call runs.
+    pub procedure: Option<Expr>,
     /// `fields(name.with.dots = <expr>, ...)`: extra span attributes.
     pub fields: Vec<Field>,
     /// The names of every argument written, valid or not, so a malformed one is not also
@@ -120,6 +124,8 @@ pub const ARGUMENT_NAMES: &[&str] = &[
     "endpoint",
     "key_policy",
     "ttl",
+    "cache",
+    "procedure",
     "fields",
     "crate",
     "unchecked",
@@ -210,7 +216,15 @@ impl Args {
                 "endpoint" => set_once(&mut args.endpoint, &name, Some(value), errors),
                 "key_policy" => set_once(&mut args.key_policy, &name, Some(value), errors),
                 "ttl" => set_once(&mut args.ttl, &name, Some(value), errors),
-                _ => set_once(&mut args.krate, &name, crate_path(value, errors), errors),
+                "cache" => set_once(&mut args.cache, &name, bool_literal(value, errors), errors),
+                "procedure" => set_once(&mut args.procedure, &name, Some(value), errors),
+                "crate" => set_once(&mut args.krate, &name, crate_path(value, errors), errors),
+                // `fields` and `unchecked` were handled above; every other name is rejected
+                // before this match, so a name added to ARGUMENT_NAMES lands here until handled.
+                other => errors.push(syn::Error::new(
+                    name.span(),
+                    format!("internal error: argument `{other}` is known but not handled"),
+                )),
             }
         }
         Some(args)
@@ -245,6 +259,21 @@ fn string_literal(name: &Ident, value: Expr, errors: &mut Errors) -> Option<LitS
     errors.push(syn::Error::new_spanned(
         value,
         format!("`{name}` takes a string literal: `{name} = \"{shown}\"`"),
+    ));
+    None
+}
+
+fn bool_literal(value: Expr, errors: &mut Errors) -> Option<syn::LitBool> {
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Bool(literal),
+        ..
+    }) = value
+    {
+        return Some(literal);
+    }
+    errors.push(syn::Error::new_spanned(
+        value,
+        "`cache` takes `true` (a cache lookup, whatever the command) or `false` (never one)",
     ));
     None
 }
@@ -291,4 +320,28 @@ fn unknown_argument_message(unknown: &str) -> String {
 /// The span to blame for a missing argument: the whole attribute.
 pub fn attribute_span() -> Span {
     Span::call_site()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_argument_name_is_handled() {
+        for name in ARGUMENT_NAMES {
+            let written = match *name {
+                "fields" => "fields(app.tier = tier)".to_owned(),
+                "unchecked" => "unchecked".to_owned(),
+                _ => format!("{name} = x"),
+            };
+            let mut errors = Errors::default();
+            let parsed = Args::parse(written.parse().unwrap(), &mut errors);
+            assert!(parsed.is_some_and(|args| args.was_written(name)), "{name}");
+            let text = errors
+                .into_compile_errors()
+                .map(|tokens| tokens.to_string())
+                .unwrap_or_default();
+            assert!(!text.contains("internal error"), "{name}: {text}");
+        }
+    }
 }

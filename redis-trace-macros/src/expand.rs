@@ -3,13 +3,13 @@
 //! All runtime logic lives in `redis_trace::__private`; the expansion only wires the function's
 //! body to it, so it stays short enough to read in `cargo expand`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::visit::Visit;
+use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, ExprAsync, ItemFn, ReturnType, Stmt, Type};
 
-use crate::validate::{KeyPolicyChoice, Validated};
+use crate::validate::{Key, KeyPolicyChoice, Validated};
 
 /// The annotated function with its body wrapped in an operation.
 pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
@@ -34,8 +34,21 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
         },
         None => quote!(::core::option::Option::None),
     };
-    let keys = args.keys.iter().map(|key| {
-        quote_spanned! {key.span()=> &(#key) as &dyn #private::RedisKey }
+    let keys = args.keys.iter().map(|key| match key {
+        Key::Expression(key) => {
+            quote_spanned! {key.span()=> &(#key) as &dyn #private::RedisKey }
+        }
+        Key::Template(template) => {
+            let literals = &template.literals;
+            let pattern = &template.pattern;
+            let values = template.values.iter().map(|value| {
+                quote_spanned! {value.span()=> &(#value) as &dyn ::core::fmt::Display }
+            });
+            quote! {
+                &#private::KeyTemplate::new(&[#(#literals),*], #pattern, &[#(#values),*])
+                    as &dyn #private::RedisKey
+            }
+        }
     });
     let field_values = args.fields.iter().map(|(name, value)| {
         quote_spanned! {value.span()=> (#name, &(#value) as &dyn #private::FieldValue) }
@@ -54,17 +67,23 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
             quote!(.with_key_policy(#private::CallsiteKeyPolicy::custom(#path)))
         }
     });
+    let cache = args.cache.map(|cache| quote!(.with_cache(#cache)));
+    // Locals the user's body cannot name (mixed-site hygiene); items are not hygienic, so the
+    // static's name is prefixed instead.
+    let operation = Ident::new("__operation", Span::mixed_site());
+    let result = Ident::new("__result", Span::mixed_site());
 
     let traced = |run_body: TokenStream| {
         quote! {
             fn __redis_trace_fn() {}
-            static __CALLSITE: #private::Callsite =
-                #private::Callsite::new(#op, #summary, __redis_trace_fn)#key_policy;
-            let mut __operation =
-                #private::Operation::#start(&__CALLSITE, #endpoint, &[#(#keys),*] #fields);
-            let __result = #run_body;
-            __operation.finish(#private::outcome!(&__result));
-            __result
+            static __REDIS_TRACE_CALLSITE: #private::Callsite =
+                #private::Callsite::new(#op, #summary, __redis_trace_fn)#key_policy #cache;
+            let mut #operation = #private::Operation::#start(
+                &__REDIS_TRACE_CALLSITE, #endpoint, &[#(#keys),*] #fields
+            );
+            let #result = #run_body;
+            #operation.finish(#private::outcome!(&#result));
+            #result
         }
     };
 
@@ -73,22 +92,25 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
         // inside that future, so the span covers its execution, not its creation.
         let inner = &future.block;
         let statements = traced(quote! {
-            __operation.instrument(async move #inner).await
+            #operation.instrument(async move #inner).await
         });
         quote!({ #box_pin(async move { #statements }) })
     } else if sig.asyncness.is_some() {
         let fake_return = fake_return_edge(&sig.output, &private);
         let statements = traced(quote! {
-            __operation.instrument(async move { #fake_return #block }).await
+            #operation.instrument(async move { #fake_return #block }).await
         });
         quote!({ #statements })
     } else {
         let closure_return = match &sig.output {
-            ReturnType::Type(arrow, ty) if !contains_impl_trait(ty) => quote!(#arrow #ty),
-            _ => TokenStream::new(),
+            ReturnType::Type(arrow, ty) => {
+                let ty = erase_impl_trait(ty);
+                quote!(#arrow #ty)
+            }
+            ReturnType::Default => TokenStream::new(),
         };
         let statements = traced(quote! {
-            __operation.in_scope(move || #closure_return #block)
+            #operation.in_scope(move || #closure_return #block)
         });
         quote!({ #statements })
     };
@@ -119,11 +141,12 @@ fn async_trait_future(block: &Block) -> Option<(&Expr, &ExprAsync)> {
 
 /// An unreachable `return` of the declared type at the top of the async block, so `?`, early
 /// `return` and inference inside it see the function's return type (as `tracing` does). Its
-/// tokens carry the return type's span, so type errors point at the user's signature.
+/// tokens carry the return type's span, so type errors point at the user's signature. `impl
+/// Trait` cannot be named there: it becomes `_`, which keeps the rest of the type
+/// (`Result<impl Display, MyError>` still tells `?` the error type).
 fn fake_return_edge(output: &ReturnType, private: &TokenStream) -> TokenStream {
     let ty = match output {
-        ReturnType::Type(_, ty) if contains_impl_trait(ty) => return TokenStream::new(),
-        ReturnType::Type(_, ty) => ty.to_token_stream(),
+        ReturnType::Type(_, ty) => erase_impl_trait(ty).to_token_stream(),
         ReturnType::Default => quote!(()),
     };
     quote_spanned! {output.span()=>
@@ -133,15 +156,21 @@ fn fake_return_edge(output: &ReturnType, private: &TokenStream) -> TokenStream {
     }
 }
 
-/// `impl Trait` cannot be written in a `let` or closure return type.
-fn contains_impl_trait(ty: &Type) -> bool {
-    struct Finder(bool);
-    impl Visit<'_> for Finder {
-        fn visit_type_impl_trait(&mut self, _: &syn::TypeImplTrait) {
-            self.0 = true;
+/// `ty` with every `impl Trait` replaced by `_`: it cannot be written in a `let` or a closure's
+/// return type.
+fn erase_impl_trait(ty: &Type) -> Type {
+    struct Eraser;
+    impl VisitMut for Eraser {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                let span = impl_trait.impl_token.span;
+                *ty = syn::parse_quote_spanned!(span=> _);
+                return;
+            }
+            syn::visit_mut::visit_type_mut(self, ty);
         }
     }
-    let mut finder = Finder(false);
-    finder.visit_type(ty);
-    finder.0
+    let mut erased = ty.clone();
+    Eraser.visit_type_mut(&mut erased);
+    erased
 }

@@ -7,6 +7,7 @@ mod args;
 mod errors;
 mod expand;
 mod suggest;
+mod template;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -14,7 +15,7 @@ use proc_macro::TokenStream;
 /// Traces every call of a Redis repository function as an OpenTelemetry CLIENT span.
 ///
 /// ```ignore
-/// #[redis_traced(op = "GET", key = id, name = "get user")]
+/// #[redis_traced(op = "GET", key = "user:{id}", name = "get user")]
 /// async fn get_user(&self, id: &str) -> redis::RedisResult<Option<String>> { ... }
 /// ```
 ///
@@ -23,8 +24,11 @@ use proc_macro::TokenStream;
 /// | argument | required | meaning |
 /// |---|---|---|
 /// | `op = "GET"` | yes | the Redis command: `db.operation.name` |
+/// | `key = "user:{id}"` | no | a key template over parameters and field paths (`{id}`, `{self.tenant}`); its `pattern` rendering (`user:?`) is computed at compile time. `redis.key` |
 /// | `key = <expr>` | no | the key, an expression over the parameters (`id`, `&self.prefix`, `user.id`); anything redis-rs accepts as an argument. Recorded as `redis.key` under the key policy. |
-/// | `keys = [a, b]` | no | the keys of a multi-key command: `redis.keys` |
+/// | `keys = [a, b]` | no | the keys of a multi-key command, templates or expressions: `redis.keys` |
+/// | `cache = true` | no | count the call as a cache lookup (`true`) or never (`false`), whatever the command |
+/// | `procedure = <expr>` | no | on `EVAL*`/`FCALL*`: the script SHA or function name, `db.stored_procedure.name` |
 /// | `name = "get user"` | no | low-cardinality summary: `db.query.summary` and the span name |
 /// | `endpoint = <expr>` | no | anything implementing `redis_trace::ToEndpoint` (`redis::Client`, `redis::ConnectionInfo`, `redis_trace::Endpoint`): `server.address`, `server.port`, `db.namespace`. Default: the configured default endpoint. |
 /// | `key_policy = "hash"` | no | this function's key policy: `"pattern"`, `"hash"`, `"raw"`, `"omit"`, or a path to `fn(&[u8]) -> Option<String>` |
@@ -43,8 +47,10 @@ use proc_macro::TokenStream;
 /// `code.file.path`, `code.line.number`, `redis.key(s)` and the fields. The span is named after the summary, else `{op} {address}:{port}`, else
 /// `{op}`; never after the key.
 ///
-/// At the end, from the result's type: `cache.hit` for `Result<Option<T>, E>`, `Option<T>` and
-/// `Result<bool, E>`; on `Err`, status Error with the message, `error.type`, and
+/// At the end, by the command and then the result's type: `cache.hit` for lookups (read-only
+/// commands with keys, `GETDEL`, `GETEX`) returning an `Option` or a `bool`, `cache.hit_count` /
+/// `cache.miss_count` for `Vec<Option<T>>` and tuples of options, `redis.applied` for
+/// conditional writes (`SET .. NX`, `SETNX`, `EXPIRE`, ...); on `Err`, status Error with the message, `error.type`, and
 /// `db.response.status_code` when Redis replied with an error. A future dropped before it
 /// completes or a panicking body ends the span with `error.type` = `cancelled` / `panic`; the
 /// panic still reaches the caller.
@@ -63,13 +69,16 @@ fn redis_traced_impl(
     let mut errors = errors::Errors::default();
     let function = match syn::parse2::<syn::ItemFn>(item.clone()) {
         Ok(function) => function,
-        Err(_) => {
+        // Another item (a struct, a fn without a body): say what the attribute applies to.
+        Err(_) if syn::parse2::<syn::Item>(item.clone()).is_ok() => {
             errors.push(syn::Error::new(
                 proc_macro2::Span::call_site(),
                 "#[redis_traced] applies to functions with a body (`fn` or `async fn`)",
             ));
             return with_errors(errors, item);
         }
+        // Not even an item: a syntax error in the fn, which the compiler reports on its own.
+        Err(_) => return item,
     };
     let Some(args) = args::Args::parse(attr, &mut errors) else {
         return with_errors(errors, item);

@@ -14,6 +14,7 @@ use syn::{Expr, FnArg, ItemFn, LitStr, Pat};
 use crate::args::{attribute_span, Args};
 use crate::errors::Errors;
 use crate::suggest;
+use crate::template::{self, Template};
 use redis_trace_commands::{self as commands, KeyCount};
 
 /// Everything expansion needs, checked.
@@ -22,16 +23,25 @@ pub struct Validated {
     pub op: String,
     /// The summary (`name = "..."`).
     pub summary: Option<LitStr>,
-    /// The key expressions (`key = ...` or `keys = [...]`), in order.
-    pub keys: Vec<Expr>,
+    /// The keys (`key = ...` or `keys = [...]`), in order.
+    pub keys: Vec<Key>,
     /// The endpoint expression.
     pub endpoint: Option<Expr>,
     /// The key policy of this fn.
     pub key_policy: Option<KeyPolicyChoice>,
-    /// Extra attributes, `ttl` included as `redis.ttl`.
+    /// Extra attributes, `ttl` included as `redis.ttl`, `procedure` as
+    /// `db.stored_procedure.name`.
     pub fields: Vec<(String, Expr)>,
+    /// `cache = true | false`.
+    pub cache: Option<bool>,
     /// The path of the facade crate: `::redis_trace` unless `crate = ...` was given.
     pub krate: TokenStream,
+}
+
+/// One key: an expression, or a template (`"user:{id}"`).
+pub enum Key {
+    Expression(Expr),
+    Template(Template),
 }
 
 /// Checks `args` against `function`; returns `None` when any check failed.
@@ -57,16 +67,21 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
         }
     }
 
-    let keys = collect_keys(&args, errors);
     let parameters = parameter_names(function);
-    for key in &keys {
-        check_key_expression(key, &parameters, function, errors);
-    }
+    let keys: Vec<Key> = collect_keys(&args, errors)
+        .into_iter()
+        .filter_map(|key| check_key(key, &parameters, function, errors))
+        .collect();
     let key_policy = args
         .key_policy
         .as_ref()
         .and_then(|policy| check_key_policy(policy, errors));
-    let fields = check_fields(&args, &parameters, function, errors);
+    let mut fields = check_fields(&args, &parameters, function, errors);
+    if let Some(procedure) = &args.procedure {
+        check_procedure(command.as_ref(), procedure, errors);
+        check_key_expression(procedure, &parameters, function, errors);
+        fields.push(("db.stored_procedure.name".to_owned(), procedure.clone()));
+    }
     if let (Some(CheckedOp::Known(command)), Some(ttl)) = (&command, &args.ttl) {
         if !command.has_flag("write") {
             errors.push(syn::Error::new_spanned(
@@ -93,6 +108,7 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
         endpoint: args.endpoint,
         key_policy,
         fields,
+        cache: args.cache.as_ref().map(syn::LitBool::value),
         krate: args
             .krate
             .map_or_else(|| quote!(::redis_trace), |path| path.to_token_stream()),
@@ -235,6 +251,61 @@ fn check_fields(
         fields.push(("redis.ttl".to_owned(), ttl.clone()));
     }
     fields
+}
+
+/// A key expression, or a string literal read as a template; its variables must be parameters.
+fn check_key(
+    key: Expr,
+    parameters: &BTreeSet<String>,
+    function: &ItemFn,
+    errors: &mut Errors,
+) -> Option<Key> {
+    let Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(literal),
+        ..
+    }) = &key
+    else {
+        check_key_expression(&key, parameters, function, errors);
+        return Some(Key::Expression(key));
+    };
+    match template::parse(literal) {
+        Ok(template) => {
+            for value in &template.values {
+                check_key_expression(value, parameters, function, errors);
+            }
+            Some(Key::Template(template))
+        }
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    }
+}
+
+/// Commands that run a stored script or function.
+const SCRIPT_CALLS: &[&str] = &[
+    "EVAL",
+    "EVALSHA",
+    "EVALSHA_RO",
+    "EVAL_RO",
+    "FCALL",
+    "FCALL_RO",
+];
+
+fn check_procedure(command: Option<&CheckedOp>, procedure: &Expr, errors: &mut Errors) {
+    if let Some(CheckedOp::Known(command)) = command {
+        if !SCRIPT_CALLS.contains(&command.name) {
+            errors.push(syn::Error::new_spanned(
+                procedure,
+                format!(
+                    "`procedure` names the script or function a script call runs; `{}` runs \
+                     none (use it with {})",
+                    command.name,
+                    SCRIPT_CALLS.join(", ")
+                ),
+            ));
+        }
+    }
 }
 
 fn collect_keys(args: &Args, errors: &mut Errors) -> Vec<Expr> {

@@ -1,12 +1,12 @@
 async fn get_user(&self, id: &str) -> redis::RedisResult<Option<String>> {
     fn __redis_trace_fn() {}
-    static __CALLSITE: ::redis_trace::__private::Callsite = ::redis_trace::__private::Callsite::new(
+    static __REDIS_TRACE_CALLSITE: ::redis_trace::__private::Callsite = ::redis_trace::__private::Callsite::new(
         "GET",
         ::core::option::Option::Some("get user"),
         __redis_trace_fn,
     );
     let mut __operation = ::redis_trace::__private::Operation::start(
-        &__CALLSITE,
+        &__REDIS_TRACE_CALLSITE,
         ::core::option::Option::None,
         &[&(id) as &dyn ::redis_trace::__private::RedisKey],
     );

@@ -4,13 +4,13 @@ async fn both(
     second: &str,
 ) -> Result<Vec<Option<String>>, AppError> {
     fn __redis_trace_fn() {}
-    static __CALLSITE: ::traced_redis::__private::Callsite = ::traced_redis::__private::Callsite::new(
+    static __REDIS_TRACE_CALLSITE: ::traced_redis::__private::Callsite = ::traced_redis::__private::Callsite::new(
         "MGET",
         ::core::option::Option::None,
         __redis_trace_fn,
     );
     let mut __operation = ::traced_redis::__private::Operation::start(
-        &__CALLSITE,
+        &__REDIS_TRACE_CALLSITE,
         ::core::option::Option::None,
         &[
             &(first) as &dyn ::traced_redis::__private::RedisKey,

@@ -1,12 +1,12 @@
 fn profile(&mut self, id: u64) -> redis::RedisResult<HashMap<String, String>> {
     fn __redis_trace_fn() {}
-    static __CALLSITE: ::redis_trace::__private::Callsite = ::redis_trace::__private::Callsite::new(
+    static __REDIS_TRACE_CALLSITE: ::redis_trace::__private::Callsite = ::redis_trace::__private::Callsite::new(
         "HGETALL",
         ::core::option::Option::None,
         __redis_trace_fn,
     );
     let mut __operation = ::redis_trace::__private::Operation::start(
-        &__CALLSITE,
+        &__REDIS_TRACE_CALLSITE,
         ::core::option::Option::Some(
             &(self.client) as &dyn ::redis_trace::__private::ToEndpoint,
         ),

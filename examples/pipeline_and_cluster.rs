@@ -9,7 +9,6 @@
 //! Keys are prefixed `redis-trace-example:` and deleted at the end.
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use redis::AsyncCommands;
 use redis_trace::{redis_traced, TracedConnection};
 
@@ -48,14 +47,8 @@ impl Inventory {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let client = redis::Client::open(url.as_str())?;
+    let (provider, exporter) = support::install_tracer();
+    let client = support::redis_client()?;
     let conn = TracedConnection::new(client.get_multiplexed_async_connection().await?)
         .with_endpoint(&client);
     let inventory = Inventory { conn: conn.clone() };

@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use redis::AsyncCommands;
 use redis_trace::redis_traced;
 
@@ -85,14 +84,8 @@ impl UserRepo {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-
-    let client = redis::Client::open(url.as_str())?;
+    let (provider, exporter) = support::install_tracer();
+    let client = support::redis_client()?;
     redis_trace::set_default_endpoint(&client);
     let repo = UserRepo {
         conn: client.get_multiplexed_async_connection().await?,

@@ -1,6 +1,22 @@
-//! Printing finished spans as a tree, shared by the examples.
+//! What the examples share: an in-memory tracer set-up, the Redis client, the span tree.
 
-use opentelemetry_sdk::trace::SpanData;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+
+/// A tracer provider exporting into memory, installed globally, and its exporter.
+pub fn install_tracer() -> (SdkTracerProvider, InMemorySpanExporter) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    (provider, exporter)
+}
+
+/// A client for `REDIS_URL`, by default `redis://127.0.0.1:6379`.
+pub fn redis_client() -> redis::RedisResult<redis::Client> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    redis::Client::open(url.as_str())
+}
 
 /// Prints `spans` as a tree: children under their parent, with duration and attributes: every
 /// attribute, one per line, or only the `shown` ones on the span's line.

@@ -168,7 +168,10 @@ mod tests {
             per_key: false,
             procedure: None,
         };
-        let targets = [Target::Function(&CALLSITE), Target::Command(command)];
+        let targets = [
+            Target::Function(&CALLSITE),
+            Target::Command(Box::new(command)),
+        ];
         let endpoints = [
             None,
             Some(Endpoint::tcp("cache", 6380).with_database(2)),

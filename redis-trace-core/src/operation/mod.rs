@@ -20,6 +20,7 @@ use self::attributes::{
 pub use self::scope::Instrumented;
 use crate::callsite::Callsite;
 use crate::command::{CommandSpec, Replies};
+use crate::config::Config;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::failure::ErrorAttributes;
 use crate::globals::{self, Settings};
@@ -149,7 +150,7 @@ impl Operation {
     /// `describe` builds the command's description from the configuration; it is not called when
     /// nothing is recorded.
     pub(crate) fn start_command(
-        describe: impl FnOnce(&crate::config::Config) -> CommandSpec,
+        describe: impl FnOnce(&Config) -> CommandSpec,
         endpoint: Option<&Endpoint>,
     ) -> Self {
         if globals::nothing_to_record() {
@@ -178,7 +179,7 @@ impl Operation {
         endpoint: Option<Endpoint>,
         metrics: bool,
         extra_capacity: usize,
-        add_extra_attributes: impl FnOnce(&crate::config::Config, &mut InlineAttributes),
+        add_extra_attributes: impl FnOnce(&Config, &mut InlineAttributes),
     ) -> Self {
         let config = &settings.config;
         let metrics = metrics && config.metrics() && globals::metrics().instruments().is_some();

@@ -383,11 +383,13 @@ impl Active {
             Some((_, ended_at)) => handle.end_with_timestamp(ended_at),
             None => handle.end(),
         }
-        if let (Target::Command(spec), Some((started_at, ended_at))) = (&self.target, timing) {
-            let slot = globals::tracer();
-            if let (true, Some(tracer)) =
-                (self.settings.config.pipeline_command_spans(), slot.tracer())
-            {
+        // Opt-in: the tracer is looked up only when child spans are wanted.
+        if let (Target::Command(spec), Some((started_at, ended_at)), true) = (
+            &self.target,
+            timing,
+            self.settings.config.pipeline_command_spans(),
+        ) {
+            if let Some(tracer) = globals::tracer().tracer() {
                 spec.child_spans(tracer, &span.cx, started_at, ended_at);
             }
         }

@@ -43,6 +43,7 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use redis_trace_core::{
     clear_default_endpoint, default_endpoint, reload_global_meter, reload_global_tracer, semconv,
@@ -53,3 +54,57 @@ pub use redis_trace_macros::redis_traced;
 
 #[doc(hidden)]
 pub use redis_trace_core::__private;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing {
+    //! Check your own instrumentation in your own tests (feature `testing`).
+    //!
+    //! [`Telemetry::install`] is the one-line set-up: a tracer and a meter provider that export
+    //! into memory, installed for redis-trace and as OpenTelemetry's global providers, for as
+    //! long as the returned value lives. Then read what was recorded: [`Telemetry::spans`],
+    //! [`Telemetry::span`] by name, [`Telemetry::tree`] (parents and children),
+    //! [`Telemetry::metric_points`]; compare attributes with [`assert_attributes`]; and print
+    //! [`Telemetry::view`], the spans as a tree with a timeline.
+    //!
+    //! ```
+    //! use redis_trace::testing::{assert_attributes, Telemetry};
+    //!
+    //! #[redis_trace::redis_traced(op = "GET", key = "user:{id}", name = "get user")]
+    //! fn get_user(id: u64) -> redis::RedisResult<Option<String>> {
+    //!     Ok(None) // your code talks to Redis here
+    //! }
+    //!
+    //! let telemetry = Telemetry::install();
+    //! get_user(42).unwrap();
+    //!
+    //! let span = telemetry.span("get user");
+    //! assert_attributes(
+    //!     &span,
+    //!     &[
+    //!         ("db.operation.name", "GET".into()),
+    //!         ("redis.key", "user:?".into()),
+    //!         ("cache.hit", false.into()),
+    //!     ],
+    //! );
+    //! let calls = telemetry.metric_points("db.client.operation.duration");
+    //! assert_eq!(calls[0].value, 1); // one call in the duration histogram
+    //! println!("{}", telemetry.view());
+    //! ```
+    //!
+    //! Tests of one binary run on several threads while providers and settings are process-wide,
+    //! so [`Telemetry::install`] takes a process-wide lock, held until the value is dropped: tests
+    //! that install it run one after another and never see each other's spans.
+    //!
+    //! Add it for tests only:
+    //!
+    //! ```toml
+    //! [dev-dependencies]
+    //! redis-trace = { version = "0.1", features = ["testing"] }
+    //! ```
+
+    pub use redis_trace_core::testing::{
+        assert_attributes, attributes, MetricPoint, SpanNode, SpanTree, Telemetry, TraceView,
+        DEFAULT_ATTRIBUTES,
+    };
+}

@@ -363,7 +363,7 @@ async fn nested_calls_form_parent_and_children() {
     assert_parent_of(&parent, &capture.span("load email"));
 
     // Under an outer span started by the test.
-    let tracer = capture.provider().tracer("test");
+    let tracer = capture.tracer_provider().tracer("test");
     let outer = Context::current_with_span(tracer.start("request"));
     opentelemetry::context::FutureExt::with_context(profiles.profile(8), outer.clone())
         .await
@@ -398,7 +398,7 @@ async fn tracing_span_is_the_parent_with_the_tracing_feature() {
     for activation in [true, false] {
         capture.clear();
         let layer = tracing_opentelemetry::layer()
-            .with_tracer(capture.provider().tracer("tracing"))
+            .with_tracer(capture.tracer_provider().tracer("tracing"))
             .with_context_activation(activation);
         let subscriber = tracing_subscriber::registry().with(layer);
         let _default = tracing::subscriber::set_default(subscriber);

@@ -342,7 +342,7 @@ async fn deny_list_and_require_parent() {
         capture.spans().is_empty(),
         "no root span when a parent is required"
     );
-    let tracer = capture.provider().tracer("test");
+    let tracer = capture.tracer_provider().tracer("test");
     let parent = Context::current_with_span(tracer.start("request"));
     opentelemetry::context::FutureExt::with_context(cache.get("k"), parent.clone())
         .await

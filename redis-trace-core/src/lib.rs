@@ -38,6 +38,8 @@ pub mod semconv;
 mod sink;
 mod statement;
 mod template;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 mod tracer;
 

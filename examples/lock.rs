@@ -3,7 +3,7 @@
 //! write applied (`redis.applied`) and carry no cache attributes: a lock is not a cache.
 //!
 //! ```text
-//! cargo run --example lock                  # against redis://127.0.0.1:6379
+//! cargo run --example lock                  # REDIS_URL, else 127.0.0.1:6379, else a private redis-server
 //! REDIS_URL=redis://host:6380/2 cargo run --example lock
 //! ```
 //!
@@ -14,6 +14,7 @@ use std::time::Duration;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use redis::AsyncCommands;
 use redis_trace::redis_traced;
+use redis_trace::testing::Telemetry;
 
 mod support;
 
@@ -90,13 +91,18 @@ async fn task(lock: &Lock, owner: &str) -> redis::RedisResult<()> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (provider, exporter) = support::install_tracer();
-    let client = support::redis_client()?;
-    redis_trace::set_default_endpoint(&client);
+    // In-memory telemetry, printed at the end; use your exporter (OTLP, ...) in a service.
+    let telemetry = Telemetry::install();
+    let redis = support::redis()?;
+    let client = &redis.client;
+    redis_trace::set_default_endpoint(client);
     let lock = Lock::new(client.get_multiplexed_async_connection().await?);
     let _: () = lock.conn.clone().del(LOCK).await?;
 
-    let job = provider.tracer("lock").start("nightly report");
+    let job = telemetry
+        .tracer_provider()
+        .tracer("lock")
+        .start("nightly report");
     let cx = opentelemetry::Context::current_with_span(job);
     let contend = async {
         let (first, second) = tokio::join!(task(&lock, "worker-a"), task(&lock, "worker-b"));
@@ -105,10 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     opentelemetry::context::FutureExt::with_context(contend, cx.clone()).await?;
     cx.span().end();
 
-    println!("\nspans:");
-    support::print_tree(
-        &exporter.get_finished_spans()?,
-        Some(&["redis.key", "redis.applied", "cache.hit", "error.type"]),
-    );
+    println!();
+    telemetry.view().print();
     Ok(())
 }

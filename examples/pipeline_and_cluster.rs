@@ -2,7 +2,7 @@
 //! and (when `REDIS_CLUSTER_URLS` is set) a Redis Cluster, printed as a span tree.
 //!
 //! ```text
-//! cargo run --example pipeline_and_cluster                       # REDIS_URL, default redis://127.0.0.1:6379
+//! cargo run --example pipeline_and_cluster                       # REDIS_URL, else 127.0.0.1:6379, else a private redis-server
 //! REDIS_CLUSTER_URLS=redis://127.0.0.1:7000,redis://127.0.0.1:7001 cargo run --example pipeline_and_cluster
 //! ```
 //!
@@ -10,6 +10,7 @@
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use redis::AsyncCommands;
+use redis_trace::testing::Telemetry;
 use redis_trace::{redis_traced, TracedConnection};
 
 mod support;
@@ -47,13 +48,18 @@ impl Inventory {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (provider, exporter) = support::install_tracer();
-    let client = support::redis_client()?;
+    // In-memory telemetry, printed at the end; use your exporter (OTLP, ...) in a service.
+    let telemetry = Telemetry::install();
+    let redis = support::redis()?;
+    let client = &redis.client;
     let conn = TracedConnection::new(client.get_multiplexed_async_connection().await?)
-        .with_endpoint(&client);
+        .with_endpoint(client);
     let inventory = Inventory { conn: conn.clone() };
 
-    let request = provider.tracer("example").start("handle order");
+    let request = telemetry
+        .tracer_provider()
+        .tracer("example")
+        .start("handle order");
     let cx = opentelemetry::Context::current_with_span(request);
     let work = async {
         inventory.restock(&[("apple", 3), ("pear", 5)]).await?;
@@ -83,15 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    println!("\nspans:");
-    support::print_tree(
-        &exporter.get_finished_spans()?,
-        Some(&[
-            "db.query.text",
-            "db.operation.batch.size",
-            "redis.cluster.slot",
-            "error.type",
-        ]),
-    );
+    println!();
+    telemetry.view().print();
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! A small user repository traced with `#[redis_traced]`, printing its spans as a tree.
 //!
 //! ```text
-//! cargo run --example quickstart            # against redis://127.0.0.1:6379
+//! cargo run --example quickstart            # REDIS_URL, else 127.0.0.1:6379, else a private redis-server
 //! REDIS_URL=redis://host:6380/2 cargo run --example quickstart
 //! ```
 //!
@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use redis::AsyncCommands;
 use redis_trace::redis_traced;
+use redis_trace::testing::Telemetry;
 
 mod support;
 
@@ -84,14 +85,19 @@ impl UserRepo {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (provider, exporter) = support::install_tracer();
-    let client = support::redis_client()?;
-    redis_trace::set_default_endpoint(&client);
+    // In-memory telemetry, printed at the end; use your exporter (OTLP, ...) in a service.
+    let telemetry = Telemetry::install();
+    let redis = support::redis()?;
+    let client = &redis.client;
+    redis_trace::set_default_endpoint(client);
     let repo = UserRepo {
         conn: client.get_multiplexed_async_connection().await?,
     };
 
-    let request = provider.tracer("quickstart").start("handle request");
+    let request = telemetry
+        .tracer_provider()
+        .tracer("quickstart")
+        .start("handle request");
     let cx = opentelemetry::Context::current_with_span(request);
     let work = async {
         repo.save(1, "Ada Lovelace", "ada@example.com").await?;
@@ -108,7 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     opentelemetry::context::FutureExt::with_context(work, cx.clone()).await?;
     cx.span().end();
 
-    println!("\nspans:");
-    support::print_tree(&exporter.get_finished_spans()?, None);
+    println!();
+    telemetry.view().print();
     Ok(())
 }

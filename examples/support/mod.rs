@@ -1,62 +1,51 @@
-//! What the examples share: an in-memory tracer set-up, the Redis client, the span tree.
+//! What the examples share: the Redis to talk to, and printing the trace.
+//!
+//! `redis()` picks the server: `REDIS_URL` when set; else the Redis on 127.0.0.1:6379 when one
+//! answers; else a private `redis-server` on a free loopback port (and a unix socket), started
+//! here and stopped when the example ends. Telemetry goes to memory through
+//! `redis_trace::testing::Telemetry` and is printed with its trace view.
 
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use std::time::Duration;
 
-/// A tracer provider exporting into memory, installed globally, and its exporter.
-pub fn install_tracer() -> (SdkTracerProvider, InMemorySpanExporter) {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    (provider, exporter)
+use redis_trace_harness::RedisServer;
+
+/// The Redis an example uses, with the private server it started, if any (stopped on drop).
+pub struct Redis {
+    pub client: redis::Client,
+    _server: Option<RedisServer>,
 }
 
-/// A client for `REDIS_URL`, by default `redis://127.0.0.1:6379`.
-pub fn redis_client() -> redis::RedisResult<redis::Client> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    redis::Client::open(url.as_str())
-}
-
-/// Prints `spans` as a tree: children under their parent, with duration and attributes: every
-/// attribute, one per line, or only the `shown` ones on the span's line.
-pub fn print_tree(spans: &[SpanData], shown: Option<&[&str]>) {
-    let ids: Vec<_> = spans.iter().map(|s| s.span_context.span_id()).collect();
-    for root in spans.iter().filter(|s| !ids.contains(&s.parent_span_id)) {
-        print(spans, root, 0, shown);
+/// `REDIS_URL`, else 127.0.0.1:6379 if it answers, else a private `redis-server`.
+pub fn redis() -> Result<Redis, Box<dyn std::error::Error>> {
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        return Ok(Redis {
+            client: redis::Client::open(url.as_str())?,
+            _server: None,
+        });
     }
-}
-
-fn print(spans: &[SpanData], span: &SpanData, depth: usize, shown: Option<&[&str]>) {
-    let indent = "  ".repeat(depth);
-    let duration = span
-        .end_time
-        .duration_since(span.start_time)
-        .unwrap_or_default();
-    match shown {
-        None => {
-            println!(
-                "{indent}{} [{:?}, {duration:?}] {:?}",
-                span.name, span.span_kind, span.status
-            );
-            for attribute in &span.attributes {
-                println!("{indent}  {} = {}", attribute.key, attribute.value);
-            }
-        }
-        Some(keys) => {
-            let shown: Vec<String> = span
-                .attributes
-                .iter()
-                .filter(|kv| keys.contains(&kv.key.as_str()))
-                .map(|kv| format!("{}={}", kv.key, kv.value))
-                .collect();
-            println!("{indent}{} ({duration:?}) {}", span.name, shown.join(" "));
-        }
+    let local = redis::Client::open("redis://127.0.0.1:6379")?;
+    let answers = local
+        .get_connection_with_timeout(Duration::from_millis(300))
+        .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection))
+        .is_ok();
+    if answers {
+        return Ok(Redis {
+            client: local,
+            _server: None,
+        });
     }
-    for child in spans
-        .iter()
-        .filter(|c| c.parent_span_id == span.span_context.span_id())
-    {
-        print(spans, child, depth + 1, shown);
-    }
+    let server = RedisServer::try_start_with(&[]).unwrap_or_else(|failure| {
+        eprintln!("example: REDIS_URL is unset and nothing answers on 127.0.0.1:6379. {failure}");
+        std::process::exit(1)
+    });
+    let client = server.reachable_client();
+    eprintln!(
+        "example: REDIS_URL is unset and nothing answers on 127.0.0.1:6379; started a private \
+         redis-server at {} (stopped at exit)",
+        client.get_connection_info().addr()
+    );
+    Ok(Redis {
+        client,
+        _server: Some(server),
+    })
 }

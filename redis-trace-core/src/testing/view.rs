@@ -73,7 +73,7 @@ impl TraceView {
         self
     }
 
-    /// Shows every attribute and the span kind, one per line under the span.
+    /// Shows the span kind, every attribute and every event, one per line under the span.
     pub fn all_attributes(mut self) -> Self {
         self.shown = Shown::All;
         self
@@ -127,7 +127,10 @@ impl Display for TraceView {
         }
         let several_roots = traces.iter().any(|roots| roots.len() > 1);
         let name_width = self.name_width(if several_roots { 3 } else { 0 });
-        for roots in traces {
+        for (number, roots) in traces.into_iter().enumerate() {
+            if number > 0 {
+                writeln!(f)?;
+            }
             let trace = Trace::of(&roots);
             let count: usize = roots.iter().map(|root| count(root)).sum();
             let id = roots[0].span.span_context.trace_id();
@@ -250,6 +253,14 @@ impl Line<'_> {
                 writeln!(f)?;
                 for kv in &span.attributes {
                     write_styled(f, color, DIM, &format!("{indent}{} = {}", kv.key, kv.value))?;
+                    writeln!(f)?;
+                }
+                for event in span.events.iter() {
+                    let fields: Vec<String> = (event.attributes.iter())
+                        .map(|kv| format!("{}={}", kv.key, kv.value))
+                        .collect();
+                    let line = format!("{indent}event {:?} {}", event.name, fields.join(" "));
+                    write_styled(f, color, DIM, line.trim_end())?;
                     writeln!(f)?;
                 }
             }

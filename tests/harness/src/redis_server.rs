@@ -1,7 +1,8 @@
 //! Starts a private `redis-server` on a free loopback port for one test, and stops it on drop.
 //!
 //! Tests never touch the machine's own Redis on 6379. The binary is `redis-server` on `PATH`, or
-//! `REDIS_SERVER_BIN` when set.
+//! `REDIS_SERVER_BIN` when set. The server also listens on a unix socket, for machines where
+//! loopback TCP is unreachable (a network namespace whose `lo` is down, as under `unshare -rn`).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -9,9 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const INSTALL_HINT: &str = "redis-server is needed by the tests and was not found. Install it \
-(Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`) or set \
-REDIS_SERVER_BIN to its path.";
+const INSTALL_HINT: &str = "redis-server was not found. Install it (Debian/Ubuntu: `sudo apt-get \
+install redis-server`; macOS: `brew install redis`) or set REDIS_SERVER_BIN to its path.";
 
 /// A running `redis-server`, killed when dropped.
 pub struct RedisServer {
@@ -28,22 +28,29 @@ impl RedisServer {
 
     /// Starts a server with extra `redis-server` arguments.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::try_start_with(extra).unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// Starts a server, or says why it could not (no `redis-server`: how to install it).
+    pub fn try_start_with(extra: &[&str]) -> Result<Self, String> {
         let mut last_failure = String::new();
         // The free port may be taken between probing and binding: retry with another.
         for _ in 0..5 {
-            match Self::try_start(extra) {
-                Ok(server) => return server,
-                Err(failure) => last_failure = failure,
+            match Self::try_start_once(extra) {
+                Ok(server) => return Ok(server),
+                Err(Failure::NotInstalled(hint)) => return Err(hint),
+                Err(Failure::Other(failure)) => last_failure = failure,
             }
         }
-        panic!("could not start redis-server: {last_failure}");
+        Err(format!("could not start redis-server: {last_failure}"))
     }
 
-    fn try_start(extra: &[&str]) -> Result<Self, String> {
+    fn try_start_once(extra: &[&str]) -> Result<Self, Failure> {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("redis-trace-test-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Failure::Other(format!("creating {}: {e}", dir.display())))?;
         let binary =
             std::env::var("REDIS_SERVER_BIN").unwrap_or_else(|_| "redis-server".to_owned());
         let child = Command::new(&binary)
@@ -51,26 +58,32 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .arg("--dir")
             .arg(&dir)
+            .arg("--unixsocket")
+            .arg(dir.join(SOCKET))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|error| match error.kind() {
-                std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT} ({binary}: {error})"),
-                _ => panic!("could not run {binary}: {error}"),
-            });
+            .inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&dir);
+            })
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::NotFound => {
+                    Failure::NotInstalled(format!("{INSTALL_HINT} ({binary}: {error})"))
+                }
+                _ => Failure::Other(format!("could not run {binary}: {error}")),
+            })?;
         let mut server = Self {
             child: Some(child),
             port,
             dir,
         };
-        server.wait_until_ready()?;
+        server.wait_until_ready().map_err(Failure::Other)?;
         Ok(server)
     }
 
     fn wait_until_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(10);
-        let client = self.client();
         loop {
             if let Some(status) = self
                 .child
@@ -86,10 +99,7 @@ impl RedisServer {
                     self.port
                 ));
             }
-            let pong = client
-                .get_connection_with_timeout(Duration::from_millis(200))
-                .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection));
-            if pong.as_deref() == Ok("PONG") {
+            if answers(&self.client()) || answers(&self.unix_client()) {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -115,6 +125,22 @@ impl RedisServer {
     /// A client for database 0.
     pub fn client(&self) -> redis::Client {
         self.client_for_db(0)
+    }
+
+    /// A client for its unix socket (database 0).
+    pub fn unix_client(&self) -> redis::Client {
+        let url = format!("redis+unix://{}", self.dir.join(SOCKET).display());
+        redis::Client::open(url).expect("valid redis URL")
+    }
+
+    /// A TCP client when loopback TCP reaches the server, else a unix-socket client.
+    pub fn reachable_client(&self) -> redis::Client {
+        let tcp = self.client();
+        if answers(&tcp) {
+            tcp
+        } else {
+            self.unix_client()
+        }
     }
 
     /// A client for database `db`.
@@ -144,6 +170,21 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+const SOCKET: &str = "redis.sock";
+
+enum Failure {
+    NotInstalled(String),
+    Other(String),
+}
+
+/// Whether `client` connects and gets `PONG` within a moment.
+fn answers(client: &redis::Client) -> bool {
+    client
+        .get_connection_with_timeout(Duration::from_millis(200))
+        .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection))
+        .is_ok_and(|pong| pong == "PONG")
 }
 
 /// A free loopback port whose cluster bus port (+10000) is free too.

@@ -78,7 +78,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// A builder starting from the environment (see the README's configuration table).
+    /// A builder starting from the environment (see *Configuration* in the crate documentation of `redis-trace`).
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder {
             config: Self::from_env(),

@@ -23,37 +23,25 @@ use proc_macro::TokenStream;
 ///
 /// | argument | required | meaning |
 /// |---|---|---|
-/// | `op = "GET"` | yes | the Redis command: `db.operation.name` |
-/// | `key = "user:{id}"` | no | a key template over parameters and field paths (`{id}`, `{self.tenant}`); its `pattern` rendering (`user:?`) is computed at compile time. `redis.key` |
-/// | `key = <expr>` | no | the key, an expression over the parameters (`id`, `&self.prefix`, `user.id`); anything redis-rs accepts as an argument. Recorded as `redis.key` under the key policy. |
-/// | `keys = [a, b]` | no | the keys of a multi-key command, templates or expressions: `redis.keys` |
-/// | `cache = true` | no | count the call as a cache lookup (`true`) or never (`false`), whatever the command |
-/// | `procedure = <expr>` | no | on `EVAL*`/`FCALL*`: the script SHA or function name, `db.stored_procedure.name` |
+/// | `op = "GET"` | yes | the Redis command |
+/// | `key = "user:{id}:profile"` | no | a key template: `{...}` names a parameter or a field path (`{id}`, `{self.tenant}`, `{user.id}`), checked at compile time; `{{`/`}}` are literal braces (hash tags: `"{{user:{id}}}:cart"`). Under the default `pattern` policy the rendering (`user:?:profile`) is computed at compile time: no work per call; under `raw`/`hash`/custom the full key is formatted only for recorded spans. A literal without placeholders is a constant key, recorded whole. Recorded as `redis.key`. |
+/// | `key = <expr>` | no | an expression over the parameters: `key = id`, `key = &self.prefix`; anything redis-rs accepts as an argument, rendered by the key policy (`pattern` masks an id entirely: prefer a template). Keep it cheap (a reference): it is evaluated on every call, rendered only when a span is recorded. |
+/// | `keys = [a, b]` | no | the keys of a multi-key command (`MGET`, `DEL`, `RENAME`, `EVAL`), templates or expressions: `redis.keys`, a string array |
+/// | `cache = true` / `false` | no | force the call to count as a cache lookup (a Lua lookup, a module command) or never, whatever the command (see *What is recorded* in the crate documentation) |
+/// | `procedure = <expr>` | no | on `EVAL*`/`FCALL*`: the script's SHA or the function's name, `db.stored_procedure.name` (e.g. `procedure = self.script.get_hash()`) |
+/// | `key_policy = "hash"` | no | this function's key policy: `"pattern"`, `"hash"`, `"raw"`, `"omit"`, or a path to your `fn(&[u8]) -> Option<String>` |
+/// | `ttl = <expr>` | no | the time to live of an expiring write: `redis.ttl` (integers: seconds; `Duration`: seconds as a float). Rejected on commands that do not write. |
+/// | `fields(app.tier = tier, ...)` | no | extra span attributes from the parameters (strings, integers, floats, `bool`, `Duration`); names in the namespaces redis-trace writes (`db.`, `server.`, `error.`, `code.`, `net.`, `cache.`, `redis.`) are rejected |
+/// | `unchecked` | no | accept a command the table does not know: module commands such as `op = "JSON.GET", unchecked` |
 /// | `name = "get user"` | no | low-cardinality summary: `db.query.summary` and the span name |
-/// | `endpoint = <expr>` | no | anything implementing `redis_trace::ToEndpoint` (`redis::Client`, `redis::ConnectionInfo`, `redis_trace::Endpoint`): `server.address`, `server.port`, `db.namespace`. Default: the configured default endpoint. |
-/// | `key_policy = "hash"` | no | this function's key policy: `"pattern"`, `"hash"`, `"raw"`, `"omit"`, or a path to `fn(&[u8]) -> Option<String>` |
-/// | `ttl = <expr>` | no | the time to live of an expiring write: `redis.ttl` |
-/// | `fields(app.tier = tier)` | no | extra span attributes from the parameters |
-/// | `unchecked` | no | accept a command the command table does not know (module commands) |
-/// | `crate = path` | no | where `redis-trace` is, if renamed in `Cargo.toml` |
+/// | `endpoint = <expr>` | no | anything implementing `redis_trace::ToEndpoint`: `redis::Client`, `redis::ConnectionInfo`, `redis_trace::Endpoint` (and references, `Arc`s). Overrides the default endpoint. |
+/// | `crate = path` | no | the path of `redis-trace` if you renamed the dependency |
 ///
 /// The command, keys and fields are checked at compile time against the Redis command table and
 /// the function's parameters; every problem is reported, each on its own token.
 ///
-/// # What is recorded
-///
-/// At creation: `db.system.name = "redis"`, `db.operation.name`, `db.query.summary`,
-/// `db.namespace`, `server.address`, `server.port`; on recorded spans also `code.function.name`,
-/// `code.file.path`, `code.line.number`, `redis.key(s)` and the fields. The span is named after the summary, else `{op} {address}:{port}`, else
-/// `{op}`; never after the key.
-///
-/// At the end, by the command and then the result's type: `cache.hit` for lookups (read-only
-/// commands with keys, `GETDEL`, `GETEX`) returning an `Option` or a `bool`, `cache.hit_count` /
-/// `cache.miss_count` for `Vec<Option<T>>` and tuples of options, `redis.applied` for
-/// conditional writes (`SET .. NX`, `SETNX`, `EXPIRE`, ...); on `Err`, status Error with the message, `error.type`, and
-/// `db.response.status_code` when Redis replied with an error. A future dropped before it
-/// completes or a panicking body ends the span with `error.type` = `cancelled` / `panic`; the
-/// panic still reaches the caller.
+/// What the span and the metrics carry, and how a result is classified, is described in the
+/// crate documentation of `redis-trace` (*What is recorded*).
 ///
 /// Works on `async fn` and plain `fn` (redis-rs's blocking API), free functions and methods with
 /// any receiver. The function's behaviour is unchanged.

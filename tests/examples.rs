@@ -1,0 +1,166 @@
+//! The examples run against a private redis-server and print what the docs say they print:
+//! the README's trace is the quickstart's (durations, bars and ids aside), and the guide quotes
+//! the compiler's errors as it prints them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use redis_trace_harness::RedisServer;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The example's binary, built by `cargo test` (or `cargo build --examples`) next to this test's.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    let built = std::fs::metadata(&binary)
+        .and_then(|meta| meta.modified())
+        .unwrap_or_else(|error| {
+            panic!(
+                "{}: {error}; build it with `cargo build --examples`",
+                binary.display()
+            )
+        });
+    let source = Path::new(ROOT).join("examples").join(format!("{name}.rs"));
+    let written = std::fs::metadata(&source).unwrap().modified().unwrap();
+    assert!(
+        built >= written,
+        "{} is older than {}; build it with `cargo build --examples`",
+        binary.display(),
+        source.display()
+    );
+    binary
+}
+
+/// Runs the example against `server`; its stdout, after checking it exited with 0.
+fn run(name: &str, server: &RedisServer) -> String {
+    let output = Command::new(example(name))
+        .env("REDIS_URL", server.url(0))
+        .env_remove("REDIS_CLUSTER_URLS")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{name} failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in `file`, inside its code
+/// fence.
+fn excerpt(file: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(Path::new(ROOT).join(file)).unwrap();
+    let start = format!("<!-- {name}:start -->");
+    let end = format!("<!-- {name}:end -->");
+    let inner = text
+        .split_once(&start)
+        .and_then(|(_, rest)| rest.split_once(&end))
+        .unwrap_or_else(|| panic!("{file} has no {start} … {end}"))
+        .0;
+    let code = inner.split_once("```text\n").unwrap().1;
+    code.rsplit_once("```").unwrap().0.to_owned()
+}
+
+/// A trace view without what changes from run to run: the trace id and length, durations, the
+/// bars, the port and column padding.
+fn normalized_trace(view: &str) -> Vec<String> {
+    view.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            if let Some(header) = line.strip_prefix("trace ") {
+                let spans = header.split(" · ").nth(1).unwrap_or_default();
+                return format!("trace · {spans}");
+            }
+            let (left, right) = line.split_once('│').unwrap();
+            let after_bar = right.split_once('│').unwrap().1;
+            let name = left.trim_end().rsplitn(3, ' ').nth(2).unwrap_or_default();
+            let line = format!("{name} | {after_bar}");
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words.join(" ")
+        })
+        .map(|line| without_port(&line))
+        .collect()
+}
+
+fn without_port(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("127.0.0.1:") {
+        out.push_str(&rest[..at + "127.0.0.1:".len()]);
+        rest = rest[at + "127.0.0.1:".len()..].trim_start_matches(|c: char| c.is_ascii_digit());
+        out.push_str("PORT");
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn quickstart_prints_the_trace_the_readme_shows() {
+    let server = RedisServer::start();
+    let stdout = run("quickstart", &server);
+    let printed = &stdout[stdout.find("trace ").expect("a trace view")..];
+    let printed = normalized_trace(printed);
+    assert_eq!(
+        printed,
+        normalized_trace(&excerpt("README.md", "quickstart"))
+    );
+    // The normalization keeps what the trace says.
+    assert!(
+        printed.contains(
+            &"├─ GET 127.0.0.1:PORT | redis.key=redis-trace-quickstart:name:? cache.hit=false"
+                .to_owned()
+        ),
+        "{printed:#?}"
+    );
+}
+
+#[test]
+fn every_example_runs_against_a_private_server() {
+    let server = RedisServer::start();
+    let port = server.port();
+
+    let pipeline = run("pipeline_and_cluster", &server);
+    assert!(
+        pipeline.contains(&format!("PIPELINE SET 127.0.0.1:{port}")),
+        "{pipeline}"
+    );
+    assert!(pipeline.contains("db.operation.batch.size=2"), "{pipeline}");
+
+    let lock = run("lock", &server);
+    let acquired = |applied: bool| {
+        lock.lines().any(|line| {
+            line.contains("acquire lock") && line.contains(&format!("redis.applied={applied}"))
+        })
+    };
+    assert!(acquired(true) && acquired(false), "{lock}");
+    assert!(
+        !lock.contains("cache.hit"),
+        "a lock is not a cache lookup:\n{lock}"
+    );
+
+    let service = run("tracing_service", &server);
+    assert!(service.contains("└─ load session"), "{service}");
+    assert!(service.contains("   └─ check session"), "{service}");
+}
+
+#[test]
+fn the_guide_quotes_the_compile_errors_as_the_compiler_prints_them() {
+    let stderr = std::fs::read_to_string(
+        Path::new(ROOT).join("tests/ui/fail/every_error_is_reported.stderr"),
+    )
+    .unwrap()
+    .replace("tests/ui/fail/every_error_is_reported.rs", "src/repo.rs");
+    assert_eq!(
+        excerpt("docs/guide.md", "compile-errors").trim_end(),
+        stderr.trim_end()
+    );
+}

@@ -234,6 +234,9 @@ async fn a_script_not_loaded_yet_shows_the_load_and_the_call_succeeds() {
 async fn fcall_names_its_function() {
     let capture = capture();
     let server = RedisServer::start();
+    if !server.at_least(7, 0, "FUNCTION LOAD and FCALL") {
+        return;
+    }
     let client = server.client();
     let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
     let library = "#!lua name=locks\n\

@@ -125,6 +125,28 @@ mod tests {
         assert_eq!(text(&["JSON.GET", "doc:1", "$.a"]), "JSON.GET ? ?");
     }
 
+    /// Commands newer than Redis 7.0, from the table's newer sources: keys where they are,
+    /// the syntax tokens the source lists, and nothing else.
+    #[test]
+    fn commands_of_current_servers() {
+        // Redis 7.4 (Redis's command JSON): tokens known.
+        assert_eq!(
+            text(&["HEXPIRE", "user:1", "60", "NX", "FIELDS", "2", "email", "phone"]),
+            "HEXPIRE user:? ? NX FIELDS ? ? ?"
+        );
+        // Redis 8.0 (@ioredis/commands): key positions known, no tokens listed.
+        assert_eq!(
+            text(&["HGETEX", "session:9", "EX", "60", "FIELDS", "1", "token"]),
+            "HGETEX session:? ? ? ? ? ?"
+        );
+        assert_eq!(
+            text(&["HSETEX", "session:9", "FIELDS", "1", "token", "abc"]),
+            "HSETEX session:? ? ? ? ?"
+        );
+        assert_eq!(text(&["WAITAOF", "1", "0", "100"]), "WAITAOF ? ? ?");
+        assert_eq!(text(&["CLIENT", "NO-TOUCH", "ON"]), "CLIENT NO-TOUCH ON");
+    }
+
     #[test]
     fn credentials_are_masked_under_every_policy() {
         for policy in [KeyPolicy::Raw, KeyPolicy::Pattern, KeyPolicy::Omit] {

@@ -1,5 +1,5 @@
 //! A real Redis Cluster on loopback: N masters started by the test harness, the 16384 slots
-//! split between them (CLUSTER ADDSLOTSRANGE), joined with CLUSTER MEET, torn down on drop.
+//! split between them (CLUSTER ADDSLOTS, which Redis 6.2 has too), joined with CLUSTER MEET, torn down on drop.
 
 use std::time::{Duration, Instant};
 
@@ -38,11 +38,10 @@ impl RedisCluster {
                 first + per_node - 1
             };
             redis::cmd("CLUSTER")
-                .arg("ADDSLOTSRANGE")
-                .arg(first)
-                .arg(last)
+                .arg("ADDSLOTS")
+                .arg((first..=last).collect::<Vec<_>>())
                 .exec(&mut conn)
-                .expect("CLUSTER ADDSLOTSRANGE");
+                .expect("CLUSTER ADDSLOTS");
             if index > 0 {
                 redis::cmd("CLUSTER")
                     .arg("MEET")

@@ -4,7 +4,7 @@
 //! `REDIS_SERVER_BIN` when set. The server also listens on a unix socket, for machines where
 //! loopback TCP is unreachable (a network namespace whose `lo` is down, as under `unshare -rn`).
 
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -110,6 +110,42 @@ impl RedisServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Its version, `(major, minor, patch)`, from `INFO server`.
+    pub fn version(&self) -> (u32, u32, u32) {
+        let mut connection = self.client().get_connection().expect("connect");
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query(&mut connection)
+            .expect("INFO server");
+        let version = info
+            .lines()
+            .find_map(|line| line.strip_prefix("redis_version:"))
+            .expect("redis_version in INFO");
+        let mut parts = version
+            .trim()
+            .split('.')
+            .map(|part| part.parse().unwrap_or(0));
+        let mut next = || parts.next().unwrap_or(0);
+        (next(), next(), next())
+    }
+
+    /// Whether the server is at least `major.minor`. When it is not, says on the terminal
+    /// (past the test harness's output capture) which test does not run and why, so a version
+    /// exclusion is never silent.
+    pub fn at_least(&self, major: u32, minor: u32, needs: &str) -> bool {
+        let (have_major, have_minor, have_patch) = self.version();
+        if (have_major, have_minor) >= (major, minor) {
+            return true;
+        }
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTE: {test}: not run on redis-server {have_major}.{have_minor}.{have_patch}: \
+             needs Redis {major}.{minor}+ ({needs})"
+        );
+        false
     }
 
     /// The port it listens on.

@@ -376,6 +376,62 @@ async fn pipeline_command_spans_are_opt_in() {
     );
 }
 
+/// After a slot moves to another master, spans for its keys name the new master once the slot
+/// map is read again (here after 100 ms; a `MOVED` that redis-rs follows is not seen).
+#[tokio::test]
+async fn cluster_spans_follow_a_migrated_slot() {
+    let capture = capture();
+    let cluster = RedisCluster::start(3);
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut conn = TracedConnection::new(client.get_async_connection().await.unwrap())
+        .with_cluster_refresh(std::time::Duration::from_millis(100));
+    let key = "user:0";
+    let slot = key_slot(&cluster, key);
+    let before = cluster.port_for_slot(slot);
+    let _: Option<String> = conn.get(key).await.unwrap();
+    let port = |span: &opentelemetry_sdk::trace::SpanData| attributes(span)["server.port"].clone();
+    assert_eq!(port(&capture.spans()[0]), Value::I64(before.into()));
+
+    let to = (0..3)
+        .find(|&i| cluster.nodes()[i].port() != before)
+        .unwrap();
+    cluster.move_slot(slot, to);
+    let after = cluster.nodes()[to].port();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    capture.clear();
+    // The first command after the interval still names the old master, then the map is read.
+    let _: Option<String> = conn.get(key).await.unwrap();
+    let _: Option<String> = conn.get(key).await.unwrap();
+    let spans = capture.spans();
+    assert_eq!(
+        port(&spans[1]),
+        Value::I64(after.into()),
+        "after the refresh"
+    );
+    // The server really moved it: asking the old master is redirected.
+    let mut old = cluster
+        .nodes()
+        .iter()
+        .find(|n| n.port() == before)
+        .unwrap()
+        .client();
+    let moved = redis::cmd("GET")
+        .arg(key)
+        .query::<Option<String>>(&mut old.get_connection().unwrap())
+        .unwrap_err();
+    assert_eq!(moved.code(), Some("MOVED"));
+}
+
+fn key_slot(cluster: &RedisCluster, key: &str) -> u16 {
+    let mut node = cluster.nodes()[0].client().get_connection().unwrap();
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(key)
+        .query(&mut node)
+        .unwrap();
+    u16::try_from(slot).unwrap()
+}
+
 #[tokio::test]
 async fn redis_cluster_spans_carry_the_hash_slot() {
     let capture = capture();
@@ -388,7 +444,7 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
     for key in &keys {
         let _: () = conn.set(key, "v").await.unwrap();
     }
-    // The keys really spread over every master.
+    // The keys really spread over every master, and each span names the one that owns it.
     let mut ports = std::collections::BTreeSet::new();
     for (key, span) in keys.iter().zip(capture.spans()) {
         let mut node = cluster.nodes()[0].client().get_connection().unwrap();
@@ -397,12 +453,17 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
             .arg(key)
             .query(&mut node)
             .unwrap();
+        let recorded = attributes(&span);
+        assert_eq!(recorded["redis.cluster.slot"], Value::I64(slot), "{key}");
+        let port = cluster.port_for_slot(u16::try_from(slot).unwrap());
+        assert_eq!(recorded["server.port"], Value::I64(port.into()), "{key}");
         assert_eq!(
-            attributes(&span)["redis.cluster.slot"],
-            Value::I64(slot),
+            recorded["server.address"],
+            Value::from("127.0.0.1"),
             "{key}"
         );
-        ports.insert(cluster.port_for_slot(u16::try_from(slot).unwrap()));
+        assert_eq!(span.name, format!("SET 127.0.0.1:{port}"));
+        ports.insert(port);
     }
     assert_eq!(ports.len(), 3, "keys on every master");
 

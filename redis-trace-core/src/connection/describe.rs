@@ -22,7 +22,7 @@ const PROCEDURE_CALLS: &[&str] = &["EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO"]
 const MAX_PROCEDURE_LEN: usize = 128;
 
 /// One command, given as its arguments (`args[0]` is the name).
-pub(super) fn command(args: &[&[u8]], cluster: bool, config: &Config) -> CommandSpec {
+pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> CommandSpec {
     let operation = command_name(args);
     CommandSpec {
         answer: answer(args),
@@ -31,7 +31,7 @@ pub(super) fn command(args: &[&[u8]], cluster: bool, config: &Config) -> Command
         operation,
         statement: intern::share(&statement(args, config)),
         batch_size: None,
-        slot: cluster.then(|| common_slot([args])).flatten(),
+        slot,
         commands: Vec::new(),
     }
 }
@@ -69,7 +69,7 @@ fn answer(args: &[&[u8]]) -> Answer {
 pub(super) fn pipeline(
     commands: &[Vec<&[u8]>],
     transaction: bool,
-    cluster: bool,
+    slot: Option<u16>,
     config: &Config,
 ) -> CommandSpec {
     let kind = if transaction { "MULTI" } else { "PIPELINE" };
@@ -102,9 +102,7 @@ pub(super) fn pipeline(
         operation,
         statement: intern::share(truncate_on_char_boundary(&joined, max_len)),
         batch_size: (commands.len() != 1).then_some(commands.len()),
-        slot: cluster
-            .then(|| common_slot(commands.iter().map(Vec::as_slice)))
-            .flatten(),
+        slot,
         commands: per_command,
         answer: Answer::Other,
         per_key: false,
@@ -139,7 +137,7 @@ pub(super) fn is_named(args: &[&[u8]], name: &[u8]) -> bool {
 }
 
 /// The cluster hash slot shared by every key of `commands`, if they share one.
-fn common_slot<'a>(commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> Option<u16> {
+pub(super) fn common_slot<'a>(commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> Option<u16> {
     let mut slot = None;
     for args in commands {
         let Some(command) = lookup_args(args) else {
@@ -191,24 +189,26 @@ mod tests {
         let config = Config::default();
         let gets = [vec![&b"GET"[..], b"a"], vec![b"get", b"b"]];
         assert_eq!(
-            pipeline(&gets, false, false, &config).operation,
+            pipeline(&gets, false, None, &config).operation,
             "PIPELINE GET"
         );
-        assert_eq!(pipeline(&gets, true, false, &config).operation, "MULTI GET");
+        assert_eq!(pipeline(&gets, true, None, &config).operation, "MULTI GET");
         let mixed = [vec![&b"GET"[..], b"a"], vec![b"SET", b"b", b"v"]];
-        let spec = pipeline(&mixed, false, true, &config);
+        let mixed_slot = common_slot(mixed.iter().map(Vec::as_slice));
+        let spec = pipeline(&mixed, false, mixed_slot, &config);
         assert_eq!(spec.operation, "PIPELINE");
         assert_eq!(spec.statement.as_str(), "GET a; SET b ?");
         assert_eq!(spec.batch_size, Some(2));
         assert_eq!(spec.slot, None, "a and b hash to different slots");
-        let single = command(&[b"GET", b"{user1}:name"], true, &config);
+        let args: [&[u8]; 2] = [b"GET", b"{user1}:name"];
+        let single = command(&args, common_slot([&args[..]]), &config);
         assert_eq!(single.slot, Some(hash_slot(b"user1")));
         assert_eq!(single.answer, Answer::Lookup);
-        assert!(command(&[b"MGET", b"a", b"b"], false, &config).per_key);
-        let call = command(&[b"fcall", b"release", b"1", b"k"], false, &config);
+        assert!(command(&[b"MGET", b"a", b"b"], None, &config).per_key);
+        let call = command(&[b"fcall", b"release", b"1", b"k"], None, &config);
         assert_eq!(call.procedure.unwrap().as_str(), "release");
         assert_eq!(
-            command(&[b"EVAL", b"return 1", b"0"], false, &config).procedure,
+            command(&[b"EVAL", b"return 1", b"0"], None, &config).procedure,
             None
         );
     }

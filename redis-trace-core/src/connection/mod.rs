@@ -5,13 +5,18 @@
 //! `ClusterConnection`, pooled connections; `redis::ConnectionLike` for the blocking
 //! `redis::Connection`), so only the line that builds the connection changes.
 
+mod cluster;
 mod describe;
 mod pooled;
 mod resp;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
-use self::describe::{cmd_args, is_named};
+use self::cluster::ClusterNodes;
+use self::describe::{cmd_args, common_slot, is_named};
 pub use self::pooled::Pooled;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::operation::Operation;
@@ -33,7 +38,8 @@ use crate::operation::Operation;
 pub struct TracedConnection<C> {
     inner: C,
     endpoint: Option<Endpoint>,
-    cluster: bool,
+    /// Set by `for_cluster`: the slot map of the cluster.
+    cluster: Option<Arc<ClusterNodes>>,
 }
 
 impl<C> TracedConnection<C> {
@@ -43,7 +49,7 @@ impl<C> TracedConnection<C> {
         Self {
             inner,
             endpoint: None,
-            cluster: false,
+            cluster: None,
         }
     }
 
@@ -54,11 +60,27 @@ impl<C> TracedConnection<C> {
         self
     }
 
-    /// Marks a Redis Cluster connection: spans carry `redis.cluster.slot`, the hash slot of the
-    /// command's keys (when they all map to one slot).
+    /// Marks a Redis Cluster connection. Spans carry `redis.cluster.slot`, the hash slot of the
+    /// command's keys when they all map to one slot, and on async cluster connections the
+    /// `server.address` / `server.port` of the master that owns that slot.
+    ///
+    /// redis-rs does not say which node served a command, so redis-trace keeps its own slot map
+    /// from `CLUSTER SLOTS`: one round trip before the first command, then again after a command
+    /// when the map is older than 30 s (see [`TracedConnection::with_cluster_refresh`]) or a
+    /// reply says the topology moved (`MOVED`, `ASK`, `CLUSTERDOWN`, `TRYAGAIN`, a connection
+    /// error). Clones share the map. A command whose keys span several slots, or that has no
+    /// key, carries no node (redis-rs picks one).
     #[must_use]
-    pub fn for_cluster(mut self) -> Self {
-        self.cluster = true;
+    pub fn for_cluster(self) -> Self {
+        self.with_cluster_refresh(cluster::DEFAULT_REFRESH)
+    }
+
+    /// [`TracedConnection::for_cluster`], reading the slot map again after `interval` (default
+    /// 30 s) without a sign of change. The read happens after the command that notices the age,
+    /// once that command's span has ended; it delays that command's return by one round trip.
+    #[must_use]
+    pub fn with_cluster_refresh(mut self, interval: Duration) -> Self {
+        self.cluster = Some(Arc::new(ClusterNodes::new(interval)));
         self
     }
 
@@ -76,12 +98,20 @@ impl<C> TracedConnection<C> {
     pub fn into_inner(self) -> C {
         self.inner
     }
+
+    /// The hash slot shared by the keys of `commands`, on a cluster connection.
+    fn slot_of<'a>(&self, commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> Option<u16> {
+        self.cluster.as_ref().and_then(|_| common_slot(commands))
+    }
 }
 
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        if let Some(nodes) = self.cluster.clone() {
+            return Box::pin(self.cluster_command(nodes, cmd));
+        }
         let mut operation = Operation::start_command(
-            |config| describe::command(&cmd_args(cmd), self.cluster, config),
+            |config| describe::command(&cmd_args(cmd), None, config),
             self.endpoint.as_ref(),
         );
         let reply = self.inner.req_packed_command(cmd);
@@ -98,10 +128,13 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
+        if let Some(nodes) = self.cluster.clone() {
+            return Box::pin(self.cluster_pipeline(nodes, pipeline, offset, count));
+        }
         let mut operation = Operation::start_command(
             |config| {
                 let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
-                describe::pipeline(&commands, pipeline.is_transaction(), self.cluster, config)
+                describe::pipeline(&commands, pipeline.is_transaction(), None, config)
             },
             self.endpoint.as_ref(),
         );
@@ -118,12 +151,62 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
     }
 }
 
+impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
+    /// A command on a cluster connection: its span names the slot's master.
+    async fn cluster_command(&mut self, nodes: Arc<ClusterNodes>, cmd: &Cmd) -> RedisResult<Value> {
+        nodes.discover(&mut self.inner).await;
+        let args = cmd_args(cmd);
+        let slot = common_slot([args.as_slice()]);
+        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
+        let mut operation = Operation::start_command(
+            |config| describe::command(&args, slot, config),
+            endpoint.as_ref(),
+        );
+        let result = operation
+            .instrument(self.inner.req_packed_command(cmd))
+            .await;
+        operation.finish_replies(&result);
+        nodes.refresh_if_stale(&mut self.inner, &result).await;
+        result
+    }
+
+    /// A pipeline on a cluster connection: its span names the master when all its keys share
+    /// a slot.
+    async fn cluster_pipeline(
+        &mut self,
+        nodes: Arc<ClusterNodes>,
+        pipeline: &redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        nodes.discover(&mut self.inner).await;
+        let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
+        let slot = common_slot(commands.iter().map(Vec::as_slice));
+        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
+        let mut operation = Operation::start_command(
+            |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
+            endpoint.as_ref(),
+        );
+        let result = operation
+            .instrument(self.inner.req_packed_commands(pipeline, offset, count))
+            .await;
+        operation.finish_replies(&result);
+        nodes.refresh_if_stale(&mut self.inner, &result).await;
+        result
+    }
+}
+
 impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
         let operation = Operation::start_command(
             |config| match resp::parse_commands(cmd).as_slice() {
-                [args] => describe::command(args, self.cluster, config),
-                commands => describe::pipeline(commands, false, self.cluster, config),
+                [args] => describe::command(args, self.slot_of([args.as_slice()]), config),
+                commands => describe::pipeline(
+                    commands,
+                    false,
+                    self.slot_of(commands.iter().map(Vec::as_slice)),
+                    config,
+                ),
             },
             self.endpoint.as_ref(),
         );
@@ -146,9 +229,13 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                     [first, inner @ .., last]
                         if is_named(first, b"MULTI") && is_named(last, b"EXEC") =>
                     {
-                        describe::pipeline(inner, true, self.cluster, config)
+                        let slot = self.slot_of(inner.iter().map(Vec::as_slice));
+                        describe::pipeline(inner, true, slot, config)
                     }
-                    all => describe::pipeline(all, false, self.cluster, config),
+                    all => {
+                        let slot = self.slot_of(all.iter().map(Vec::as_slice));
+                        describe::pipeline(all, false, slot, config)
+                    }
                 }
             },
             self.endpoint.as_ref(),
@@ -160,7 +247,10 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
 
     fn req_command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let operation = Operation::start_command(
-            |config| describe::command(&cmd_args(cmd), self.cluster, config),
+            |config| {
+                let args = cmd_args(cmd);
+                describe::command(&args, self.slot_of([args.as_slice()]), config)
+            },
             self.endpoint.as_ref(),
         );
         let result = self.inner.req_command(cmd);

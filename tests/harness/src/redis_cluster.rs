@@ -94,7 +94,27 @@ impl RedisCluster {
         &self.nodes
     }
 
-    /// The port of the node serving `slot`.
+    /// Gives the (empty) `slot` to the node at `to`: `CLUSTER SETSLOT slot NODE id` on every
+    /// node, as the last step of a resharding does.
+    pub fn move_slot(&self, slot: u16, to: usize) {
+        let mut target = self.nodes[to].client().get_connection().expect("connect");
+        let id: String = redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut target)
+            .expect("CLUSTER MYID");
+        for node in &self.nodes {
+            let mut conn = node.client().get_connection().expect("connect");
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg("NODE")
+                .arg(&id)
+                .exec(&mut conn)
+                .expect("CLUSTER SETSLOT .. NODE");
+        }
+    }
+
+    /// The port of the node serving `slot` as the harness assigned it (before any move).
     pub fn port_for_slot(&self, slot: u16) -> u16 {
         let per_node = 16384 / self.nodes.len();
         let index = (usize::from(slot) / per_node).min(self.nodes.len() - 1);

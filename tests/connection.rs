@@ -409,7 +409,7 @@ async fn cluster_spans_follow_a_migrated_slot() {
         "after the refresh"
     );
     // The server really moved it: asking the old master is redirected.
-    let mut old = cluster
+    let old = cluster
         .nodes()
         .iter()
         .find(|n| n.port() == before)

@@ -404,6 +404,11 @@ async fn cluster_spans_follow_a_migrated_slot() {
     let _: Option<String> = conn.get(key).await.unwrap();
     let spans = capture.spans();
     assert_eq!(
+        port(&spans[0]),
+        Value::I64(before.into()),
+        "before the refresh"
+    );
+    assert_eq!(
         port(&spans[1]),
         Value::I64(after.into()),
         "after the refresh"

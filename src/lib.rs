@@ -3,6 +3,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "sentinel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
+pub use redis_trace_core::TracedSentinelClient;
 pub use redis_trace_core::{
     clear_default_endpoint, default_endpoint, reload_global_meter, reload_global_tracer, semconv,
     set_default_endpoint, set_meter_provider, set_tracer_provider, Config, ConfigBuilder, Endpoint,

@@ -44,6 +44,8 @@ mod text;
 mod tracer;
 
 pub use config::{Config, ConfigBuilder, SemconvMode};
+#[cfg(feature = "sentinel")]
+pub use connection::TracedSentinelClient;
 pub use connection::{Pooled, TracedConnection};
 pub use endpoint::{Endpoint, ToEndpoint};
 pub use fields::FieldValue;

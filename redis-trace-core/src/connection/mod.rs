@@ -9,6 +9,8 @@ mod cluster;
 mod describe;
 mod pooled;
 mod resp;
+#[cfg(feature = "sentinel")]
+mod sentinel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +20,8 @@ use redis::{Cmd, RedisFuture, RedisResult, Value};
 use self::cluster::ClusterNodes;
 use self::describe::{cmd_args, common_slot, is_named};
 pub use self::pooled::Pooled;
+#[cfg(feature = "sentinel")]
+pub use self::sentinel::TracedSentinelClient;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::operation::Operation;
 

@@ -1,6 +1,7 @@
 //! What redis-trace's tests and benchmarks share (a dev-dependency, never published).
 //!
-//! - [`RedisServer`] / [`RedisCluster`]: private servers on free loopback ports, stopped on drop.
+//! - [`RedisServer`] / [`RedisCluster`] / [`RedisSentinel`]: private servers, clusters and
+//!   Sentinel set-ups on free loopback ports, stopped on drop.
 //! - [`capture`]: spans and metrics through the OpenTelemetry SDK's in-memory exporters, with
 //!   attribute-by-attribute assertions.
 //! - [`command_table`]: the generator of the Redis command table and its staleness check.
@@ -12,6 +13,7 @@ pub mod bench;
 pub mod command_table;
 mod counting_allocator;
 mod redis_cluster;
+mod redis_sentinel;
 mod redis_server;
 mod telemetry;
 
@@ -21,6 +23,7 @@ use std::task::{Context, Poll, Waker};
 
 pub use counting_allocator::{allocations, CountingAllocator};
 pub use redis_cluster::RedisCluster;
+pub use redis_sentinel::{RedisSentinel, MASTER_NAME};
 pub use redis_server::RedisServer;
 pub use telemetry::{
     assert_attributes, attributes, capture, expected, line_number, normalized, Capture,

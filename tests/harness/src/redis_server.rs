@@ -224,7 +224,7 @@ fn answers(client: &redis::Client) -> bool {
 }
 
 /// A free loopback port whose cluster bus port (+10000) is free too.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     loop {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())

@@ -1,0 +1,47 @@
+//! Redis Sentinel with real processes (a master, a replica, a Sentinel on loopback ports the
+//! harness picks): spans carry the master's address before a failover, and the new master's
+//! after it.
+
+use opentelemetry::Value;
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::AsyncCommands;
+use redis_trace::TracedSentinelClient;
+use redis_trace_harness::{attributes, capture, RedisSentinel, MASTER_NAME};
+
+#[tokio::test]
+async fn spans_name_the_master_before_and_after_a_failover() {
+    let capture = capture();
+    let set_up = RedisSentinel::start();
+    let client = SentinelClient::build(
+        vec![set_up.sentinel_url()],
+        MASTER_NAME.to_owned(),
+        None,
+        SentinelServerType::Master,
+    )
+    .unwrap();
+    let mut sentinel = TracedSentinelClient::new(client);
+
+    let mut before = sentinel.get_async_connection().await.unwrap();
+    let _: () = before.set("order:1", "new").await.unwrap();
+    set_up.fail_over();
+    // The demoted master closed its clients: the old connection's command fails, traced.
+    let stale: redis::RedisResult<()> = before.set("order:1", "paid").await;
+    assert!(stale.is_err(), "{stale:?}");
+    let mut after = sentinel.get_async_connection().await.unwrap();
+    let _: () = after.set("order:1", "paid").await.unwrap();
+    let mut blocking = sentinel.get_connection().unwrap();
+    redis::cmd("GET")
+        .arg("order:1")
+        .exec(&mut blocking)
+        .unwrap();
+
+    let spans = capture.spans();
+    let port = |index: usize| attributes(&spans[index])["server.port"].clone();
+    let (old, new) = (set_up.master_port(), set_up.replica_port());
+    assert_eq!(port(0), Value::I64(old.into()), "before the failover");
+    assert_eq!(port(1), Value::I64(old.into()), "the stale connection");
+    assert!(attributes(&spans[1]).contains_key("error.type"));
+    assert_eq!(port(2), Value::I64(new.into()), "after the failover");
+    assert_eq!(spans[2].name, format!("SET 127.0.0.1:{new}"));
+    assert_eq!(port(3), Value::I64(new.into()), "a blocking connection");
+}

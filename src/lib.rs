@@ -6,6 +6,22 @@
 #[cfg(feature = "sentinel")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
 pub use redis_trace_core::TracedSentinelClient;
+
+/// Connection pools: the `db.client.connection.*` metrics and traced connections, for
+/// deadpool-redis (feature `deadpool`), bb8 (`bb8`) and r2d2 (`r2d2`); [`pool::Lease`] is what
+/// their `get()` returns.
+pub mod pool {
+    #[cfg(feature = "bb8")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bb8")))]
+    pub use redis_trace_core::pool::bb8;
+    #[cfg(feature = "deadpool")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deadpool")))]
+    pub use redis_trace_core::pool::deadpool;
+    #[cfg(feature = "r2d2")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "r2d2")))]
+    pub use redis_trace_core::pool::r2d2;
+    pub use redis_trace_core::pool::Lease;
+}
 pub use redis_trace_core::{
     clear_default_endpoint, default_endpoint, reload_global_meter, reload_global_tracer, semconv,
     set_default_endpoint, set_meter_provider, set_tracer_provider, Config, ConfigBuilder, Endpoint,

@@ -147,6 +147,14 @@ fn every_example_runs_against_a_private_server() {
         "a lock is not a cache lookup:\n{lock}"
     );
 
+    let pool = run("pool", &server);
+    assert!(pool.contains("db.client.connection.max = 8"), "{pool}");
+    assert!(
+        pool.contains("db.client.connection.wait_time: 64 measurements"),
+        "{pool}"
+    );
+    assert!(pool.contains("128 command spans"), "{pool}");
+
     let service = run("tracing_service", &server);
     assert!(service.contains("└─ load session"), "{service}");
     assert!(service.contains("   └─ check session"), "{service}");

@@ -34,6 +34,8 @@ mod key;
 mod metrics;
 mod operation;
 mod outcome;
+pub mod pool;
+mod pooling;
 pub mod semconv;
 mod sink;
 mod statement;

@@ -13,6 +13,7 @@ use arc_swap::ArcSwapOption;
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider, ObservableCounter};
 use opentelemetry::KeyValue;
 
+use crate::pooling::PoolInstruments;
 use crate::semconv::{self, CACHE_REQUESTS, DB_CLIENT_OPERATION_DURATION};
 use crate::tracer::scope;
 
@@ -29,6 +30,8 @@ pub(crate) struct Instruments {
     tallies: Arc<Tallies>,
     /// Kept with the instruments it belongs to.
     _cache_requests: ObservableCounter<u64>,
+    /// The connection-pool instruments, from the same meter.
+    pool: PoolInstruments,
 }
 
 /// Every tally of one set of instruments, read by the observable counter's callback.
@@ -84,7 +87,12 @@ impl Instruments {
                 .with_description("Redis reads by outcome: cache.hit true or false")
                 .with_callback(move |observer| reported.observe(observer))
                 .build(),
+            pool: PoolInstruments::new(meter),
         }
+    }
+
+    pub(crate) fn pool(&self) -> &PoolInstruments {
+        &self.pool
     }
 
     pub(crate) fn record_duration(&self, seconds: f64, attributes: &[KeyValue]) {

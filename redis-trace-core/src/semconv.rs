@@ -79,6 +79,33 @@ pub const DB_STORED_PROCEDURE_NAME: &str = "db.stored_procedure.name";
 /// The number of commands of a pipeline or transaction (≥ 2, or 0 for an empty one).
 pub const DB_OPERATION_BATCH_SIZE: &str = "db.operation.batch.size";
 
+/// Connections of a pool by state (`db.client.connection.state`), an up-down counter.
+pub const DB_CLIENT_CONNECTION_COUNT: &str = "db.client.connection.count";
+/// The most connections a pool opens.
+pub const DB_CLIENT_CONNECTION_MAX: &str = "db.client.connection.max";
+/// The most idle connections a pool keeps.
+pub const DB_CLIENT_CONNECTION_IDLE_MAX: &str = "db.client.connection.idle.max";
+/// The fewest idle connections a pool keeps.
+pub const DB_CLIENT_CONNECTION_IDLE_MIN: &str = "db.client.connection.idle.min";
+/// Callers waiting for a connection.
+pub const DB_CLIENT_CONNECTION_PENDING_REQUESTS: &str = "db.client.connection.pending_requests";
+/// Waits for a connection that timed out, a counter.
+pub const DB_CLIENT_CONNECTION_TIMEOUTS: &str = "db.client.connection.timeouts";
+/// Time to open a new connection (connect and handshake), a histogram in seconds.
+pub const DB_CLIENT_CONNECTION_CREATE_TIME: &str = "db.client.connection.create_time";
+/// Time to obtain a connection from the pool, a histogram in seconds.
+pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db.client.connection.wait_time";
+/// Time between borrowing a connection and returning it, a histogram in seconds.
+pub const DB_CLIENT_CONNECTION_USE_TIME: &str = "db.client.connection.use_time";
+/// The pool's name: `address:port/db` unless set.
+pub const DB_CLIENT_CONNECTION_POOL_NAME: &str = "db.client.connection.pool.name";
+/// Connections a `ConnectionManager` lost and replaced, a counter (no OpenTelemetry
+/// convention exists); the first command on the new connection carries the span event
+/// `redis_trace.reconnected`.
+pub const REDIS_TRACE_CONNECTION_RECONNECTS: &str = "redis_trace.connection.reconnects";
+/// `idle` or `used`, on `db.client.connection.count`.
+pub const DB_CLIENT_CONNECTION_STATE: &str = "db.client.connection.state";
+
 /// Pre-stable names, written in the `Old` and `Both` modes.
 pub mod old {
     /// Old name of `db.system.name`.

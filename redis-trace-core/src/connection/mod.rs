@@ -6,8 +6,10 @@
 //! `redis::Connection`), so only the line that builds the connection changes.
 
 mod cluster;
+pub(crate) mod connect;
 mod describe;
 mod pooled;
+mod reconnect;
 mod resp;
 #[cfg(feature = "sentinel")]
 mod sentinel;
@@ -20,6 +22,7 @@ use redis::{Cmd, RedisFuture, RedisResult, Value};
 use self::cluster::ClusterNodes;
 use self::describe::{cmd_args, common_slot, is_named};
 pub use self::pooled::Pooled;
+use self::reconnect::Reconnects;
 #[cfg(feature = "sentinel")]
 pub use self::sentinel::TracedSentinelClient;
 use crate::endpoint::{Endpoint, ToEndpoint};
@@ -44,6 +47,8 @@ pub struct TracedConnection<C> {
     endpoint: Option<Endpoint>,
     /// Set by `for_cluster`: the slot map of the cluster.
     cluster: Option<Arc<ClusterNodes>>,
+    /// Set by `with_reconnects`: whether the connection was lost.
+    reconnects: Option<Arc<Reconnects>>,
 }
 
 impl<C> TracedConnection<C> {
@@ -54,6 +59,7 @@ impl<C> TracedConnection<C> {
             inner,
             endpoint: None,
             cluster: None,
+            reconnects: None,
         }
     }
 
@@ -109,6 +115,45 @@ impl<C> TracedConnection<C> {
     }
 }
 
+impl TracedConnection<redis::aio::MultiplexedConnection> {
+    /// Opens a multiplexed connection to `client`'s server under a CLIENT span named
+    /// `connect {address}:{port}`, covering connect and handshake (`HELLO`, `AUTH`, `SELECT`);
+    /// on failure it carries `error.type` (`WRONGPASS`, `NOAUTH`, `io`, `timeout`, ...) and
+    /// `db.response.status_code` when the server refused. The URL and credentials are never
+    /// recorded. The connection's spans carry `client`'s endpoint.
+    pub async fn connect(client: &redis::Client) -> RedisResult<Self> {
+        let endpoint = client.to_endpoint();
+        let opening = client.get_multiplexed_async_connection();
+        let connection = connect::traced(Some(&endpoint), None, opening).await?;
+        Ok(Self::new(connection).with_endpoint(endpoint))
+    }
+}
+
+#[cfg(feature = "connection-manager")]
+impl TracedConnection<redis::aio::ConnectionManager> {
+    /// Makes the manager's reconnects visible. redis-rs reconnects a `ConnectionManager` by
+    /// itself after a command fails because the connection dropped, and tells only a RESP3 push
+    /// sender; redis-trace reads it from the commands instead: the first command that succeeds
+    /// after such a failure gets the span event `redis_trace.reconnected`, and the counter
+    /// `redis_trace.connection.reconnects` counts one. The failed commands' spans carry
+    /// `error.type` (`io`, ...) as always.
+    #[must_use]
+    pub fn with_reconnects(mut self) -> Self {
+        self.reconnects = Some(Arc::default());
+        self
+    }
+}
+
+impl TracedConnection<redis::Connection> {
+    /// The blocking form of [`TracedConnection::connect`].
+    pub fn connect_blocking(client: &redis::Client) -> RedisResult<Self> {
+        let endpoint = client.to_endpoint();
+        let connection =
+            connect::traced_blocking(Some(&endpoint), None, || client.get_connection())?;
+        Ok(Self::new(connection).with_endpoint(endpoint))
+    }
+}
+
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         if let Some(nodes) = self.cluster.clone() {
@@ -118,9 +163,14 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             |config| describe::command(&cmd_args(cmd), None, config),
             self.endpoint.as_ref(),
         );
+        let reconnects = self.reconnects.clone();
+        let endpoint = self.endpoint.as_ref();
         let reply = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             let result = operation.instrument(reply).await;
+            if let Some(reconnects) = reconnects {
+                reconnects.observe(&result, &operation, endpoint);
+            }
             operation.finish_replies(&result);
             result
         })
@@ -142,9 +192,14 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             },
             self.endpoint.as_ref(),
         );
+        let reconnects = self.reconnects.clone();
+        let endpoint = self.endpoint.as_ref();
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let result = operation.instrument(replies).await;
+            if let Some(reconnects) = reconnects {
+                reconnects.observe(&result, &operation, endpoint);
+            }
             operation.finish_replies(&result);
             result
         })

@@ -282,6 +282,13 @@ impl Operation {
     /// Ends a command or pipeline with the replies a connection returned: an error reply
     /// (anywhere in a pipeline's or transaction's replies) is a failure; a lookup's reply says
     /// hit or miss, a conditional write's whether it applied.
+    /// Adds the event `name` to the span, if one is recorded.
+    pub(crate) fn add_event(&self, name: &'static str) {
+        if let Some(span) = self.active.as_ref().and_then(|active| active.span.as_ref()) {
+            span.cx.span().add_event(name, Vec::new());
+        }
+    }
+
     pub(crate) fn finish_replies(mut self, result: &RedisResult<impl Replies>) {
         let Some(active) = self.active.take() else {
             return;

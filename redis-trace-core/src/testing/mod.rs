@@ -24,6 +24,15 @@ pub use tree::{SpanNode, SpanTree};
 pub use view::{TraceView, DEFAULT_ATTRIBUTES};
 
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
+
+/// The instruments whose points are current values rather than deltas.
+const UP_DOWN_COUNTERS: &[&str] = &[
+    crate::semconv::DB_CLIENT_CONNECTION_COUNT,
+    crate::semconv::DB_CLIENT_CONNECTION_MAX,
+    crate::semconv::DB_CLIENT_CONNECTION_IDLE_MAX,
+    crate::semconv::DB_CLIENT_CONNECTION_IDLE_MIN,
+    crate::semconv::DB_CLIENT_CONNECTION_PENDING_REQUESTS,
+];
 static PIPELINE: OnceLock<Pipeline> = OnceLock::new();
 
 #[derive(Clone)]
@@ -129,7 +138,15 @@ impl Telemetry {
     pub fn metric_points(&self, name: &str) -> Vec<MetricPoint> {
         let flushed = self.flush_metrics();
         let mut points = self.points.borrow_mut();
-        points.extend(flushed);
+        for (metric, point) in flushed {
+            // A current value (no bucket bounds, from an up-down counter) replaces the one
+            // flushed before for the same attributes; sums and histograms are deltas and add up.
+            if UP_DOWN_COUNTERS.contains(&metric.as_str()) {
+                points
+                    .retain(|(known, old)| *known != metric || old.attributes != point.attributes);
+            }
+            points.push((metric, point));
+        }
         let mut matching: Vec<MetricPoint> = points
             .iter()
             .filter(|(metric, _)| metric == name)
@@ -172,10 +189,11 @@ impl Telemetry {
             for metric in resource.scope_metrics().flat_map(|scope| scope.metrics()) {
                 let name = metric.name();
                 let unit = metric.unit();
-                let point = |attributes: BTreeMap<String, Value>, value, bounds| {
+                let point = |attributes: BTreeMap<String, Value>, value, sum, bounds| {
                     let point = MetricPoint {
                         attributes,
                         value,
+                        sum,
                         bounds,
                         unit: unit.to_owned(),
                     };
@@ -187,6 +205,7 @@ impl Telemetry {
                             point(
                                 attribute_map(data.attributes()),
                                 data.count(),
+                                data.sum(),
                                 data.bounds().collect(),
                             )
                         }));
@@ -195,9 +214,29 @@ impl Telemetry {
                     // not change since the last flush: nothing happened.
                     AggregatedMetrics::U64(MetricData::Sum(sum)) => {
                         points.extend(sum.data_points().filter(|data| data.value() > 0).map(
-                            |data| point(attribute_map(data.attributes()), data.value(), vec![]),
+                            |data| {
+                                let value = data.value();
+                                point(
+                                    attribute_map(data.attributes()),
+                                    value,
+                                    value as f64,
+                                    vec![],
+                                )
+                            },
                         ))
                     }
+                    // An up-down counter (the pool's connection counts) reports its current
+                    // value at every flush: the latest replaces earlier ones (`metric_points`).
+                    AggregatedMetrics::I64(MetricData::Sum(sum)) if !sum.is_monotonic() => points
+                        .extend(sum.data_points().map(|data| {
+                            let value = u64::try_from(data.value()).unwrap_or(0);
+                            point(
+                                attribute_map(data.attributes()),
+                                value,
+                                value as f64,
+                                vec![],
+                            )
+                        })),
                     // Instruments redis-trace does not create (yours) are not summarized here.
                     _ => {}
                 }
@@ -212,8 +251,10 @@ impl Telemetry {
 pub struct MetricPoint {
     /// Its attributes (string values compared by content, see [`attributes`]).
     pub attributes: BTreeMap<String, Value>,
-    /// A counter's sum or a histogram's count.
+    /// A counter's sum, a histogram's count, or an up-down counter's current value.
     pub value: u64,
+    /// A histogram's sum of measurements (a counter's value).
+    pub sum: f64,
     /// A histogram's bucket boundaries (empty for a counter).
     pub bounds: Vec<f64>,
     /// The instrument's unit.

@@ -18,6 +18,8 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    /// The extra arguments it was started with.
+    arguments: Vec<String>,
 }
 
 impl RedisServer {
@@ -45,8 +47,22 @@ impl RedisServer {
         Err(format!("could not start redis-server: {last_failure}"))
     }
 
+    /// Starts the stopped server again on the same port, with the same arguments.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut server = Self::try_start_on(self.port, &self.arguments)
+            .unwrap_or_else(|_| panic!("could not restart redis-server on port {}", self.port));
+        self.child = server.child.take();
+        // The new process runs in this server's directory: the temporary must not remove it.
+        server.dir = PathBuf::new();
+    }
+
     fn try_start_once(extra: &[&str]) -> Result<Self, Failure> {
-        let port = free_port();
+        let arguments: Vec<String> = extra.iter().map(|&arg| arg.to_owned()).collect();
+        Self::try_start_on(free_port(), &arguments)
+    }
+
+    fn try_start_on(port: u16, extra: &[String]) -> Result<Self, Failure> {
         let dir =
             std::env::temp_dir().join(format!("redis-trace-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir)
@@ -77,6 +93,7 @@ impl RedisServer {
             child: Some(child),
             port,
             dir,
+            arguments: extra.to_vec(),
         };
         server.wait_until_ready().map_err(Failure::Other)?;
         Ok(server)
@@ -215,12 +232,16 @@ enum Failure {
     Other(String),
 }
 
-/// Whether `client` connects and gets `PONG` within a moment.
+/// Whether `client` connects and gets `PONG` (or, from a server with a password, `NOAUTH`)
+/// within a moment.
 fn answers(client: &redis::Client) -> bool {
-    client
+    match client
         .get_connection_with_timeout(Duration::from_millis(200))
         .and_then(|mut connection| redis::cmd("PING").query::<String>(&mut connection))
-        .is_ok_and(|pong| pong == "PONG")
+    {
+        Ok(pong) => pong == "PONG",
+        Err(error) => error.code() == Some("NOAUTH"),
+    }
 }
 
 /// A free loopback port whose cluster bus port (+10000) is free too.

@@ -1,0 +1,68 @@
+//! What a `ConnectionManager`'s reconnect looks like in telemetry.
+//!
+//! redis-rs reconnects a `ConnectionManager` by itself after a command fails because the
+//! connection dropped; it reports the disconnection only to a RESP3 push sender, so redis-trace
+//! reads it from the commands instead: after such a failure, the next command that succeeds ran
+//! on the new connection. Its span gets the event `redis_trace.reconnected`, and
+//! `redis_trace.connection.reconnects` counts one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use opentelemetry::KeyValue;
+use redis::RedisResult;
+
+use crate::command::Replies;
+use crate::endpoint::Endpoint;
+use crate::operation::Operation;
+use crate::{globals, semconv};
+
+/// The event on the first command span after a reconnect.
+pub(crate) const RECONNECTED: &str = "redis_trace.reconnected";
+
+/// Whether the connection was lost since the last command that succeeded.
+#[derive(Debug, Default)]
+pub(super) struct Reconnects {
+    lost: AtomicBool,
+}
+
+impl Reconnects {
+    /// Notes a lost connection, or marks the first success after one on `operation`'s span.
+    pub(super) fn observe<R: Replies>(
+        &self,
+        result: &RedisResult<R>,
+        operation: &Operation,
+        endpoint: Option<&Endpoint>,
+    ) {
+        match result {
+            Err(error) if error.is_connection_dropped() || error.is_io_error() => {
+                self.lost.store(true, Ordering::Relaxed);
+            }
+            Ok(_) if self.lost.swap(false, Ordering::Relaxed) => {
+                operation.add_event(RECONNECTED);
+                count(endpoint);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn count(endpoint: Option<&Endpoint>) {
+    if globals::nothing_to_record() || !globals::settings().config.metrics() {
+        return;
+    }
+    let endpoint = endpoint
+        .cloned()
+        .or_else(|| globals::settings().default_endpoint.clone());
+    let mut attributes = vec![KeyValue::new(semconv::DB_SYSTEM_NAME, semconv::REDIS)];
+    if let Some(endpoint) = &endpoint {
+        if let Some(address) = endpoint.address_value() {
+            attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
+        }
+        if let Some(port) = endpoint.port() {
+            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+    }
+    if let Some(instruments) = globals::metrics().instruments() {
+        instruments.pool().reconnects.add(1, &attributes);
+    }
+}

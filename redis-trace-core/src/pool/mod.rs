@@ -1,0 +1,67 @@
+//! Connection pools: for each supported pool (deadpool-redis, bb8, r2d2; each behind its
+//! feature) one way in that hands out traced connections and reports the standard
+//! `db.client.connection.*` metrics (`crate::pooling` holds the registry and instruments):
+//! `count` by state, `max`, `idle.min` where the pool knows it and `pending_requests` when
+//! metrics are collected; `wait_time`, `timeouts` and `use_time` per borrow; `create_time` and a
+//! set-up span for connections redis-trace opens itself (`connection/connect.rs`).
+
+mod lease;
+
+use std::time::Duration;
+
+use crate::endpoint::Endpoint;
+use crate::globals;
+use crate::pooling::{PoolInstruments, PoolTelemetry};
+
+pub use lease::Lease;
+
+/// Records with `pool`'s instruments, when metrics are recorded.
+pub(crate) fn record(pool: &PoolTelemetry, measure: impl FnOnce(&PoolInstruments, &PoolTelemetry)) {
+    if globals::nothing_to_record() || !globals::settings().config.metrics() {
+        return;
+    }
+    if let Some(instruments) = globals::metrics().instruments() {
+        measure(instruments.pool(), pool);
+    }
+}
+
+/// `db.client.connection.wait_time`: a borrow obtained its connection.
+#[cfg_attr(
+    not(any(feature = "bb8", feature = "deadpool", feature = "r2d2")),
+    allow(dead_code)
+)]
+pub(crate) fn record_wait(pool: &PoolTelemetry, waited: Duration) {
+    record(pool, |i, p| {
+        i.wait_time.record(waited.as_secs_f64(), p.attributes())
+    });
+}
+
+/// `db.client.connection.timeouts`: a borrow gave up waiting.
+#[cfg_attr(
+    not(any(feature = "bb8", feature = "deadpool", feature = "r2d2")),
+    allow(dead_code)
+)]
+pub(crate) fn record_timeout(pool: &PoolTelemetry) {
+    record(pool, |i, p| i.timeouts.add(1, p.attributes()));
+}
+
+/// `address:port/db` (or `path/db` for a unix socket), the default pool name.
+#[cfg_attr(
+    not(any(feature = "bb8", feature = "deadpool", feature = "r2d2")),
+    allow(dead_code)
+)]
+pub(crate) fn default_name(endpoint: &Endpoint) -> String {
+    let address = endpoint.address().unwrap_or("redis");
+    let database = endpoint.database().unwrap_or(0);
+    match endpoint.port() {
+        Some(port) => format!("{address}:{port}/{database}"),
+        None => format!("{address}/{database}"),
+    }
+}
+
+#[cfg(feature = "bb8")]
+pub mod bb8;
+#[cfg(feature = "deadpool")]
+pub mod deadpool;
+#[cfg(feature = "r2d2")]
+pub mod r2d2;

@@ -1,0 +1,174 @@
+//! r2d2 (feature `r2d2`), for redis-rs's blocking API: a manager that opens traced
+//! connections, and a pool whose `get()` is timed.
+//!
+//! ```no_run
+//! # fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use redis::Commands;
+//! use redis_trace_core::pool::r2d2::TracedPool;
+//!
+//! let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
+//! let pool = TracedPool::build(r2d2::Pool::builder().max_size(8), client)?;
+//! let mut conn = pool.get()?; // wait_time; a traced connection
+//! let _: Option<String> = conn.get("user:42")?; // a GET span
+//! # Ok(()) }
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::time::Instant;
+
+use redis::{RedisError, RedisResult};
+
+use super::{default_name, Lease};
+use crate::connection::connect;
+use crate::connection::TracedConnection;
+use crate::endpoint::{Endpoint, ToEndpoint};
+use crate::pooling::{PoolSnapshot, PoolTelemetry};
+
+/// An r2d2 connection manager for a `redis::Client`: each new connection is opened under a
+/// `connect` span and timed into `db.client.connection.create_time`. Its health check (`PING`)
+/// is not traced and not in the operation histogram.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    client: redis::Client,
+    endpoint: Endpoint,
+    /// The pool's telemetry, once the pool exists (for `create_time`).
+    pool: Arc<Mutex<Weak<PoolTelemetry>>>,
+}
+
+impl Manager {
+    /// A manager opening blocking connections to `client`'s server.
+    pub fn new(client: redis::Client) -> Self {
+        Self {
+            endpoint: client.to_endpoint(),
+            client,
+            pool: Arc::default(),
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = redis::Connection;
+    type Error = RedisError;
+
+    fn connect(&self) -> RedisResult<redis::Connection> {
+        let pool = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upgrade();
+        connect::traced_blocking(Some(&self.endpoint), pool.as_deref(), || {
+            self.client.get_connection()
+        })
+    }
+
+    fn is_valid(&self, conn: &mut redis::Connection) -> RedisResult<()> {
+        redis::cmd("PING").query::<()>(conn)
+    }
+
+    fn has_broken(&self, conn: &mut redis::Connection) -> bool {
+        !redis::ConnectionLike::is_open(conn)
+    }
+}
+
+/// An r2d2 pool of traced blocking connections that reports the `db.client.connection.*`
+/// metrics.
+#[derive(Clone)]
+pub struct TracedPool {
+    pool: r2d2::Pool<Manager>,
+    /// The same pool, as the metric callbacks read it.
+    built: Arc<OnceLock<r2d2::Pool<Manager>>>,
+    manager_pool: Arc<Mutex<Weak<PoolTelemetry>>>,
+    telemetry: Arc<PoolTelemetry>,
+    waiting: Arc<AtomicU64>,
+    endpoint: Endpoint,
+}
+
+impl TracedPool {
+    /// Builds the pool `builder` describes over `client`, named `address:port/db`.
+    pub fn build(
+        builder: r2d2::Builder<Manager>,
+        client: redis::Client,
+    ) -> Result<Self, r2d2::Error> {
+        let manager = Manager::new(client);
+        let endpoint = manager.endpoint.clone();
+        let cell = Arc::clone(&manager.pool);
+        // Registered before the pool exists, so the connections r2d2 opens while building it
+        // are timed too.
+        let waiting = Arc::new(AtomicU64::new(0));
+        let built = Arc::new(OnceLock::new());
+        let telemetry = register(default_name(&endpoint), &built, &waiting);
+        *cell.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&telemetry);
+        let pool = builder.build(manager)?;
+        let _ = built.set(pool.clone());
+        Ok(Self {
+            pool,
+            built,
+            manager_pool: cell,
+            telemetry,
+            waiting,
+            endpoint,
+        })
+    }
+
+    /// Reports under `name` (`db.client.connection.pool.name`) instead of `address:port/db`.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.telemetry = register(name.into(), &self.built, &self.waiting);
+        *self
+            .manager_pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&self.telemetry);
+        self
+    }
+
+    /// A connection from the pool: the wait is recorded in `db.client.connection.wait_time`, a
+    /// wait that times out (r2d2's `connection_timeout`) in `db.client.connection.timeouts`.
+    pub fn get(&self) -> Result<Lease<r2d2::PooledConnection<Manager>>, r2d2::Error> {
+        let started = Instant::now();
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let result = self.pool.get();
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        match result {
+            Ok(connection) => {
+                super::record_wait(&self.telemetry, started.elapsed());
+                let traced = TracedConnection::new(connection).with_endpoint(&self.endpoint);
+                Ok(Lease::new(traced, Arc::clone(&self.telemetry)))
+            }
+            Err(error) => {
+                // r2d2 reports a timed-out wait as an error without a kind; it is the only
+                // error `get` returns.
+                super::record_timeout(&self.telemetry);
+                Err(error)
+            }
+        }
+    }
+
+    /// The r2d2 pool.
+    pub fn inner(&self) -> &r2d2::Pool<Manager> {
+        &self.pool
+    }
+}
+
+fn register(
+    name: String,
+    pool: &Arc<OnceLock<r2d2::Pool<Manager>>>,
+    waiting: &Arc<AtomicU64>,
+) -> Arc<PoolTelemetry> {
+    let pool = Arc::clone(pool);
+    let waiting = Arc::clone(waiting);
+    PoolTelemetry::register(name, move || {
+        let Some(pool) = pool.get() else {
+            return PoolSnapshot::default();
+        };
+        let state = pool.state();
+        PoolSnapshot {
+            used: u64::from(state.connections.saturating_sub(state.idle_connections)),
+            idle: u64::from(state.idle_connections),
+            max: Some(u64::from(pool.max_size())),
+            idle_max: None,
+            idle_min: pool.min_idle().map(u64::from),
+            pending: waiting.load(Ordering::Relaxed),
+        }
+    })
+}

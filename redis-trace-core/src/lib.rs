@@ -36,6 +36,8 @@ mod operation;
 mod outcome;
 pub mod pool;
 mod pooling;
+#[cfg(test)]
+mod properties;
 pub mod semconv;
 mod sink;
 mod statement;

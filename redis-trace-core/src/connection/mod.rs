@@ -10,7 +10,7 @@ pub(crate) mod connect;
 mod describe;
 mod pooled;
 mod reconnect;
-mod resp;
+pub(crate) mod resp;
 #[cfg(feature = "sentinel")]
 mod sentinel;
 

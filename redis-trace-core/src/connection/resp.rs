@@ -2,7 +2,7 @@
 
 /// The commands packed in `bytes` (each an array of bulk strings). Parsing stops at the first
 /// malformed byte: what could be read is returned, nothing panics.
-pub(super) fn parse_commands(mut bytes: &[u8]) -> Vec<Vec<&[u8]>> {
+pub(crate) fn parse_commands(mut bytes: &[u8]) -> Vec<Vec<&[u8]>> {
     let mut commands = Vec::new();
     while !bytes.is_empty() {
         let Some((args, rest)) = parse_command(bytes) else {

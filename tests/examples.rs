@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use redis_trace_harness::otlp::OtlpReceiver;
 use redis_trace_harness::RedisServer;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -158,6 +159,47 @@ fn every_example_runs_against_a_private_server() {
     let service = run("tracing_service", &server);
     assert!(service.contains("└─ load session"), "{service}");
     assert!(service.contains("   └─ check session"), "{service}");
+}
+
+#[test]
+fn the_otlp_example_exports_to_a_collector_over_both_protocols() {
+    let server = RedisServer::start();
+    for (protocol, receiver) in [
+        ("grpc", OtlpReceiver::grpc()),
+        ("http/protobuf", OtlpReceiver::http()),
+    ] {
+        let output = Command::new(example("otlp"))
+            .env("REDIS_URL", server.url(0))
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+            .env("OTEL_SERVICE_NAME", "redis-trace-example")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{protocol}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let names: Vec<String> = receiver.spans().into_iter().map(|span| span.name).collect();
+        for name in ["checkout", "add to cart", "load cart"] {
+            assert!(names.iter().any(|n| n == name), "{protocol}: {names:?}");
+        }
+        let trace_id = stdout.trim().rsplit(' ').next().unwrap();
+        let exported_id = receiver.spans()[0]
+            .trace_id
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        assert_eq!(exported_id, trace_id, "{protocol}");
+        assert!(
+            receiver
+                .metrics()
+                .iter()
+                .any(|m| m.name == "db.client.operation.duration"),
+            "{protocol}"
+        );
+    }
 }
 
 #[test]

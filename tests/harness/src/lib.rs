@@ -4,6 +4,7 @@
 //!   Sentinel set-ups on free loopback ports, stopped on drop.
 //! - [`capture`]: spans and metrics through the OpenTelemetry SDK's in-memory exporters, with
 //!   attribute-by-attribute assertions.
+//! - [`otlp`]: a real OTLP receiver (gRPC and HTTP/protobuf) and broken collectors.
 //! - [`command_table`]: the generator of the Redis command table and its staleness check.
 //! - [`mod@bench`]: the telemetry set-ups the benchmarks compare.
 //! - [`CountingAllocator`] and [`block_on`]: allocation counting and a busy-polling executor for
@@ -11,7 +12,9 @@
 
 pub mod bench;
 pub mod command_table;
+pub mod counting;
 mod counting_allocator;
+pub mod otlp;
 mod redis_cluster;
 mod redis_sentinel;
 mod redis_server;

@@ -120,6 +120,18 @@ async fn bb8_records_a_waiter_and_a_timeout() {
         value(&capture, "db.client.connection.timeouts", "sessions", None),
         Some(1)
     );
+    // A wait cancelled by the caller is no longer pending.
+    let cancelled = tokio::time::timeout(Duration::from_millis(20), pool.get()).await;
+    assert!(cancelled.is_err());
+    assert_eq!(
+        value(
+            &capture,
+            "db.client.connection.pending_requests",
+            "sessions",
+            None
+        ),
+        Some(0)
+    );
     assert_eq!(
         value(&capture, "db.client.connection.wait_time", "sessions", None),
         Some(2),

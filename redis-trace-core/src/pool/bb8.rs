@@ -13,13 +13,13 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::Arc;
 use std::time::Instant;
 
 use redis::aio::MultiplexedConnection;
 use redis::{RedisError, RedisResult};
 
+use super::registration::{Registration, TelemetryCell};
 use super::{default_name, Lease};
 use crate::connection::connect;
 use crate::connection::{Pooled, TracedConnection};
@@ -34,8 +34,8 @@ use crate::pooling::{PoolSnapshot, PoolTelemetry};
 pub struct Manager {
     client: redis::Client,
     endpoint: Endpoint,
-    /// The pool's telemetry, once the pool exists (for `create_time`).
-    pool: Arc<Mutex<Weak<PoolTelemetry>>>,
+    /// The pool's telemetry, once the pool registers (for `create_time`).
+    pool: TelemetryCell,
 }
 
 impl Manager {
@@ -44,7 +44,7 @@ impl Manager {
         Self {
             endpoint: client.to_endpoint(),
             client,
-            pool: Arc::default(),
+            pool: TelemetryCell::default(),
         }
     }
 }
@@ -54,11 +54,7 @@ impl bb8::ManageConnection for Manager {
     type Error = RedisError;
 
     async fn connect(&self) -> RedisResult<MultiplexedConnection> {
-        let pool = self
-            .pool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .upgrade();
+        let pool = self.pool.get();
         let opening = self.client.get_multiplexed_async_connection();
         connect::traced(Some(&self.endpoint), pool.as_deref(), opening).await
     }
@@ -76,11 +72,8 @@ impl bb8::ManageConnection for Manager {
 #[derive(Clone)]
 pub struct TracedPool {
     pool: bb8::Pool<Manager>,
-    /// The same pool, as the metric callbacks read it.
-    built: Arc<OnceLock<bb8::Pool<Manager>>>,
-    manager_pool: Arc<Mutex<Weak<PoolTelemetry>>>,
+    registration: Registration<bb8::Pool<Manager>>,
     telemetry: Arc<PoolTelemetry>,
-    waiting: Arc<AtomicU64>,
     endpoint: Endpoint,
 }
 
@@ -89,21 +82,16 @@ impl TracedPool {
     pub async fn build(builder: bb8::Builder<Manager>, client: redis::Client) -> RedisResult<Self> {
         let manager = Manager::new(client);
         let endpoint = manager.endpoint.clone();
-        let cell = Arc::clone(&manager.pool);
         // Registered before the pool exists, so the connections bb8 opens while building it
         // are timed too.
-        let waiting = Arc::new(AtomicU64::new(0));
-        let built = Arc::new(OnceLock::new());
-        let telemetry = register(default_name(&endpoint), &built, &waiting);
-        *cell.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&telemetry);
+        let registration = Registration::new(&manager.pool, read);
+        let telemetry = registration.register(default_name(&endpoint));
         let pool = builder.build(manager).await?;
-        let _ = built.set(pool.clone());
+        registration.built(pool.clone());
         Ok(Self {
             pool,
-            built,
-            manager_pool: cell,
+            registration,
             telemetry,
-            waiting,
             endpoint,
         })
     }
@@ -111,13 +99,7 @@ impl TracedPool {
     /// Reports under `name` (`db.client.connection.pool.name`) instead of `address:port/db`.
     #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.telemetry = register(name.into(), &self.built, &self.waiting);
-        let mut cell = self
-            .manager_pool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *cell = Arc::downgrade(&self.telemetry);
-        drop(cell);
+        self.telemetry = self.registration.register(name.into());
         self
     }
 
@@ -127,9 +109,9 @@ impl TracedPool {
         &self,
     ) -> Result<Lease<Pooled<bb8::PooledConnection<'_, Manager>>>, bb8::RunError<RedisError>> {
         let started = Instant::now();
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = self.registration.waiting();
         let result = self.pool.get().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         match result {
             Ok(connection) => {
                 super::record_wait(&self.telemetry, started.elapsed());
@@ -152,26 +134,16 @@ impl TracedPool {
     }
 }
 
-fn register(
-    name: String,
-    pool: &Arc<OnceLock<bb8::Pool<Manager>>>,
-    waiting: &Arc<AtomicU64>,
-) -> Arc<PoolTelemetry> {
-    let pool = Arc::clone(pool);
-    let waiting = Arc::clone(waiting);
-    PoolTelemetry::register(name, move || {
-        let Some(pool) = pool.get() else {
-            return PoolSnapshot::default();
-        };
-        let state = pool.state();
-        let config = pool.config();
-        PoolSnapshot {
-            used: u64::from(state.connections.saturating_sub(state.idle_connections)),
-            idle: u64::from(state.idle_connections),
-            max: Some(u64::from(config.max_size)),
-            idle_max: None,
-            idle_min: config.min_idle.map(u64::from),
-            pending: waiting.load(Ordering::Relaxed),
-        }
-    })
+/// What the pool says about itself (the registration counts the callers waiting).
+fn read(pool: &bb8::Pool<Manager>) -> PoolSnapshot {
+    let state = pool.state();
+    let config = pool.config();
+    PoolSnapshot {
+        used: u64::from(state.connections.saturating_sub(state.idle_connections)),
+        idle: u64::from(state.idle_connections),
+        max: Some(u64::from(config.max_size)),
+        idle_max: None,
+        idle_min: config.min_idle.map(u64::from),
+        pending: 0,
+    }
 }

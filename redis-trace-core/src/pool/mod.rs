@@ -6,6 +6,8 @@
 //! set-up span for connections redis-trace opens itself (`connection/connect.rs`).
 
 mod lease;
+#[cfg(any(feature = "bb8", feature = "r2d2"))]
+mod registration;
 
 use std::time::Duration;
 

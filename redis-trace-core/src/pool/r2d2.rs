@@ -13,12 +13,12 @@
 //! # Ok(()) }
 //! ```
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::Arc;
 use std::time::Instant;
 
 use redis::{RedisError, RedisResult};
 
+use super::registration::{Registration, TelemetryCell};
 use super::{default_name, Lease};
 use crate::connection::connect;
 use crate::connection::TracedConnection;
@@ -32,8 +32,8 @@ use crate::pooling::{PoolSnapshot, PoolTelemetry};
 pub struct Manager {
     client: redis::Client,
     endpoint: Endpoint,
-    /// The pool's telemetry, once the pool exists (for `create_time`).
-    pool: Arc<Mutex<Weak<PoolTelemetry>>>,
+    /// The pool's telemetry, once the pool registers (for `create_time`).
+    pool: TelemetryCell,
 }
 
 impl Manager {
@@ -42,7 +42,7 @@ impl Manager {
         Self {
             endpoint: client.to_endpoint(),
             client,
-            pool: Arc::default(),
+            pool: TelemetryCell::default(),
         }
     }
 }
@@ -52,11 +52,7 @@ impl r2d2::ManageConnection for Manager {
     type Error = RedisError;
 
     fn connect(&self) -> RedisResult<redis::Connection> {
-        let pool = self
-            .pool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .upgrade();
+        let pool = self.pool.get();
         connect::traced_blocking(Some(&self.endpoint), pool.as_deref(), || {
             self.client.get_connection()
         })
@@ -76,11 +72,8 @@ impl r2d2::ManageConnection for Manager {
 #[derive(Clone)]
 pub struct TracedPool {
     pool: r2d2::Pool<Manager>,
-    /// The same pool, as the metric callbacks read it.
-    built: Arc<OnceLock<r2d2::Pool<Manager>>>,
-    manager_pool: Arc<Mutex<Weak<PoolTelemetry>>>,
+    registration: Registration<r2d2::Pool<Manager>>,
     telemetry: Arc<PoolTelemetry>,
-    waiting: Arc<AtomicU64>,
     endpoint: Endpoint,
 }
 
@@ -92,21 +85,16 @@ impl TracedPool {
     ) -> Result<Self, r2d2::Error> {
         let manager = Manager::new(client);
         let endpoint = manager.endpoint.clone();
-        let cell = Arc::clone(&manager.pool);
         // Registered before the pool exists, so the connections r2d2 opens while building it
         // are timed too.
-        let waiting = Arc::new(AtomicU64::new(0));
-        let built = Arc::new(OnceLock::new());
-        let telemetry = register(default_name(&endpoint), &built, &waiting);
-        *cell.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&telemetry);
+        let registration = Registration::new(&manager.pool, read);
+        let telemetry = registration.register(default_name(&endpoint));
         let pool = builder.build(manager)?;
-        let _ = built.set(pool.clone());
+        registration.built(pool.clone());
         Ok(Self {
             pool,
-            built,
-            manager_pool: cell,
+            registration,
             telemetry,
-            waiting,
             endpoint,
         })
     }
@@ -114,11 +102,7 @@ impl TracedPool {
     /// Reports under `name` (`db.client.connection.pool.name`) instead of `address:port/db`.
     #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.telemetry = register(name.into(), &self.built, &self.waiting);
-        *self
-            .manager_pool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&self.telemetry);
+        self.telemetry = self.registration.register(name.into());
         self
     }
 
@@ -126,9 +110,9 @@ impl TracedPool {
     /// wait that times out (r2d2's `connection_timeout`) in `db.client.connection.timeouts`.
     pub fn get(&self) -> Result<Lease<r2d2::PooledConnection<Manager>>, r2d2::Error> {
         let started = Instant::now();
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let waiting = self.registration.waiting();
         let result = self.pool.get();
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         match result {
             Ok(connection) => {
                 super::record_wait(&self.telemetry, started.elapsed());
@@ -150,25 +134,15 @@ impl TracedPool {
     }
 }
 
-fn register(
-    name: String,
-    pool: &Arc<OnceLock<r2d2::Pool<Manager>>>,
-    waiting: &Arc<AtomicU64>,
-) -> Arc<PoolTelemetry> {
-    let pool = Arc::clone(pool);
-    let waiting = Arc::clone(waiting);
-    PoolTelemetry::register(name, move || {
-        let Some(pool) = pool.get() else {
-            return PoolSnapshot::default();
-        };
-        let state = pool.state();
-        PoolSnapshot {
-            used: u64::from(state.connections.saturating_sub(state.idle_connections)),
-            idle: u64::from(state.idle_connections),
-            max: Some(u64::from(pool.max_size())),
-            idle_max: None,
-            idle_min: pool.min_idle().map(u64::from),
-            pending: waiting.load(Ordering::Relaxed),
-        }
-    })
+/// What the pool says about itself (the registration counts the callers waiting).
+fn read(pool: &r2d2::Pool<Manager>) -> PoolSnapshot {
+    let state = pool.state();
+    PoolSnapshot {
+        used: u64::from(state.connections.saturating_sub(state.idle_connections)),
+        idle: u64::from(state.idle_connections),
+        max: Some(u64::from(pool.max_size())),
+        idle_max: None,
+        idle_min: pool.min_idle().map(u64::from),
+        pending: 0,
+    }
 }

@@ -7,6 +7,8 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
 pub use redis_trace_core::TracedSentinelClient;
 
+pub use redis_trace_core::messaging;
+
 /// Connection pools: the `db.client.connection.*` metrics and traced connections, for
 /// deadpool-redis (feature `deadpool`), bb8 (`bb8`) and r2d2 (`r2d2`); [`pool::Lease`] is what
 /// their `get()` returns.

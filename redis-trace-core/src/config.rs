@@ -73,6 +73,8 @@ pub struct Config {
     require_parent: bool,
     metrics: bool,
     pipeline_command_spans: bool,
+    propagate_messages: bool,
+    trace_empty_polls: bool,
     max_key_length: usize,
     max_statement_length: usize,
 }
@@ -119,6 +121,8 @@ impl Config {
             require_parent: flag("REDIS_TRACE_REQUIRE_PARENT", false),
             metrics: flag("REDIS_TRACE_METRICS", true),
             pipeline_command_spans: flag("REDIS_TRACE_PIPELINE_COMMAND_SPANS", false),
+            propagate_messages: flag("REDIS_TRACE_PROPAGATE_MESSAGES", false),
+            trace_empty_polls: flag("REDIS_TRACE_EMPTY_POLLS", false),
             max_key_length: length("REDIS_TRACE_MAX_KEY_LENGTH", DEFAULT_MAX_KEY_LENGTH),
             max_statement_length: length(
                 "REDIS_TRACE_MAX_STATEMENT_LENGTH",
@@ -160,6 +164,16 @@ impl Config {
     /// Whether pipelines get one child span per command (off: one span per pipeline).
     pub(crate) fn pipeline_command_spans(&self) -> bool {
         self.pipeline_command_spans
+    }
+
+    /// Whether traced connections carry trace context in messages (off: messages unchanged).
+    pub(crate) fn propagate_messages(&self) -> bool {
+        self.propagate_messages
+    }
+
+    /// Whether a stream read that returned nothing gets a span (off: only its metrics).
+    pub(crate) fn trace_empty_polls(&self) -> bool {
+        self.trace_empty_polls
     }
 
     /// Longest key rendering, in bytes.
@@ -256,6 +270,22 @@ impl ConfigBuilder {
     /// One child span per command of a pipeline, under the pipeline's span (default off).
     pub fn pipeline_command_spans(mut self, enabled: bool) -> Self {
         self.config.pipeline_command_spans = enabled;
+        self
+    }
+
+    /// Carry the trace context in messages sent through traced connections (default off: it
+    /// changes what every consumer sees): an envelope around `PUBLISH` / `SPUBLISH` payloads,
+    /// `traceparent` / `tracestate` fields on `XADD` entries; and remove it from entries that
+    /// `XREAD` / `XREADGROUP` return. See `redis_trace::messaging`.
+    pub fn propagate_messages(mut self, enabled: bool) -> Self {
+        self.config.propagate_messages = enabled;
+        self
+    }
+
+    /// Give a stream read that returned nothing (a `BLOCK` timeout) a span (default off: polls
+    /// would flood traces; the duration metric still counts them).
+    pub fn trace_empty_polls(mut self, enabled: bool) -> Self {
+        self.config.trace_empty_polls = enabled;
         self
     }
 

@@ -31,6 +31,7 @@ mod fields;
 mod globals;
 mod intern;
 mod key;
+pub mod messaging;
 mod metrics;
 mod operation;
 mod outcome;

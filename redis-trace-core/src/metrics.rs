@@ -32,6 +32,36 @@ pub(crate) struct Instruments {
     _cache_requests: ObservableCounter<u64>,
     /// The connection-pool instruments, from the same meter.
     pool: PoolInstruments,
+    /// The messaging instruments, from the same meter.
+    messaging: MessagingInstruments,
+}
+
+/// `messaging.client.sent.messages`, `messaging.client.consumed.messages`,
+/// `messaging.process.duration`.
+pub(crate) struct MessagingInstruments {
+    pub(crate) sent: opentelemetry::metrics::Counter<u64>,
+    pub(crate) consumed: opentelemetry::metrics::Counter<u64>,
+    pub(crate) process: Histogram<f64>,
+}
+
+impl MessagingInstruments {
+    fn new(meter: &Meter) -> Self {
+        Self {
+            sent: meter
+                .u64_counter(semconv::MESSAGING_CLIENT_SENT_MESSAGES)
+                .with_unit("{message}")
+                .build(),
+            consumed: meter
+                .u64_counter(semconv::MESSAGING_CLIENT_CONSUMED_MESSAGES)
+                .with_unit("{message}")
+                .build(),
+            process: meter
+                .f64_histogram(semconv::MESSAGING_PROCESS_DURATION)
+                .with_unit("s")
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
+                .build(),
+        }
+    }
 }
 
 /// Every tally of one set of instruments, read by the observable counter's callback.
@@ -88,7 +118,12 @@ impl Instruments {
                 .with_callback(move |observer| reported.observe(observer))
                 .build(),
             pool: PoolInstruments::new(meter),
+            messaging: MessagingInstruments::new(meter),
         }
+    }
+
+    pub(crate) fn messaging(&self) -> &MessagingInstruments {
+        &self.messaging
     }
 
     pub(crate) fn pool(&self) -> &PoolInstruments {

@@ -99,6 +99,31 @@ pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db.client.connection.wait_time
 pub const DB_CLIENT_CONNECTION_USE_TIME: &str = "db.client.connection.use_time";
 /// The pool's name: `address:port/db` unless set.
 pub const DB_CLIENT_CONNECTION_POOL_NAME: &str = "db.client.connection.pool.name";
+/// `redis`, on messaging spans (a custom value: Redis is not in the well-known list).
+pub const MESSAGING_SYSTEM: &str = "messaging.system";
+/// `send`, `receive`, `process` or `settle`.
+pub const MESSAGING_OPERATION_TYPE: &str = "messaging.operation.type";
+/// The command (`PUBLISH`, `XADD`, `XREADGROUP`, `XACK`) or `process`.
+pub const MESSAGING_OPERATION_NAME: &str = "messaging.operation.name";
+/// The channel or stream, rendered by the key policy.
+pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
+/// The pattern a message matched (`PSUBSCRIBE`).
+pub const MESSAGING_DESTINATION_TEMPLATE: &str = "messaging.destination.template";
+/// A stream entry's id.
+pub const MESSAGING_MESSAGE_ID: &str = "messaging.message.id";
+/// The consumer group of `XREADGROUP` / `XACK`.
+pub const MESSAGING_CONSUMER_GROUP_NAME: &str = "messaging.consumer.group.name";
+/// Entries a receive returned.
+pub const MESSAGING_BATCH_MESSAGE_COUNT: &str = "messaging.batch.message_count";
+/// The payload's size in bytes (without redis-trace's envelope).
+pub const MESSAGING_MESSAGE_BODY_SIZE: &str = "messaging.message.body.size";
+/// Messages sent, a counter.
+pub const MESSAGING_CLIENT_SENT_MESSAGES: &str = "messaging.client.sent.messages";
+/// Messages delivered to a consumer, a counter.
+pub const MESSAGING_CLIENT_CONSUMED_MESSAGES: &str = "messaging.client.consumed.messages";
+/// Time a consumer spent processing a message, a histogram in seconds.
+pub const MESSAGING_PROCESS_DURATION: &str = "messaging.process.duration";
+
 /// Connections a `ConnectionManager` lost and replaced, a counter (no OpenTelemetry
 /// convention exists); the first command on the new connection carries the span event
 /// `redis_trace.reconnected`.

@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use redis::{RedisResult, Value};
+use redis::{Cmd, RedisResult, Value};
 
+use super::describe::{self, cmd_args, common_slot};
+use super::TracedConnection;
 use crate::command::Replies;
 use crate::endpoint::Endpoint;
+use crate::operation::Operation;
 
 /// How often the slot map is read again without a sign of change.
 pub(super) const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
@@ -169,6 +172,55 @@ fn text(value: Option<&Value>) -> Option<String> {
         Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
         Value::SimpleString(text) => Some(text.clone()),
         _ => None,
+    }
+}
+
+impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
+    /// A command on a cluster connection: its span names the slot's master.
+    pub(super) async fn cluster_command(
+        &mut self,
+        nodes: Arc<ClusterNodes>,
+        cmd: &Cmd,
+    ) -> RedisResult<Value> {
+        nodes.discover(&mut self.inner).await;
+        let args = cmd_args(cmd);
+        let slot = common_slot([args.as_slice()]);
+        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
+        let mut operation = Operation::start_command(
+            |config| describe::command(&args, slot, config),
+            endpoint.as_ref(),
+        );
+        let result = operation
+            .instrument(self.inner.req_packed_command(cmd))
+            .await;
+        operation.finish_replies(&result);
+        nodes.refresh_if_stale(&mut self.inner, &result).await;
+        result
+    }
+
+    /// A pipeline on a cluster connection: its span names the master when all its keys share
+    /// a slot.
+    pub(super) async fn cluster_pipeline(
+        &mut self,
+        nodes: Arc<ClusterNodes>,
+        pipeline: &redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        nodes.discover(&mut self.inner).await;
+        let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
+        let slot = common_slot(commands.iter().map(Vec::as_slice));
+        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
+        let mut operation = Operation::start_command(
+            |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
+            endpoint.as_ref(),
+        );
+        let result = operation
+            .instrument(self.inner.req_packed_commands(pipeline, offset, count))
+            .await;
+        operation.finish_replies(&result);
+        nodes.refresh_if_stale(&mut self.inner, &result).await;
+        result
     }
 }
 

@@ -9,7 +9,8 @@ use redis_trace_commands::{lookup_args, Answer};
 use crate::command::CommandSpec;
 use crate::config::Config;
 use crate::intern;
-use crate::statement::{command_name, sanitize};
+pub(super) use crate::statement::command_name;
+use crate::statement::sanitize;
 use crate::text::truncate_on_char_boundary;
 
 /// Commands whose reply holds one answer per key or field.
@@ -33,6 +34,7 @@ pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> Com
         batch_size: None,
         slot,
         commands: Vec::new(),
+        messaging: super::messages::spec(args, config),
     }
 }
 
@@ -107,6 +109,7 @@ pub(super) fn pipeline(
         answer: Answer::Other,
         per_key: false,
         procedure: None,
+        messaging: None,
     }
 }
 

@@ -8,19 +8,24 @@
 mod cluster;
 pub(crate) mod connect;
 mod describe;
+mod messages;
 mod pooled;
 mod reconnect;
 pub(crate) mod resp;
 #[cfg(feature = "sentinel")]
 mod sentinel;
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use opentelemetry::trace::SpanContext;
 
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
 use self::cluster::ClusterNodes;
 use self::describe::{cmd_args, common_slot, is_named};
+use self::messages::Kind;
 pub use self::pooled::Pooled;
 use self::reconnect::Reconnects;
 #[cfg(feature = "sentinel")]
@@ -49,7 +54,14 @@ pub struct TracedConnection<C> {
     cluster: Option<Arc<ClusterNodes>>,
     /// Set by `with_reconnects`: whether the connection was lost.
     reconnects: Option<Arc<Reconnects>>,
+    /// Set by `with_propagation`; `None`: the configuration's `propagate_messages`.
+    propagation: Option<bool>,
+    /// The producers of the stream entries read last, by entry id (`producer_of`).
+    producers: Arc<Mutex<VecDeque<(String, SpanContext)>>>,
 }
+
+/// How many entries' producers `producer_of` remembers.
+const REMEMBERED_PRODUCERS: usize = 4096;
 
 impl<C> TracedConnection<C> {
     /// Wraps `inner`. Spans carry the configured default endpoint unless
@@ -60,6 +72,8 @@ impl<C> TracedConnection<C> {
             endpoint: None,
             cluster: None,
             reconnects: None,
+            propagation: None,
+            producers: Arc::default(),
         }
     }
 
@@ -92,6 +106,28 @@ impl<C> TracedConnection<C> {
     pub fn with_cluster_refresh(mut self, interval: Duration) -> Self {
         self.cluster = Some(Arc::new(ClusterNodes::new(interval)));
         self
+    }
+
+    /// Carries the trace context in the messages this connection sends (`PUBLISH`,
+    /// `SPUBLISH`, `XADD`) and removes it from the stream entries it reads, whatever the
+    /// configuration says (`Config::propagate_messages`, off by default). See
+    /// `redis_trace::messaging` for the wire format.
+    #[must_use]
+    pub fn with_propagation(mut self, enabled: bool) -> Self {
+        self.propagation = Some(enabled);
+        self
+    }
+
+    /// The producer's span context of a stream entry this connection read (among the last
+    /// 4096), for `messaging::process_entry`.
+    pub fn producer_of(&self, entry_id: &str) -> Option<SpanContext> {
+        let producers = self
+            .producers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (producers.iter().rev())
+            .find(|(id, _)| id == entry_id)
+            .map(|(_, producer)| producer.clone())
     }
 
     /// The wrapped connection.
@@ -159,6 +195,9 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         if let Some(nodes) = self.cluster.clone() {
             return Box::pin(self.cluster_command(nodes, cmd));
         }
+        if let Some(kind) = Kind::of_cmd(cmd) {
+            return Box::pin(self.message_command(kind, cmd));
+        }
         let mut operation = Operation::start_command(
             |config| describe::command(&cmd_args(cmd), None, config),
             self.endpoint.as_ref(),
@@ -207,51 +246,6 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
 
     fn get_db(&self) -> i64 {
         self.inner.get_db()
-    }
-}
-
-impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
-    /// A command on a cluster connection: its span names the slot's master.
-    async fn cluster_command(&mut self, nodes: Arc<ClusterNodes>, cmd: &Cmd) -> RedisResult<Value> {
-        nodes.discover(&mut self.inner).await;
-        let args = cmd_args(cmd);
-        let slot = common_slot([args.as_slice()]);
-        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
-        let mut operation = Operation::start_command(
-            |config| describe::command(&args, slot, config),
-            endpoint.as_ref(),
-        );
-        let result = operation
-            .instrument(self.inner.req_packed_command(cmd))
-            .await;
-        operation.finish_replies(&result);
-        nodes.refresh_if_stale(&mut self.inner, &result).await;
-        result
-    }
-
-    /// A pipeline on a cluster connection: its span names the master when all its keys share
-    /// a slot.
-    async fn cluster_pipeline(
-        &mut self,
-        nodes: Arc<ClusterNodes>,
-        pipeline: &redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisResult<Vec<Value>> {
-        nodes.discover(&mut self.inner).await;
-        let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
-        let slot = common_slot(commands.iter().map(Vec::as_slice));
-        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
-        let mut operation = Operation::start_command(
-            |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
-            endpoint.as_ref(),
-        );
-        let result = operation
-            .instrument(self.inner.req_packed_commands(pipeline, offset, count))
-            .await;
-        operation.finish_replies(&result);
-        nodes.refresh_if_stale(&mut self.inner, &result).await;
-        result
     }
 }
 

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::panic::Location;
 
+use opentelemetry::trace::SpanKind;
 use opentelemetry::{KeyValue, StringValue, Value};
 use smallvec::SmallVec;
 
@@ -138,6 +139,12 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
         return Cow::Borrowed(summary);
     }
     let operation = target.operation();
+    // Messaging spans are named after their destination, as the messaging conventions ask.
+    if let Target::Command(spec) = target {
+        if let Some(destination) = spec.messaging.as_ref().and_then(|m| m.destination.as_ref()) {
+            return format!("{operation} {}", destination.as_str()).into();
+        }
+    }
     match endpoint.and_then(|e| e.address().map(|address| (address, e.port()))) {
         Some((address, Some(port))) => format!("{operation} {address}:{port}").into(),
         Some((address, None)) => format!("{operation} {address}").into(),
@@ -145,6 +152,37 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
             Target::Function(callsite) => Cow::Borrowed(callsite.operation()),
             Target::Command(spec) => spec.operation.clone(),
         },
+    }
+}
+
+impl Target {
+    /// PRODUCER for the commands that send a message, CLIENT for everything else.
+    pub(super) fn kind(&self) -> SpanKind {
+        match self {
+            Self::Command(spec) if spec.messaging.as_ref().is_some_and(|m| m.sends()) => {
+                SpanKind::Producer
+            }
+            _ => SpanKind::Client,
+        }
+    }
+
+    /// Whether the span is built after the reply instead (a stream read, to skip empty polls).
+    pub(super) fn defers_span(&self) -> bool {
+        matches!(self, Self::Command(spec) if spec.messaging.as_ref().is_some_and(|m| m.receives()))
+    }
+
+    pub(super) fn operation(&self) -> &str {
+        match self {
+            Self::Function(callsite) => callsite.operation(),
+            Self::Command(spec) => &spec.operation,
+        }
+    }
+
+    pub(super) fn summary(&self) -> Option<&'static str> {
+        match self {
+            Self::Function(callsite) => callsite.summary(),
+            Self::Command(_) => None,
+        }
     }
 }
 
@@ -167,6 +205,7 @@ mod tests {
             answer: redis_trace_commands::Answer::Other,
             per_key: false,
             procedure: None,
+            messaging: None,
         };
         let targets = [
             Target::Function(&CALLSITE),

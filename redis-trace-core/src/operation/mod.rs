@@ -1,6 +1,7 @@
 //! The per-call guard: starts the span, makes it current around the body (`scope`), ends it
 //! and records the metrics. What the span carries is built in `attributes`.
 
+mod annotate;
 mod attributes;
 mod scope;
 
@@ -8,7 +9,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{SpanBuilder, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use redis::RedisResult;
 
@@ -72,22 +73,6 @@ enum Target {
     /// A command or pipeline sent through a traced connection (boxed: the function path, the
     /// one measured hardest, keeps a small guard).
     Command(Box<CommandSpec>),
-}
-
-impl Target {
-    fn operation(&self) -> &str {
-        match self {
-            Self::Function(callsite) => callsite.operation(),
-            Self::Command(spec) => &spec.operation,
-        }
-    }
-
-    fn summary(&self) -> Option<&'static str> {
-        match self {
-            Self::Function(callsite) => callsite.summary(),
-            Self::Command(_) => None,
-        }
-    }
 }
 
 /// Where the call ended.
@@ -191,7 +176,7 @@ impl Operation {
         // Pipelines always: their per-command child spans share the pipeline's timestamps.
         let started_at = (metrics || matches!(target, Target::Command(_))).then(SystemTime::now);
         let span = tracer
-            .filter(|_| !config.is_denied(target.operation()))
+            .filter(|_| !config.is_denied(target.operation()) && !target.defers_span())
             .and_then(|tracer| {
                 let parent = scope::parent_context();
                 if config.require_parent() && !parent.has_active_span() {
@@ -219,7 +204,7 @@ impl Operation {
                     spec.add_attributes(mode, &mut attributes);
                 }
                 let mut builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
-                    .with_kind(SpanKind::Client)
+                    .with_kind(target.kind())
                     .with_attributes(attributes);
                 builder.start_time = started_at;
                 let mut span = tracer.build_with_context(builder, &parent);
@@ -282,13 +267,6 @@ impl Operation {
     /// Ends a command or pipeline with the replies a connection returned: an error reply
     /// (anywhere in a pipeline's or transaction's replies) is a failure; a lookup's reply says
     /// hit or miss, a conditional write's whether it applied.
-    /// Adds the event `name` to the span, if one is recorded.
-    pub(crate) fn add_event(&self, name: &'static str) {
-        if let Some(span) = self.active.as_ref().and_then(|active| active.span.as_ref()) {
-            span.cx.span().add_event(name, Vec::new());
-        }
-    }
-
     pub(crate) fn finish_replies(mut self, result: &RedisResult<impl Replies>) {
         let Some(active) = self.active.take() else {
             return;

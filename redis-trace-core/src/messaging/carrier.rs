@@ -1,0 +1,150 @@
+//! Trace context to and from carrier fields, through the globally configured
+//! `TextMapPropagator`; W3C trace context when none is configured (the global default injects
+//! nothing).
+
+use std::collections::HashMap;
+
+use opentelemetry::propagation::{Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::Context;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+
+/// At most this many carrier fields are read, each name and value at most this long: a forged
+/// carrier costs nothing more.
+const MAX_FIELDS: usize = 8;
+const MAX_FIELD_LEN: usize = 512;
+
+/// The carrier fields that carry `cx` (`traceparent`, `tracestate` with W3C); empty when it
+/// holds no valid span context.
+pub(crate) fn inject(cx: &Context) -> Vec<(String, String)> {
+    if !cx.span().span_context().is_valid() {
+        return Vec::new();
+    }
+    let mut fields = Fields::default();
+    with_propagator(|propagator| propagator.inject_context(cx, &mut fields));
+    fields.0.retain(|(name, value)| valid(name, value));
+    fields.0
+}
+
+/// The remote span context `fields` carry, if they carry a valid one; anything else (missing,
+/// truncated, garbage, oversized, an unknown version) is none.
+pub(crate) fn extract<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<SpanContext> {
+    let carrier: HashMap<String, String> = fields
+        .into_iter()
+        .filter(|(name, value)| valid(name, value))
+        .take(MAX_FIELDS)
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect();
+    if carrier.is_empty() {
+        return None;
+    }
+    let cx = with_propagator(|propagator| propagator.extract(&carrier));
+    let span_context = cx.span().span_context().clone();
+    span_context.is_valid().then_some(span_context)
+}
+
+/// Whether `name` is a field the propagator writes (trace context, not payload data).
+pub(crate) fn is_carrier_field(name: &[u8]) -> bool {
+    let mut names = Vec::new();
+    with_propagator(|propagator| names.extend(propagator.fields().map(str::to_owned)));
+    names
+        .iter()
+        .any(|known| known.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// A field worth carrying: named, not empty (W3C writes an empty `tracestate`), printable
+/// ASCII without `&` (the envelope's separator), not oversized.
+fn valid(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && !value.is_empty()
+        && name.len() <= MAX_FIELD_LEN
+        && value.len() <= MAX_FIELD_LEN
+        && (name.bytes().chain(value.bytes())).all(|b| (0x20..0x7f).contains(&b) && b != b'&')
+}
+
+fn with_propagator<T>(run: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
+    let mut run = Some(run);
+    let configured = opentelemetry::global::get_text_map_propagator(|global| {
+        if global.fields().next().is_some() {
+            run.take().map(|run| run(global))
+        } else {
+            None
+        }
+    });
+    match (configured, run) {
+        (Some(result), _) => result,
+        (None, Some(run)) => run(&TraceContextPropagator::new()),
+        (None, None) => unreachable!("the closure ran only when it returned Some"),
+    }
+}
+
+#[derive(Default)]
+struct Fields(Vec<(String, String)>);
+
+impl Injector for Fields {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.push((key.to_owned(), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+
+    fn context() -> Context {
+        let span_context = SpanContext::new(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        Context::new().with_remote_span_context(span_context)
+    }
+
+    #[test]
+    fn w3c_by_default_both_ways() {
+        let fields = inject(&context());
+        assert_eq!(
+            fields,
+            [(
+                "traceparent".to_owned(),
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()
+            )]
+        );
+        let extracted = extract(fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))).unwrap();
+        assert_eq!(
+            extracted.trace_id(),
+            context().span().span_context().trace_id()
+        );
+        assert!(extracted.is_remote());
+        assert!(is_carrier_field(b"TraceParent"));
+        assert!(!is_carrier_field(b"order"));
+    }
+
+    #[test]
+    fn no_span_no_carrier() {
+        assert!(inject(&Context::new()).is_empty());
+    }
+
+    #[test]
+    fn malformed_carriers_are_none() {
+        let long = "0".repeat(10_000);
+        for value in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736",
+            "garbage",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01x",
+            long.as_str(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\u{7f}",
+        ] {
+            assert_eq!(extract([("traceparent", value)]), None, "{value:?}");
+        }
+    }
+}

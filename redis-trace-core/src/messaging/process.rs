@@ -1,0 +1,137 @@
+//! A delivered message (a pub/sub message, a stream entry) handled under a CONSUMER span.
+
+use std::future::Future;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+
+use super::MessageParent;
+use crate::config::Config;
+use crate::endpoint::Endpoint;
+use crate::metrics::MessagingInstruments;
+use crate::{globals, semconv};
+
+/// What the consumer span and metrics of one delivery say.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
+    /// The channel or stream, raw (rendered by the key policy when recorded).
+    pub(crate) destination: Vec<u8>,
+    /// The pattern a pub/sub message matched.
+    pub(crate) template: Option<String>,
+    /// A stream entry's id.
+    pub(crate) id: Option<String>,
+    pub(crate) body_size: Option<usize>,
+    pub(crate) producer: Option<SpanContext>,
+    pub(crate) parent: MessageParent,
+    pub(crate) endpoint: Option<Endpoint>,
+}
+
+impl Delivery {
+    /// Runs `handle` under the CONSUMER span `process {destination}`, current while it runs,
+    /// linked to the producer's span (and its child with `MessageParent::Producer`); records
+    /// `messaging.process.duration`.
+    pub(crate) async fn process<F: Future>(&self, handle: F) -> F::Output {
+        let started = SystemTime::now();
+        let span = self.start_span(started);
+        let cx = span.clone().unwrap_or_else(Context::current);
+        let output = opentelemetry::context::FutureExt::with_context(handle, cx).await;
+        let ended = SystemTime::now();
+        if let Some(cx) = span {
+            cx.span().end_with_timestamp(ended);
+        }
+        let seconds = ended
+            .duration_since(started)
+            .unwrap_or_default()
+            .as_secs_f64();
+        self.record(|instruments, attributes| instruments.process.record(seconds, attributes));
+        output
+    }
+
+    /// One in `messaging.client.consumed.messages`.
+    pub(crate) fn count_consumed(&self) {
+        self.record(|instruments, attributes| instruments.consumed.add(1, attributes));
+    }
+
+    fn start_span(&self, started: SystemTime) -> Option<Context> {
+        if globals::nothing_to_record() {
+            return None;
+        }
+        let slot = globals::tracer();
+        let tracer = slot.tracer()?;
+        let settings = globals::settings();
+        let parent = match (&self.producer, self.parent) {
+            (Some(producer), MessageParent::Producer) => {
+                Context::current().with_remote_span_context(producer.clone())
+            }
+            _ => Context::current(),
+        };
+        let mut attributes = self.attributes(&settings.config);
+        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"));
+        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"));
+        if let Some(size) = self.body_size {
+            let size = i64::try_from(size).unwrap_or(i64::MAX);
+            attributes.push(KeyValue::new(semconv::MESSAGING_MESSAGE_BODY_SIZE, size));
+        }
+        if let Some(id) = &self.id {
+            attributes.push(KeyValue::new(semconv::MESSAGING_MESSAGE_ID, id.clone()));
+        }
+        if let Some(template) = &self.template {
+            let template = crate::text::truncate_on_char_boundary(template, 256).to_owned();
+            attributes.push(KeyValue::new(
+                semconv::MESSAGING_DESTINATION_TEMPLATE,
+                template,
+            ));
+        }
+        let links = (self.producer.iter())
+            .map(|producer| Link::with_context(producer.clone()))
+            .collect();
+        let builder = tracer
+            .span_builder(format!("process {}", self.destination(&settings.config)))
+            .with_kind(SpanKind::Consumer)
+            .with_start_time(started)
+            .with_attributes(attributes)
+            .with_links(links);
+        let span = tracer.build_with_context(builder, &parent);
+        Some(parent.with_span(span))
+    }
+
+    /// The destination as the key policy renders it (a channel name can hold ids).
+    fn destination(&self, config: &Config) -> String {
+        config
+            .key_policy()
+            .render(&self.destination, config.max_key_length())
+            .unwrap_or_else(|| "?".to_owned())
+    }
+
+    /// `messaging.system`, the destination and the endpoint: what spans and metrics share.
+    fn attributes(&self, config: &Config) -> Vec<KeyValue> {
+        let mut attributes = vec![
+            KeyValue::new(semconv::MESSAGING_SYSTEM, semconv::REDIS),
+            KeyValue::new(
+                semconv::MESSAGING_DESTINATION_NAME,
+                self.destination(config),
+            ),
+        ];
+        let endpoint = self.endpoint.clone().or_else(globals::default_endpoint);
+        if let Some(endpoint) = endpoint {
+            if let Some(address) = endpoint.address_value() {
+                attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
+            }
+            if let Some(port) = endpoint.port() {
+                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+            }
+        }
+        attributes
+    }
+
+    fn record(&self, measure: impl FnOnce(&MessagingInstruments, &[KeyValue])) {
+        if globals::nothing_to_record() || !globals::settings().config.metrics() {
+            return;
+        }
+        if let Some(instruments) = globals::metrics().instruments() {
+            let attributes = self.attributes(&globals::settings().config);
+            measure(instruments.messaging(), &attributes);
+        }
+    }
+}

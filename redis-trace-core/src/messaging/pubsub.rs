@@ -1,0 +1,155 @@
+//! The pub/sub consumer: redis-rs's async `PubSub`, each message handled under a CONSUMER span.
+
+use std::future::Future;
+
+use futures_util::{Stream, StreamExt as _};
+use opentelemetry::trace::SpanContext;
+use redis::{RedisResult, ToRedisArgs};
+
+use super::envelope;
+use super::process::Delivery;
+use crate::endpoint::{Endpoint, ToEndpoint};
+
+/// Which context a message's `process` span continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageParent {
+    /// The producer's: one trace from the publisher to the handler (the default). The span
+    /// also links to it.
+    #[default]
+    Producer,
+    /// The consumer's current context; the span links to the producer's.
+    Current,
+}
+
+/// redis-rs's async [`redis::aio::PubSub`], whose messages come back with their original
+/// payload and run their handler under a CONSUMER span.
+///
+/// ```no_run
+/// # async fn run() -> redis::RedisResult<()> {
+/// use futures_util::StreamExt as _;
+/// use redis_trace_core::messaging::TracedPubSub;
+///
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let mut pubsub = TracedPubSub::new(client.get_async_pubsub().await?).with_endpoint(&client);
+/// pubsub.subscribe("orders").await?;
+/// let mut messages = pubsub.into_messages();
+/// while let Some(message) = messages.next().await {
+///     message.process(async { println!("{:?}", message.payload()) }).await;
+/// }
+/// # Ok(()) }
+/// ```
+pub struct TracedPubSub {
+    inner: redis::aio::PubSub,
+    endpoint: Option<Endpoint>,
+    parent: MessageParent,
+}
+
+impl TracedPubSub {
+    /// Wraps `pubsub`.
+    pub fn new(pubsub: redis::aio::PubSub) -> Self {
+        Self {
+            inner: pubsub,
+            endpoint: None,
+            parent: MessageParent::default(),
+        }
+    }
+
+    /// Records `endpoint` as `server.address` and `server.port` on the spans.
+    #[must_use]
+    pub fn with_endpoint(mut self, endpoint: impl ToEndpoint) -> Self {
+        self.endpoint = Some(endpoint.to_endpoint());
+        self
+    }
+
+    /// Which context `process` spans continue (default: the producer's).
+    #[must_use]
+    pub fn with_parent(mut self, parent: MessageParent) -> Self {
+        self.parent = parent;
+        self
+    }
+
+    /// `SUBSCRIBE`.
+    pub async fn subscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.inner.subscribe(channel).await
+    }
+
+    /// `PSUBSCRIBE`: messages carry the pattern as `messaging.destination.template`.
+    pub async fn psubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.inner.psubscribe(pattern).await
+    }
+
+    /// The wrapped `PubSub` (to unsubscribe, ping, ...).
+    pub fn get_mut(&mut self) -> &mut redis::aio::PubSub {
+        &mut self.inner
+    }
+
+    /// The messages; each one counts in `messaging.client.consumed.messages` when it arrives.
+    pub fn into_messages(self) -> impl Stream<Item = Message> + Send {
+        let (endpoint, parent) = (self.endpoint, self.parent);
+        self.inner.into_on_message().map(move |msg| {
+            let message = Message::new(msg, endpoint.clone(), parent);
+            message.delivery.count_consumed();
+            message
+        })
+    }
+}
+
+/// One pub/sub message: its original payload, and the producer's trace context if its
+/// envelope carried one.
+#[derive(Debug)]
+pub struct Message {
+    msg: redis::Msg,
+    /// Where the original payload starts in `msg`'s payload (after the envelope).
+    payload_start: usize,
+    delivery: Delivery,
+}
+
+impl Message {
+    fn new(msg: redis::Msg, endpoint: Option<Endpoint>, parent: MessageParent) -> Self {
+        let bytes = msg.get_payload_bytes();
+        let (payload, producer) = envelope::unwrap(bytes);
+        let payload_start = bytes.len() - payload.len();
+        let template = msg.from_pattern().then(|| msg.get_pattern().ok()).flatten();
+        let delivery = Delivery {
+            destination: msg.get_channel_name().as_bytes().to_vec(),
+            template,
+            id: None,
+            body_size: Some(payload.len()),
+            producer,
+            parent,
+            endpoint,
+        };
+        Self {
+            msg,
+            payload_start,
+            delivery,
+        }
+    }
+
+    /// The payload as the producer gave it (without the envelope).
+    pub fn payload(&self) -> &[u8] {
+        &self.msg.get_payload_bytes()[self.payload_start..]
+    }
+
+    /// The channel it was published on.
+    pub fn channel(&self) -> &str {
+        self.msg.get_channel_name()
+    }
+
+    /// The pattern it matched, for `PSUBSCRIBE`.
+    pub fn pattern(&self) -> Option<&str> {
+        self.delivery.template.as_deref()
+    }
+
+    /// The producer's span context, if the message carried a valid one.
+    pub fn producer(&self) -> Option<&SpanContext> {
+        self.delivery.producer.as_ref()
+    }
+
+    /// Runs `handle` under a CONSUMER span `process {channel}`, the current context while it
+    /// runs, linked to the producer's span (and its child, unless `MessageParent::Current`).
+    /// Records `messaging.process.duration`.
+    pub async fn process<F: Future>(&self, handle: F) -> F::Output {
+        self.delivery.process(handle).await
+    }
+}

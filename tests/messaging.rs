@@ -1,0 +1,337 @@
+//! Pub/sub and streams traced end to end against a real redis-server: the producer's trace
+//! continues in the consumer, payloads arrive byte for byte, malformed carriers are ignored,
+//! empty polls record no span.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::Value;
+use opentelemetry_sdk::trace::SpanData;
+use redis::AsyncCommands;
+use redis_trace::messaging::{self, MessageParent, TracedPubSub};
+use redis_trace::TracedConnection;
+use redis_trace_harness::{attributes, capture, Capture, RedisServer};
+
+fn text(value: &str) -> Value {
+    Value::from(value.to_owned())
+}
+
+async fn producer(
+    server: &RedisServer,
+    propagate: bool,
+) -> TracedConnection<redis::aio::MultiplexedConnection> {
+    TracedConnection::new(server.connection(0).await)
+        .with_endpoint(server.client())
+        .with_propagation(propagate)
+}
+
+/// Publishes `payload` on `channel` under a parent span `request`; the PUBLISH span.
+async fn publish(
+    capture: &Capture,
+    conn: &mut TracedConnection<redis::aio::MultiplexedConnection>,
+    channel: &str,
+    payload: &[u8],
+) {
+    let tracer = capture.tracer_provider().tracer("test");
+    let cx = opentelemetry::Context::current_with_span(tracer.start("request"));
+    let publish = conn.publish::<_, _, i64>(channel, payload);
+    let receivers = opentelemetry::context::FutureExt::with_context(publish, cx.clone())
+        .await
+        .unwrap();
+    assert!(receivers >= 1, "a subscriber received it");
+    cx.span().end();
+}
+
+fn only(spans: &[SpanData], name: &str) -> SpanData {
+    let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
+    let names: Vec<_> = spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(found.len(), 1, "one span named {name:?} in {names:?}");
+    found[0].clone()
+}
+
+#[tokio::test]
+async fn a_published_message_continues_the_producers_trace() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let mut pubsub = TracedPubSub::new(server.client().get_async_pubsub().await.unwrap())
+        .with_endpoint(server.client());
+    pubsub.subscribe("orders").await.unwrap();
+    let mut messages = Box::pin(pubsub.into_messages());
+    let mut conn = producer(&server, true).await;
+    let payload = b"order \x00 42";
+    publish(&capture, &mut conn, "orders", payload).await;
+
+    let message = messages.next().await.unwrap();
+    assert_eq!(message.payload(), payload);
+    assert_eq!(message.channel(), "orders");
+    let handled = message
+        .process(async {
+            opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .clone()
+        })
+        .await;
+
+    let spans = capture.spans();
+    let send = only(&spans, "PUBLISH orders");
+    assert_eq!(send.span_kind, SpanKind::Producer);
+    let recorded = attributes(&send);
+    assert_eq!(recorded["messaging.system"], text("redis"));
+    assert_eq!(recorded["messaging.operation.type"], text("send"));
+    assert_eq!(recorded["messaging.operation.name"], text("PUBLISH"));
+    assert_eq!(recorded["messaging.destination.name"], text("orders"));
+    assert_eq!(
+        recorded["messaging.message.body.size"],
+        Value::I64(payload.len() as i64)
+    );
+    assert_eq!(recorded["db.operation.name"], text("PUBLISH"));
+
+    let process = only(&spans, "process orders");
+    assert_eq!(process.span_kind, SpanKind::Consumer);
+    assert_eq!(
+        process.span_context.trace_id(),
+        send.span_context.trace_id(),
+        "one trace"
+    );
+    assert_eq!(
+        process.parent_span_id,
+        send.span_context.span_id(),
+        "the producer is the parent"
+    );
+    assert_eq!(process.links.len(), 1);
+    assert_eq!(process.links[0].span_context, *message.producer().unwrap());
+    assert_eq!(
+        message.producer().unwrap().span_id(),
+        send.span_context.span_id()
+    );
+    assert_eq!(
+        handled.span_id(),
+        process.span_context.span_id(),
+        "current while handling"
+    );
+    let recorded = attributes(&process);
+    assert_eq!(recorded["messaging.operation.type"], text("process"));
+    assert_eq!(recorded["messaging.destination.name"], text("orders"));
+    assert_eq!(
+        recorded["messaging.message.body.size"],
+        Value::I64(payload.len() as i64)
+    );
+    assert_eq!(recorded["server.port"], Value::I64(server.port().into()));
+
+    let point = |name: &str| {
+        capture
+            .metric_points(name)
+            .iter()
+            .map(|p| p.value)
+            .sum::<u64>()
+    };
+    assert_eq!(point("messaging.client.sent.messages"), 1);
+    assert_eq!(point("messaging.client.consumed.messages"), 1);
+    assert_eq!(point("messaging.process.duration"), 1);
+}
+
+#[tokio::test]
+async fn patterns_payload_fidelity_and_the_current_parent() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let mut traced = TracedPubSub::new(server.client().get_async_pubsub().await.unwrap())
+        .with_parent(MessageParent::Current);
+    traced.psubscribe("orders.*").await.unwrap();
+    let mut traced = Box::pin(traced.into_messages());
+    let mut plain = server.client().get_async_pubsub().await.unwrap();
+    plain.psubscribe("orders.*").await.unwrap();
+    let mut plain = plain.into_on_message();
+
+    let big: Vec<u8> = (0..(1 << 20)).map(|i| (i % 251) as u8).collect();
+    for propagate in [false, true] {
+        let mut conn = producer(&server, propagate).await;
+        for payload in [&b"\x00\x01\x00binary\x00"[..], &big] {
+            capture.clear();
+            publish(&capture, &mut conn, "orders.eu", payload).await;
+            let message = traced.next().await.unwrap();
+            assert_eq!(message.payload(), payload, "propagate {propagate}");
+            assert_eq!(message.pattern(), Some("orders.*"));
+            assert_eq!(message.producer().is_some(), propagate);
+            message.process(async {}).await;
+            let untraced = plain.next().await.unwrap();
+            // Without injection a plain consumer sees the payload as published; with it, the
+            // envelope around it.
+            assert_eq!(untraced.get_payload_bytes() == payload, !propagate);
+            let (inner, _) = messaging::unwrap_payload(untraced.get_payload_bytes());
+            assert_eq!(inner, payload);
+            let process = only(&capture.spans(), "process orders.eu");
+            assert_eq!(
+                attributes(&process)["messaging.destination.template"],
+                text("orders.*")
+            );
+            assert_eq!(process.links.len(), usize::from(propagate));
+            assert_eq!(
+                process.parent_span_id,
+                opentelemetry::trace::SpanId::INVALID,
+                "MessageParent::Current: no current span here"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_carriers_are_ignored() {
+    let _capture = capture();
+    let server = RedisServer::start();
+    let mut pubsub = TracedPubSub::new(server.client().get_async_pubsub().await.unwrap());
+    pubsub.subscribe("orders").await.unwrap();
+    let mut messages = Box::pin(pubsub.into_messages());
+    let mut plain = server.connection(0).await;
+    let huge = "x".repeat(100_000);
+    let cases: Vec<(Vec<u8>, &[u8])> = vec![
+        (b"\x1eotel1\x1etraceparent=garbage\x1epayload".to_vec(), b"payload"),
+        (b"\x1eotel1\x1etraceparent=ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\x1epayload".to_vec(), b"payload"),
+        (b"\x1eotel1\x1etraceparent=00-4bf92f3577b34da6a3ce929d0e0e4736".to_vec(), b"\x1eotel1\x1etraceparent=00-4bf92f3577b34da6a3ce929d0e0e4736"),
+        ([&b"\x1eotel1\x1etraceparent="[..], huge.as_bytes(), b"\x1epayload"].concat(), b""),
+    ];
+    for (sent, expected) in &cases {
+        let _: i64 = plain.publish("orders", sent.as_slice()).await.unwrap();
+        let message = messages.next().await.unwrap();
+        assert!(message.producer().is_none());
+        if expected.is_empty() {
+            assert_eq!(
+                message.payload(),
+                sent.as_slice(),
+                "an unterminated carrier: the message as sent"
+            );
+        } else {
+            assert_eq!(message.payload(), *expected);
+        }
+        message.process(async {}).await;
+    }
+}
+
+#[tokio::test]
+async fn a_stream_entry_continues_the_producers_trace_through_a_consumer_group() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let mut conn = producer(&server, true).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("orders")
+        .arg("billing")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    capture.clear();
+
+    let tracer = capture.tracer_provider().tracer("test");
+    let cx = opentelemetry::Context::current_with_span(tracer.start("checkout"));
+    let add = conn.xadd::<_, _, _, _, String>("orders", "*", &[("item", "apple"), ("qty", "3")]);
+    let id = opentelemetry::context::FutureExt::with_context(add, cx.clone())
+        .await
+        .unwrap();
+    cx.span().end();
+
+    // Two consumers of the group; the first reads the entry, the second finds nothing.
+    let mut consumer = producer(&server, true).await;
+    let options = redis::streams::StreamReadOptions::default()
+        .group("billing", "worker-1")
+        .count(10);
+    let read: redis::streams::StreamReadReply = consumer
+        .xread_options(&["orders"], &[">"], &options)
+        .await
+        .unwrap();
+    let entry = &read.keys[0].ids[0];
+    assert_eq!(entry.id, id);
+    let fields: BTreeMap<&String, &redis::Value> = entry.map.iter().collect();
+    assert_eq!(
+        fields.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+        ["item", "qty"],
+        "the carrier is removed"
+    );
+    let producer_context = consumer.producer_of(&id).expect("the entry's producer");
+    messaging::process_entry("orders", &id, Some(producer_context.clone()), async {}).await;
+    let _: i64 = consumer.xack("orders", "billing", &[&id]).await.unwrap();
+
+    let mut second = producer(&server, true).await;
+    let options = redis::streams::StreamReadOptions::default()
+        .group("billing", "worker-2")
+        .block(50);
+    let empty: Option<redis::streams::StreamReadReply> = second
+        .xread_options(&["orders"], &[">"], &options)
+        .await
+        .unwrap();
+    assert!(empty.is_none_or(|reply| reply.keys.iter().all(|k| k.ids.is_empty())));
+
+    let spans = capture.spans();
+    let send = only(&spans, "XADD orders");
+    assert_eq!(send.span_kind, SpanKind::Producer);
+    assert_eq!(attributes(&send)["messaging.message.id"], text(&id));
+    assert_eq!(attributes(&send)["messaging.operation.type"], text("send"));
+    assert_eq!(producer_context.span_id(), send.span_context.span_id());
+
+    let receives: Vec<_> = spans
+        .iter()
+        .filter(|s| s.name == "XREADGROUP orders")
+        .collect();
+    assert_eq!(receives.len(), 1, "the empty poll records no span");
+    let receive = receives[0];
+    assert_eq!(receive.span_kind, SpanKind::Client);
+    let recorded = attributes(receive);
+    assert_eq!(recorded["messaging.operation.type"], text("receive"));
+    assert_eq!(recorded["messaging.batch.message_count"], Value::I64(1));
+    assert_eq!(recorded["messaging.consumer.group.name"], text("billing"));
+    assert_eq!(receive.links.len(), 1);
+    assert_eq!(
+        receive.links[0].span_context.span_id(),
+        send.span_context.span_id()
+    );
+
+    let process = only(&spans, "process orders");
+    assert_eq!(process.span_kind, SpanKind::Consumer);
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(attributes(&process)["messaging.message.id"], text(&id));
+
+    let settle = only(&spans, "XACK orders");
+    assert_eq!(
+        attributes(&settle)["messaging.operation.type"],
+        text("settle")
+    );
+    assert_eq!(
+        attributes(&settle)["messaging.consumer.group.name"],
+        text("billing")
+    );
+
+    // The empty poll still counts in the duration histogram.
+    let polls: u64 = capture
+        .metric_points("db.client.operation.duration")
+        .iter()
+        .filter(|p| p.attributes["db.operation.name"] == text("XREADGROUP"))
+        .map(|p| p.value)
+        .sum();
+    assert_eq!(polls, 2);
+    let consumed: u64 = capture
+        .metric_points("messaging.client.consumed.messages")
+        .iter()
+        .map(|p| p.value)
+        .sum();
+    assert_eq!(consumed, 1);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
+#[tokio::test]
+async fn without_propagation_entries_and_payloads_are_unchanged() {
+    let _capture = capture();
+    let server = RedisServer::start();
+    let mut conn = producer(&server, false).await;
+    let id: String = conn.xadd("plain", "*", &[("k", "v")]).await.unwrap();
+    let mut raw = server.connection(0).await;
+    let read: redis::streams::StreamRangeReply = raw.xrange_all("plain").await.unwrap();
+    assert_eq!(read.ids[0].id, id);
+    assert_eq!(
+        read.ids[0].map.len(),
+        1,
+        "no carrier fields without propagation"
+    );
+}

@@ -156,6 +156,24 @@ fn every_example_runs_against_a_private_server() {
     );
     assert!(pool.contains("128 command spans"), "{pool}");
 
+    let messaging = run("messaging", &server);
+    assert!(
+        messaging.contains("pub/sub message: order 42 placed"),
+        "{messaging}"
+    );
+    assert!(
+        messaging.contains("│  └─ process redis-trace-messaging:orders"),
+        "{messaging}"
+    );
+    assert!(
+        messaging.contains("   └─ process redis-trace-messaging:invoices"),
+        "{messaging}"
+    );
+    assert!(
+        messaging.contains("messaging.batch.message_count=1"),
+        "{messaging}"
+    );
+
     let service = run("tracing_service", &server);
     assert!(service.contains("└─ load session"), "{service}");
     assert!(service.contains("   └─ check session"), "{service}");

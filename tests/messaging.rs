@@ -335,3 +335,27 @@ async fn without_propagation_entries_and_payloads_are_unchanged() {
         "no carrier fields without propagation"
     );
 }
+
+#[redis_trace::redis_traced(op = "XADD", key = "audit:{tenant}", name = "record event")]
+async fn record_event(
+    conn: &mut redis::aio::MultiplexedConnection,
+    tenant: u64,
+) -> redis::RedisResult<String> {
+    conn.xadd(format!("audit:{tenant}"), "*", &[("event", "login")])
+        .await
+}
+
+#[tokio::test]
+async fn an_annotated_send_is_a_producer() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let mut conn = server.connection(0).await;
+    record_event(&mut conn, 7).await.unwrap();
+    let span = capture.span("record event");
+    assert_eq!(span.span_kind, SpanKind::Producer);
+    let recorded = attributes(&span);
+    assert_eq!(recorded["messaging.system"], text("redis"));
+    assert_eq!(recorded["messaging.operation.type"], text("send"));
+    assert_eq!(recorded["messaging.operation.name"], text("XADD"));
+    assert_eq!(recorded["redis.key"], text("audit:?"));
+}

@@ -78,6 +78,16 @@ pub(super) fn creation_attributes(
     if let (Some(namespace), true) = (endpoint.and_then(Endpoint::namespace_value), mode.stable()) {
         sink.add(semconv::DB_NAMESPACE, || Value::String(namespace));
     }
+    // An annotated function that sends a message is a producer (its destination is its key).
+    if let Target::Function(callsite) = target {
+        if sends(callsite.operation()) {
+            sink.add(semconv::MESSAGING_SYSTEM, || Value::from(semconv::REDIS));
+            sink.add(semconv::MESSAGING_OPERATION_TYPE, || Value::from("send"));
+            sink.add(semconv::MESSAGING_OPERATION_NAME, || {
+                Value::from(callsite.operation())
+            });
+        }
+    }
     if let (Some(index), true) = (endpoint.and_then(Endpoint::database), mode.old()) {
         sink.add(old::DB_REDIS_DATABASE_INDEX, || Value::I64(index));
     }
@@ -159,6 +169,7 @@ impl Target {
     /// PRODUCER for the commands that send a message, CLIENT for everything else.
     pub(super) fn kind(&self) -> SpanKind {
         match self {
+            Self::Function(callsite) if sends(callsite.operation()) => SpanKind::Producer,
             Self::Command(spec) if spec.messaging.as_ref().is_some_and(|m| m.sends()) => {
                 SpanKind::Producer
             }
@@ -184,6 +195,11 @@ impl Target {
             Self::Command(_) => None,
         }
     }
+}
+
+/// Whether the command `operation` sends a message.
+fn sends(operation: &str) -> bool {
+    matches!(operation, "PUBLISH" | "SPUBLISH" | "XADD")
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub const DEFAULT_ATTRIBUTES: &[&str] = &[
     "cache.hit_count",
     "cache.miss_count",
     "redis.applied",
+    "messaging.message.id",
+    "messaging.batch.message_count",
     "error.type",
 ];
 

@@ -131,6 +131,17 @@ async fn a_published_message_continues_the_producers_trace() {
     assert_eq!(point("messaging.client.sent.messages"), 1);
     assert_eq!(point("messaging.client.consumed.messages"), 1);
     assert_eq!(point("messaging.process.duration"), 1);
+    let operations = capture.metric_points("messaging.client.operation.duration");
+    assert_eq!(operations.len(), 1);
+    assert_eq!(operations[0].value, 1);
+    assert_eq!(
+        operations[0].attributes["messaging.operation.name"],
+        text("PUBLISH")
+    );
+    assert_eq!(
+        operations[0].attributes["messaging.destination.name"],
+        text("orders")
+    );
 }
 
 #[tokio::test]
@@ -317,6 +328,24 @@ async fn a_stream_entry_continues_the_producers_trace_through_a_consumer_group()
         .map(|p| p.value)
         .sum();
     assert_eq!(consumed, 1);
+    let operations: BTreeMap<String, u64> = capture
+        .metric_points("messaging.client.operation.duration")
+        .into_iter()
+        .map(
+            |point| match &point.attributes["messaging.operation.name"] {
+                Value::String(name) => (name.to_string(), point.value),
+                other => panic!("{other:?}"),
+            },
+        )
+        .fold(BTreeMap::new(), |mut sums, (name, n)| {
+            *sums.entry(name).or_default() += n;
+            sums
+        });
+    let expected: BTreeMap<String, u64> = [("XACK", 1), ("XADD", 1), ("XREADGROUP", 2)]
+        .into_iter()
+        .map(|(name, n)| (name.to_owned(), n))
+        .collect();
+    assert_eq!(operations, expected);
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
@@ -358,4 +387,56 @@ async fn an_annotated_send_is_a_producer() {
     assert_eq!(recorded["messaging.operation.type"], text("send"));
     assert_eq!(recorded["messaging.operation.name"], text("XADD"));
     assert_eq!(recorded["redis.key"], text("audit:?"));
+}
+
+/// Sharded pub/sub on the real 3-master cluster: SPUBLISH through a traced cluster connection,
+/// SSUBSCRIBE delivered by redis-rs's RESP3 push sender, the consumer continuing the trace.
+#[tokio::test]
+async fn a_sharded_message_on_the_cluster_continues_the_trace() {
+    let capture = capture();
+    let cluster = redis_trace_harness::RedisCluster::start(3);
+    if !cluster.nodes()[0].at_least(7, 0, "SSUBSCRIBE and SPUBLISH") {
+        return;
+    }
+    let (sender, mut pushes) = tokio::sync::mpsc::unbounded_channel();
+    let subscriber = redis::cluster::ClusterClientBuilder::new(cluster.urls())
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(sender)
+        .build()
+        .unwrap();
+    let mut subscriber = subscriber.get_async_connection().await.unwrap();
+    subscriber.ssubscribe("orders{eu}").await.unwrap();
+
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut conn = TracedConnection::new(client.get_async_connection().await.unwrap())
+        .for_cluster()
+        .with_propagation(true);
+    let tracer = capture.tracer_provider().tracer("test");
+    let cx = opentelemetry::Context::current_with_span(tracer.start("request"));
+    let mut spublish = redis::cmd("SPUBLISH");
+    spublish.arg("orders{eu}").arg(&b"\x00sharded"[..]);
+    let publish = spublish.query_async::<i64>(&mut conn);
+    opentelemetry::context::FutureExt::with_context(publish, cx.clone())
+        .await
+        .unwrap();
+    cx.span().end();
+
+    let message = loop {
+        let push = pushes.recv().await.expect("a push");
+        if let Some(message) = messaging::Message::from_push(push, MessageParent::Producer) {
+            break message;
+        }
+    };
+    assert_eq!(message.payload(), b"\x00sharded");
+    assert_eq!(message.channel(), "orders{eu}");
+    message.process(async {}).await;
+    let spans = capture.spans();
+    let send = only(&spans, "SPUBLISH orders{eu}");
+    assert_eq!(send.span_kind, SpanKind::Producer);
+    let process = only(&spans, "process orders{eu}");
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(
+        process.links[0].span_context.span_id(),
+        send.span_context.span_id()
+    );
 }

@@ -37,11 +37,12 @@ pub(crate) struct Instruments {
 }
 
 /// `messaging.client.sent.messages`, `messaging.client.consumed.messages`,
-/// `messaging.process.duration`.
+/// `messaging.process.duration`, `messaging.client.operation.duration`.
 pub(crate) struct MessagingInstruments {
     pub(crate) sent: opentelemetry::metrics::Counter<u64>,
     pub(crate) consumed: opentelemetry::metrics::Counter<u64>,
     pub(crate) process: Histogram<f64>,
+    pub(crate) operation: Histogram<f64>,
 }
 
 impl MessagingInstruments {
@@ -57,6 +58,11 @@ impl MessagingInstruments {
                 .build(),
             process: meter
                 .f64_histogram(semconv::MESSAGING_PROCESS_DURATION)
+                .with_unit("s")
+                .with_boundaries(DURATION_BOUNDARIES.to_vec())
+                .build(),
+            operation: meter
+                .f64_histogram(semconv::MESSAGING_CLIENT_OPERATION_DURATION)
                 .with_unit("s")
                 .with_boundaries(DURATION_BOUNDARIES.to_vec())
                 .build(),

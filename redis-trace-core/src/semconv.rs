@@ -123,6 +123,8 @@ pub const MESSAGING_CLIENT_SENT_MESSAGES: &str = "messaging.client.sent.messages
 pub const MESSAGING_CLIENT_CONSUMED_MESSAGES: &str = "messaging.client.consumed.messages";
 /// Time a consumer spent processing a message, a histogram in seconds.
 pub const MESSAGING_PROCESS_DURATION: &str = "messaging.process.duration";
+/// Duration of a send, receive or settle, a histogram in seconds.
+pub const MESSAGING_CLIENT_OPERATION_DURATION: &str = "messaging.client.operation.duration";
 
 /// Connections a `ConnectionManager` lost and replaced, a counter (no OpenTelemetry
 /// convention exists); the first command on the new connection carries the span event

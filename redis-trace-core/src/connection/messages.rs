@@ -244,15 +244,53 @@ pub(super) fn receive_span(
     opentelemetry::trace::Span::end_with_timestamp(&mut span, ended_at);
 }
 
-/// `messaging.client.sent.messages` (or `consumed`), with the destination and endpoint.
-pub(super) fn count(spec: &MessagingSpec, operation: &str, endpoint: Option<&Endpoint>, n: u64) {
-    if n == 0 || globals::nothing_to_record() || !globals::settings().config.metrics() {
+/// `messaging.client.operation.duration` of a send, receive or settle, with `error.type` when
+/// it failed.
+pub(super) fn record_duration(
+    spec: &MessagingSpec,
+    operation: &str,
+    endpoint: Option<&Endpoint>,
+    seconds: f64,
+    error: Option<String>,
+) {
+    let mut attributes = metric_attributes(spec, operation, endpoint);
+    if let Some(error) = error {
+        attributes.push(KeyValue::new(semconv::ERROR_TYPE, error));
+    }
+    with_instruments(|instruments| instruments.operation.record(seconds, &attributes));
+}
+
+fn with_instruments(record: impl FnOnce(&crate::metrics::MessagingInstruments)) {
+    if globals::nothing_to_record() || !globals::settings().config.metrics() {
         return;
     }
-    let metrics = globals::metrics();
-    let Some(instruments) = metrics.instruments().map(|i| i.messaging()) else {
+    if let Some(instruments) = globals::metrics().instruments() {
+        record(instruments.messaging());
+    }
+}
+
+/// `messaging.client.sent.messages` (or `consumed`), with the destination and endpoint.
+pub(super) fn count(spec: &MessagingSpec, operation: &str, endpoint: Option<&Endpoint>, n: u64) {
+    if n == 0 {
         return;
-    };
+    }
+    let attributes = metric_attributes(spec, operation, endpoint);
+    with_instruments(|instruments| {
+        let counter = if spec.sends() {
+            &instruments.sent
+        } else {
+            &instruments.consumed
+        };
+        counter.add(n, &attributes);
+    });
+}
+
+/// The messaging attributes of a metric: no body size (per message, not per destination).
+fn metric_attributes(
+    spec: &MessagingSpec,
+    operation: &str,
+    endpoint: Option<&Endpoint>,
+) -> Vec<KeyValue> {
     let mut attributes = Vec::new();
     spec.add_attributes(operation, &mut attributes);
     attributes.retain(|kv| kv.key.as_str() != semconv::MESSAGING_MESSAGE_BODY_SIZE);
@@ -264,12 +302,7 @@ pub(super) fn count(spec: &MessagingSpec, operation: &str, endpoint: Option<&End
             attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
     }
-    let counter = if spec.sends() {
-        &instruments.sent
-    } else {
-        &instruments.consumed
-    };
-    counter.add(n, &attributes);
+    attributes
 }
 
 /// `XADD`'s reply: the id of the entry it added.
@@ -300,9 +333,19 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let propagate = self
             .propagation
             .unwrap_or_else(|| config.propagate_messages());
+        // On a cluster, the span names the master of the channel's or stream's slot.
+        let (slot, node) = match self.cluster.clone() {
+            Some(nodes) => {
+                nodes.discover(&mut self.inner).await;
+                let slot = describe::common_slot([args.as_slice()]);
+                (slot, nodes.owner(slot))
+            }
+            None => (None, None),
+        };
+        let endpoint = node.or_else(|| self.endpoint.clone());
         let mut operation = Operation::start_command(
-            |config| describe::command(&args, None, config),
-            self.endpoint.as_ref(),
+            |config| describe::command(&args, slot, config),
+            endpoint.as_ref(),
         );
         let carrying = (propagate && matches!(kind, Kind::Publish | Kind::Append))
             .then(|| {
@@ -315,12 +358,27 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
             .instrument(self.inner.req_packed_command(sent))
             .await;
         let ended_at = SystemTime::now();
-        let endpoint = self
-            .endpoint
-            .clone()
-            .or_else(|| settings.default_endpoint.clone());
+        let endpoint = endpoint.or_else(|| settings.default_endpoint.clone());
         let name = describe::command_name(&args);
-        if let (Some(spec), Ok(reply)) = (spec(&args, config), result.as_mut()) {
+        let messaging = spec(&args, config);
+        if let Some(spec) = &messaging {
+            let seconds = ended_at
+                .duration_since(started_at)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let error = match &result {
+                Ok(Value::ServerError(error)) => Some(error.code().to_owned()),
+                Ok(_) => None,
+                Err(error) => Some(
+                    crate::failure::Failure::error::<redis::RedisError>(error)
+                        .attributes()
+                        .error_type
+                        .to_string(),
+                ),
+            };
+            record_duration(spec, &name, endpoint.as_ref(), seconds, error);
+        }
+        if let (Some(spec), Ok(reply)) = (messaging, result.as_mut()) {
             let failed = matches!(reply, Value::ServerError(_));
             match kind {
                 Kind::Publish | Kind::Append if !failed => {

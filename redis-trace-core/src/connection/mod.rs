@@ -192,11 +192,11 @@ impl TracedConnection<redis::Connection> {
 
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        if let Some(nodes) = self.cluster.clone() {
-            return Box::pin(self.cluster_command(nodes, cmd));
-        }
         if let Some(kind) = Kind::of_cmd(cmd) {
             return Box::pin(self.message_command(kind, cmd));
+        }
+        if let Some(nodes) = self.cluster.clone() {
+            return Box::pin(self.cluster_command(nodes, cmd));
         }
         let mut operation = Operation::start_command(
             |config| describe::command(&cmd_args(cmd), None, config),

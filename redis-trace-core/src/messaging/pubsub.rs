@@ -126,6 +126,23 @@ impl Message {
         }
     }
 
+    /// A message a RESP3 push sender received: sharded pub/sub (`SSUBSCRIBE` on a cluster
+    /// connection built with `.use_protocol(RESP3).push_sender(..)`), or pub/sub on a
+    /// multiplexed connection. `None` for other pushes. Counts in
+    /// `messaging.client.consumed.messages`.
+    pub fn from_push(push: redis::PushInfo, parent: MessageParent) -> Option<Self> {
+        let message = Self::new(redis::Msg::from_push_info(push)?, None, parent);
+        message.delivery.count_consumed();
+        Some(message)
+    }
+
+    /// Records `endpoint` as `server.address` and `server.port` on its `process` span.
+    #[must_use]
+    pub fn with_endpoint(mut self, endpoint: impl ToEndpoint) -> Self {
+        self.delivery.endpoint = Some(endpoint.to_endpoint());
+        self
+    }
+
     /// The payload as the producer gave it (without the envelope).
     pub fn payload(&self) -> &[u8] {
         &self.msg.get_payload_bytes()[self.payload_start..]

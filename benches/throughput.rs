@@ -57,8 +57,14 @@ async fn instrumented(mut conn: Conn, key: String) -> redis::RedisResult<Option<
 async fn one_get(variant: Variant, conn: Conn, key: String) -> redis::RedisResult<Option<String>> {
     match variant {
         Variant::Raw => raw(conn, key).await,
-        Variant::NoProvider | Variant::AlwaysOff | Variant::Full | Variant::SpanOnly => {
-            traced(conn, key).await
+        Variant::NoProvider
+        | Variant::AlwaysOff
+        | Variant::Full
+        | Variant::SpanOnly
+        | Variant::FullSampled => traced(conn, key).await,
+        Variant::HandWritten | Variant::HandWrittenSampled => {
+            let mut conn = conn;
+            redis_trace_harness::bench::hand::traced(conn.get(key)).await
         }
         Variant::Seed => seed(conn, key).await,
         Variant::TracingInstrument => instrumented(conn, key).await,

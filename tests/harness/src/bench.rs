@@ -1,5 +1,6 @@
 //! What the benchmarks share: the telemetry set-ups being compared, installed in one process.
 
+pub mod hand;
 pub mod micro;
 
 use std::cell::RefCell;
@@ -26,6 +27,13 @@ pub enum Variant {
     Seed,
     /// `#[tracing::instrument]` through tracing-opentelemetry on the same SDK set-up.
     TracingInstrument,
+    /// The best hand-written equivalent (`bench::hand`): the same span and metrics against the
+    /// SDK with a cached tracer, static keys and prebuilt metric attributes.
+    HandWritten,
+    /// `Full` under a 1 % `ParentBased(TraceIdRatioBased(0.01))` sampler.
+    FullSampled,
+    /// `HandWritten` under the same 1 % sampler.
+    HandWrittenSampled,
     /// What the SDK alone costs for one span: an `SdkTracer` span with the three attributes
     /// the conventions require, started and ended, no context, no metrics. No instrumentation
     /// through this SDK pipeline can cost less.
@@ -33,12 +41,15 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 11] = [
         Self::Raw,
         Self::NoProvider,
         Self::AlwaysOff,
         Self::Full,
         Self::SpanOnly,
+        Self::HandWritten,
+        Self::FullSampled,
+        Self::HandWrittenSampled,
         Self::Seed,
         Self::TracingInstrument,
         Self::SdkFloor,
@@ -51,6 +62,9 @@ impl Variant {
             Self::AlwaysOff => "redis_traced, AlwaysOff",
             Self::Full => "redis_traced, full (span+metrics)",
             Self::SpanOnly => "redis_traced, span only",
+            Self::HandWritten => "best hand-written (span+metrics)",
+            Self::FullSampled => "redis_traced, full, 1% sampled",
+            Self::HandWrittenSampled => "best hand-written, 1% sampled",
             Self::Seed => "seed hand-written span",
             Self::TracingInstrument => "tracing::instrument + otel",
             Self::SdkFloor => "SDK span alone (floor)",
@@ -89,6 +103,9 @@ pub fn install(variant: Variant) -> Installed {
         Variant::AlwaysOff => (Some(sdk(Sampler::AlwaysOff)), None),
         Variant::Full
         | Variant::SpanOnly
+        | Variant::HandWritten
+        | Variant::FullSampled
+        | Variant::HandWrittenSampled
         | Variant::Seed
         | Variant::TracingInstrument
         | Variant::SdkFloor => {
@@ -97,7 +114,13 @@ pub fn install(variant: Variant) -> Installed {
                 .with_interval(std::time::Duration::from_secs(3600))
                 .build();
             let meters = SdkMeterProvider::builder().with_reader(reader).build();
-            (Some(sdk(Sampler::AlwaysOn)), Some(meters))
+            let sampler = match variant {
+                Variant::FullSampled | Variant::HandWrittenSampled => {
+                    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.01)))
+                }
+                _ => Sampler::AlwaysOn,
+            };
+            (Some(sdk(sampler)), Some(meters))
         }
     };
     match &tracer_provider {
@@ -132,6 +155,14 @@ pub fn install(variant: Variant) -> Installed {
             .as_ref()
             .map(|provider| provider.tracer("floor"));
     });
+    match (&tracer_provider, &meter_provider) {
+        (Some(tracer_provider), Some(meter_provider))
+            if matches!(variant, Variant::HandWritten | Variant::HandWrittenSampled) =>
+        {
+            hand::install(tracer_provider, meter_provider);
+        }
+        _ => hand::uninstall(),
+    }
     Installed {
         tracer_provider,
         meter_provider,

@@ -54,8 +54,13 @@ async fn instrumented(id: &str) -> redis::RedisResult<Option<usize>> {
 pub fn call(variant: Variant, id: &str) -> redis::RedisResult<Option<usize>> {
     match variant {
         Variant::Raw => block_on(raw(id)),
-        Variant::NoProvider | Variant::AlwaysOff | Variant::Full | Variant::SpanOnly => {
-            block_on(traced(id))
+        Variant::NoProvider
+        | Variant::AlwaysOff
+        | Variant::Full
+        | Variant::SpanOnly
+        | Variant::FullSampled => block_on(traced(id)),
+        Variant::HandWritten | Variant::HandWrittenSampled => {
+            block_on(super::hand::traced(async { body(id) }))
         }
         Variant::Seed => block_on(seed(id)),
         Variant::TracingInstrument => block_on(instrumented(id)),

@@ -8,7 +8,7 @@ use redis_trace_commands::Answer;
 
 use crate::config::Config;
 use crate::key::{KeyPolicy, KeyPolicyName};
-use crate::metrics::CacheTally;
+use crate::metrics::{BoundSlot, CacheTally};
 
 /// The name of the fn item the macro declares in the traced function's body; the function's
 /// path ends right before it.
@@ -29,6 +29,8 @@ pub struct Callsite {
     answer: OnceLock<Answer>,
     /// Where this function's last hit or miss was counted.
     cache_tally: ArcSwapOption<CacheTally>,
+    /// Its duration histogram bound to its attributes (`bound-metrics`).
+    bound_duration: BoundSlot,
 }
 
 /// A key policy chosen on the attribute (`key_policy = "hash"` or `key_policy = my_fn`),
@@ -93,6 +95,7 @@ impl Callsite {
             cache: None,
             answer: OnceLock::new(),
             cache_tally: ArcSwapOption::const_empty(),
+            bound_duration: ArcSwapOption::const_empty(),
         }
     }
 
@@ -136,6 +139,10 @@ impl Callsite {
     /// Where this function's last hit or miss was counted.
     pub(crate) fn cache_tally(&self) -> &ArcSwapOption<CacheTally> {
         &self.cache_tally
+    }
+
+    pub(crate) fn bound_duration(&self) -> &BoundSlot {
+        &self.bound_duration
     }
 
     /// The Redis command (`db.operation.name`).

@@ -101,6 +101,20 @@ impl CacheTally {
     }
 }
 
+/// Where a function keeps its bound duration histogram (`bound-metrics`); empty otherwise.
+pub(crate) type BoundSlot = ArcSwapOption<BoundDuration>;
+
+/// The duration histogram bound to one attribute set of one set of instruments.
+#[derive(Debug)]
+pub(crate) struct BoundDuration {
+    #[cfg(feature = "bound-metrics")]
+    generation: u64,
+    #[cfg(feature = "bound-metrics")]
+    attributes: Vec<KeyValue>,
+    #[cfg(feature = "bound-metrics")]
+    histogram: opentelemetry::metrics::BoundHistogram<f64>,
+}
+
 /// Source of [`Instruments::generation`].
 static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -136,7 +150,38 @@ impl Instruments {
         &self.pool
     }
 
-    pub(crate) fn record_duration(&self, seconds: f64, attributes: &[KeyValue]) {
+    /// Records `seconds` with `attributes`. With the `bound-metrics` feature and a `bound`
+    /// slot (a function's, for its successful calls), through the histogram bound to those
+    /// attributes: bound on first use, again when the attributes or the instruments change, so
+    /// a call skips the SDK's per-call attribute lookup.
+    pub(crate) fn record_duration(
+        &self,
+        seconds: f64,
+        attributes: &[KeyValue],
+        bound: Option<&BoundSlot>,
+    ) {
+        #[cfg(feature = "bound-metrics")]
+        if let Some(bound) = bound {
+            let current = bound.load();
+            match current.as_deref() {
+                Some(known)
+                    if known.generation == self.generation && known.attributes == attributes =>
+                {
+                    known.histogram.record(seconds);
+                }
+                _ => {
+                    let fresh = BoundDuration {
+                        generation: self.generation,
+                        attributes: attributes.to_vec(),
+                        histogram: self.duration.bind(attributes),
+                    };
+                    fresh.histogram.record(seconds);
+                    bound.store(Some(Arc::new(fresh)));
+                }
+            }
+            return;
+        }
+        let _ = bound;
         self.duration.record(seconds, attributes);
     }
 

@@ -396,7 +396,11 @@ impl Active {
                 attributes.add(semconv::DB_RESPONSE_STATUS_CODE, || code.clone().into());
             }
         }
-        instruments.record_duration(seconds, &attributes);
+        let bound = match (&self.target, error) {
+            (Target::Function(callsite), None) => Some(callsite.bound_duration()),
+            _ => None,
+        };
+        instruments.record_duration(seconds, &attributes, bound);
         let (hits, misses) = match meaning {
             Meaning::Hit(hit) => (u64::from(hit), u64::from(!hit)),
             Meaning::Hits { hits, misses } => (hits, misses),

@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 use std::time::SystemTime;
 
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanBuilder, SpanKind, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
 use redis_trace_commands::Answer;
@@ -119,7 +118,7 @@ impl CommandSpec {
     /// answers a pipeline as a whole, so per-command timing does not exist.
     pub(crate) fn child_spans(
         &self,
-        tracer: &BoxedTracer,
+        tracer: &crate::any_tracer::AnyTracer,
         pipeline: &Context,
         started_at: SystemTime,
         ended_at: SystemTime,

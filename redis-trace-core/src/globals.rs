@@ -166,7 +166,7 @@ pub fn default_endpoint() -> Option<Endpoint> {
 /// after changing it.
 pub fn set_tracer_provider<P>(provider: &P)
 where
-    P: TracerProvider,
+    P: TracerProvider + 'static,
     P::Tracer: Send + Sync + 'static,
     <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
 {

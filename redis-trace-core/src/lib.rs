@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod any_tracer;
 #[cfg(test)]
 mod architecture;
 mod callsite;

@@ -12,6 +12,9 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanContext, TracerProvider};
 use opentelemetry::InstrumentationScope;
 
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use crate::any_tracer::AnyTracer;
 use crate::semconv::SCOPE_NAME;
 
 /// The instrumentation scope of redis-trace's tracer and meter.
@@ -25,7 +28,7 @@ pub(crate) fn scope() -> InstrumentationScope {
 pub(crate) enum TracerSlot {
     /// A tracer; `probed` turns true once a span showed whether it is the no-op tracer.
     Tracer {
-        tracer: BoxedTracer,
+        tracer: AnyTracer,
         probed: AtomicBool,
     },
     /// The no-op tracer: nothing is recorded, no span is built.
@@ -35,22 +38,28 @@ pub(crate) enum TracerSlot {
 impl TracerSlot {
     /// The global tracer provider's tracer, not yet probed.
     pub(crate) fn from_global() -> Self {
-        Self::probing(opentelemetry::global::tracer_provider().tracer_with_scope(scope()))
+        let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(scope());
+        Self::probing(AnyTracer::Boxed(tracer))
     }
 
-    /// `provider`'s tracer, used as it is.
+    /// `provider`'s tracer, used as it is: the SDK's own when it is an `SdkTracerProvider`.
     pub(crate) fn from_provider<P>(provider: &P) -> Self
     where
-        P: TracerProvider,
+        P: TracerProvider + 'static,
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
     {
-        Self::probing(BoxedTracer::new(Box::new(
-            provider.tracer_with_scope(scope()),
-        )))
+        let sdk = (provider as &dyn std::any::Any).downcast_ref::<SdkTracerProvider>();
+        let tracer = match sdk {
+            Some(sdk) => AnyTracer::Sdk(sdk.tracer_with_scope(scope())),
+            None => AnyTracer::Boxed(BoxedTracer::new(Box::new(
+                provider.tracer_with_scope(scope()),
+            ))),
+        };
+        Self::probing(tracer)
     }
 
-    fn probing(tracer: BoxedTracer) -> Self {
+    fn probing(tracer: AnyTracer) -> Self {
         Self::Tracer {
             tracer,
             probed: AtomicBool::new(false),
@@ -58,7 +67,7 @@ impl TracerSlot {
     }
 
     /// The tracer, unless nothing records spans.
-    pub(crate) fn tracer(&self) -> Option<&BoxedTracer> {
+    pub(crate) fn tracer(&self) -> Option<&AnyTracer> {
         match self {
             Self::Tracer { tracer, .. } => Some(tracer),
             Self::Noop => None,

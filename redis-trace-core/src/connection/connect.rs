@@ -52,7 +52,7 @@ pub(crate) fn traced_blocking<T>(
     result
 }
 
-type BoxedSpan = opentelemetry::global::BoxedSpan;
+type BoxedSpan = crate::any_tracer::AnySpan;
 
 /// `db.client.connection.create_time` of `pool`.
 fn record_create(pool: &PoolTelemetry, started: Instant) {

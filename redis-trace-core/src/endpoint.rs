@@ -85,6 +85,24 @@ impl Endpoint {
     }
 
     /// `server.address` as an attribute value (shared, not copied).
+    /// Appends `server.address` and `server.port`, where known, to `attributes` (for the spans
+    /// and metrics built outside an operation: messaging, reconnects).
+    pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<opentelemetry::KeyValue>) {
+        if let Some(address) = self.address_value() {
+            attributes.push(opentelemetry::KeyValue::new(
+                crate::semconv::SERVER_ADDRESS,
+                address,
+            ));
+        }
+        if let Some(port) = self.port() {
+            let port = i64::from(port);
+            attributes.push(opentelemetry::KeyValue::new(
+                crate::semconv::SERVER_PORT,
+                port,
+            ));
+        }
+    }
+
     pub(crate) fn address_value(&self) -> Option<StringValue> {
         self.address()?;
         Some(StringValue::from(self.inner.address.clone()))

@@ -218,12 +218,7 @@ pub(super) fn receive_span(
     let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
     attributes.push(KeyValue::new(semconv::MESSAGING_BATCH_MESSAGE_COUNT, count));
     if let Some(endpoint) = endpoint {
-        if let Some(address) = endpoint.address_value() {
-            attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
-        }
-        if let Some(port) = endpoint.port() {
-            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-        }
+        endpoint.push_server_attributes(&mut attributes);
     }
     let links = entries
         .iter()
@@ -295,12 +290,7 @@ fn metric_attributes(
     spec.add_attributes(operation, &mut attributes);
     attributes.retain(|kv| kv.key.as_str() != semconv::MESSAGING_MESSAGE_BODY_SIZE);
     if let Some(endpoint) = endpoint {
-        if let Some(address) = endpoint.address_value() {
-            attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
-        }
-        if let Some(port) = endpoint.port() {
-            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-        }
+        endpoint.push_server_attributes(&mut attributes);
     }
     attributes
 }

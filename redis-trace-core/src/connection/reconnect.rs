@@ -55,12 +55,7 @@ fn count(endpoint: Option<&Endpoint>) {
         .or_else(|| globals::settings().default_endpoint.clone());
     let mut attributes = vec![KeyValue::new(semconv::DB_SYSTEM_NAME, semconv::REDIS)];
     if let Some(endpoint) = &endpoint {
-        if let Some(address) = endpoint.address_value() {
-            attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
-        }
-        if let Some(port) = endpoint.port() {
-            attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-        }
+        endpoint.push_server_attributes(&mut attributes);
     }
     if let Some(instruments) = globals::metrics().instruments() {
         instruments.pool().reconnects.add(1, &attributes);

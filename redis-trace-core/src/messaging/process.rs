@@ -115,12 +115,7 @@ impl Delivery {
         ];
         let endpoint = self.endpoint.clone().or_else(globals::default_endpoint);
         if let Some(endpoint) = endpoint {
-            if let Some(address) = endpoint.address_value() {
-                attributes.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
-            }
-            if let Some(port) = endpoint.port() {
-                attributes.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-            }
+            endpoint.push_server_attributes(&mut attributes);
         }
         attributes
     }

@@ -49,6 +49,18 @@ pub(crate) fn metrics() -> Arc<MetricsSlot> {
     load_or_init(&METRICS, MetricsSlot::from_global)
 }
 
+/// Runs `record` with the instruments, unless no metrics are recorded (no meter provider, or
+/// metrics switched off): for what records outside an operation (pools, connections,
+/// messaging).
+pub(crate) fn with_instruments(record: impl FnOnce(&crate::metrics::Instruments)) {
+    if nothing_to_record() || !settings().config.metrics() {
+        return;
+    }
+    if let Some(instruments) = metrics().instruments() {
+        record(instruments);
+    }
+}
+
 /// Whether calls can skip all telemetry work.
 #[inline]
 pub(crate) fn nothing_to_record() -> bool {

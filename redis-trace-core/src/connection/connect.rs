@@ -14,23 +14,18 @@ use crate::pooling::PoolTelemetry;
 use crate::{globals, semconv};
 
 /// Runs `connect`, traced as `connect {address}:{port}`; on failure the span carries
-/// `error.type` (`WRONGPASS`, `NOAUTH`, `io`, `timeout`, ...) and `db.response.status_code` for
-/// a server's refusal. What it records never holds credentials: only the endpoint (address,
+/// `error.type` (`io`, `timeout`, `authentication_failed` for a refused password: redis-rs
+/// drops the server's `WRONGPASS`) and `db.response.status_code` when a server's error code
+/// reached redis-trace. What it records never holds credentials: only the endpoint (address,
 /// port, database) and the error's class and code, never the URL.
 pub(crate) async fn traced<T>(
     endpoint: Option<&Endpoint>,
     pool: Option<&PoolTelemetry>,
     connect: impl Future<Output = RedisResult<T>>,
 ) -> RedisResult<T> {
-    let started = Instant::now();
-    let mut span = start(endpoint);
+    let set_up = SetUp::begin(endpoint);
     let result = connect.await;
-    if let (Some(pool), Ok(_)) = (pool, &result) {
-        record_create(pool, started);
-    }
-    if let Some(span) = span.as_mut() {
-        end(span, result.as_ref().err());
-    }
+    set_up.end(pool, &result);
     result
 }
 
@@ -40,32 +35,43 @@ pub(crate) fn traced_blocking<T>(
     pool: Option<&PoolTelemetry>,
     connect: impl FnOnce() -> RedisResult<T>,
 ) -> RedisResult<T> {
-    let started = Instant::now();
-    let mut span = start(endpoint);
+    let set_up = SetUp::begin(endpoint);
     let result = connect();
-    if let (Some(pool), Ok(_)) = (pool, &result) {
-        record_create(pool, started);
-    }
-    if let Some(span) = span.as_mut() {
-        end(span, result.as_ref().err());
-    }
+    set_up.end(pool, &result);
     result
+}
+
+/// One connection set-up under way: when it started, and its span.
+struct SetUp {
+    started: Instant,
+    span: Option<BoxedSpan>,
+}
+
+impl SetUp {
+    fn begin(endpoint: Option<&Endpoint>) -> Self {
+        Self {
+            started: Instant::now(),
+            span: start(endpoint),
+        }
+    }
+
+    /// Ends the span; a connection opened for `pool` counts in its `create_time`.
+    fn end<T>(self, pool: Option<&PoolTelemetry>, result: &RedisResult<T>) {
+        if let (Some(pool), Ok(_)) = (pool, result) {
+            record_create(pool, self.started);
+        }
+        if let Some(mut span) = self.span {
+            end(&mut span, result.as_ref().err());
+        }
+    }
 }
 
 type BoxedSpan = crate::any_tracer::AnySpan;
 
 /// `db.client.connection.create_time` of `pool`.
 fn record_create(pool: &PoolTelemetry, started: Instant) {
-    if globals::nothing_to_record() || !globals::settings().config.metrics() {
-        return;
-    }
-    if let Some(instruments) = globals::metrics().instruments() {
-        let took = started.elapsed().as_secs_f64();
-        instruments
-            .pool()
-            .create_time
-            .record(took, pool.attributes());
-    }
+    let took = started.elapsed().as_secs_f64();
+    globals::with_instruments(|i| i.pool().create_time.record(took, pool.attributes()));
 }
 
 fn start(endpoint: Option<&Endpoint>) -> Option<BoxedSpan> {

@@ -15,7 +15,7 @@ use super::{TracedConnection, REMEMBERED_PRODUCERS};
 use crate::command::MessagingSpec;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
-use crate::messaging::{envelope, extract_context, inject_context, is_carrier_field};
+use crate::messaging::{carrier_field_names, envelope, extract_context, inject_context};
 use crate::operation::Operation;
 use crate::{globals, intern, semconv};
 
@@ -141,6 +141,7 @@ pub(super) struct Received {
 /// producers' contexts; with `strip`, their carrier fields are removed from `reply`.
 pub(super) fn received(reply: &mut Value, strip: bool) -> Vec<Received> {
     let mut found = Vec::new();
+    let carrier_fields = carrier_field_names();
     let streams: Vec<&mut Value> = match reply {
         Value::Array(streams) => streams
             .iter_mut()
@@ -166,7 +167,7 @@ pub(super) fn received(reply: &mut Value, strip: bool) -> Vec<Received> {
                 _ => continue,
             };
             let producer = match parts.get_mut(1) {
-                Some(Value::Array(fields)) => carrier_of(fields, strip),
+                Some(Value::Array(fields)) => carrier_of(fields, &carrier_fields, strip),
                 _ => None,
             };
             found.push(Received { id, producer });
@@ -176,13 +177,18 @@ pub(super) fn received(reply: &mut Value, strip: bool) -> Vec<Received> {
 }
 
 /// The context in an entry's fields (`[name, value, name, value, ...]`), removed with `strip`.
-fn carrier_of(fields: &mut Vec<Value>, strip: bool) -> Option<SpanContext> {
+fn carrier_of(fields: &mut Vec<Value>, names: &[String], strip: bool) -> Option<SpanContext> {
+    let is_carrier = |name: &[u8]| {
+        names
+            .iter()
+            .any(|known| known.as_bytes().eq_ignore_ascii_case(name))
+    };
     let mut carrier = Vec::new();
     let mut kept = Vec::with_capacity(fields.len());
     let mut pairs = std::mem::take(fields).into_iter();
     while let (Some(name), Some(value)) = (pairs.next(), pairs.next()) {
         match (&name, &value) {
-            (Value::BulkString(n), Value::BulkString(v)) if is_carrier_field(n) => {
+            (Value::BulkString(n), Value::BulkString(v)) if is_carrier(n) => {
                 let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
                 carrier.push((text(n), text(v)));
                 if !strip {
@@ -256,12 +262,7 @@ pub(super) fn record_duration(
 }
 
 fn with_instruments(record: impl FnOnce(&crate::metrics::MessagingInstruments)) {
-    if globals::nothing_to_record() || !globals::settings().config.metrics() {
-        return;
-    }
-    if let Some(instruments) = globals::metrics().instruments() {
-        record(instruments.messaging());
-    }
+    globals::with_instruments(|instruments| record(instruments.messaging()));
 }
 
 /// `messaging.client.sent.messages` (or `consumed`), with the destination and endpoint.

@@ -154,9 +154,10 @@ impl<C> TracedConnection<C> {
 impl TracedConnection<redis::aio::MultiplexedConnection> {
     /// Opens a multiplexed connection to `client`'s server under a CLIENT span named
     /// `connect {address}:{port}`, covering connect and handshake (`HELLO`, `AUTH`, `SELECT`);
-    /// on failure it carries `error.type` (`WRONGPASS`, `NOAUTH`, `io`, `timeout`, ...) and
-    /// `db.response.status_code` when the server refused. The URL and credentials are never
-    /// recorded. The connection's spans carry `client`'s endpoint.
+    /// on failure it carries `error.type` (`io`, `timeout`, `authentication_failed` for a
+    /// refused password: redis-rs drops the server's `WRONGPASS` code) and
+    /// `db.response.status_code` when a server's error code reached redis-trace. The URL and
+    /// credentials are never recorded. The connection's spans carry `client`'s endpoint.
     pub async fn connect(client: &redis::Client) -> RedisResult<Self> {
         let endpoint = client.to_endpoint();
         let opening = client.get_multiplexed_async_connection();

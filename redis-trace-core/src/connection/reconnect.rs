@@ -47,9 +47,6 @@ impl Reconnects {
 }
 
 fn count(endpoint: Option<&Endpoint>) {
-    if globals::nothing_to_record() || !globals::settings().config.metrics() {
-        return;
-    }
     let endpoint = endpoint
         .cloned()
         .or_else(|| globals::settings().default_endpoint.clone());
@@ -57,7 +54,5 @@ fn count(endpoint: Option<&Endpoint>) {
     if let Some(endpoint) = &endpoint {
         endpoint.push_server_attributes(&mut attributes);
     }
-    if let Some(instruments) = globals::metrics().instruments() {
-        instruments.pool().reconnects.add(1, &attributes);
-    }
+    globals::with_instruments(|i| i.pool().reconnects.add(1, &attributes));
 }

@@ -47,7 +47,9 @@ pub fn carrier_fields() -> Vec<(String, String)> {
     carrier::inject(&Context::current())
 }
 
-pub(crate) use carrier::{extract as extract_context, inject as inject_context, is_carrier_field};
+pub(crate) use carrier::{
+    carrier_field_names, extract as extract_context, inject as inject_context,
+};
 
 /// Runs `handle` under a CONSUMER span `process {stream}` for the stream entry `id` whose
 /// producer's context is `producer` (see `TracedConnection::producer_of`): the current context

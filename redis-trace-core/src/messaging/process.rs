@@ -121,12 +121,9 @@ impl Delivery {
     }
 
     fn record(&self, measure: impl FnOnce(&MessagingInstruments, &[KeyValue])) {
-        if globals::nothing_to_record() || !globals::settings().config.metrics() {
-            return;
-        }
-        if let Some(instruments) = globals::metrics().instruments() {
+        globals::with_instruments(|instruments| {
             let attributes = self.attributes(&globals::settings().config);
             measure(instruments.messaging(), &attributes);
-        }
+        });
     }
 }

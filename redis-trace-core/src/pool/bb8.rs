@@ -22,7 +22,7 @@ use redis::{RedisError, RedisResult};
 use super::registration::{Registration, TelemetryCell};
 use super::{default_name, Lease};
 use crate::connection::connect;
-use crate::connection::{Pooled, TracedConnection};
+use crate::connection::Pooled;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::pooling::{PoolSnapshot, PoolTelemetry};
 
@@ -110,22 +110,11 @@ impl TracedPool {
     ) -> Result<Lease<Pooled<bb8::PooledConnection<'_, Manager>>>, bb8::RunError<RedisError>> {
         let started = Instant::now();
         let waiting = self.registration.waiting();
-        let result = self.pool.get().await;
+        let result = self.pool.get().await.map(Pooled);
         drop(waiting);
-        match result {
-            Ok(connection) => {
-                super::record_wait(&self.telemetry, started.elapsed());
-                let traced =
-                    TracedConnection::new(Pooled(connection)).with_endpoint(&self.endpoint);
-                Ok(Lease::new(traced, Arc::clone(&self.telemetry)))
-            }
-            Err(error) => {
-                if matches!(error, bb8::RunError::TimedOut) {
-                    super::record_timeout(&self.telemetry);
-                }
-                Err(error)
-            }
-        }
+        super::lend(&self.telemetry, &self.endpoint, started, result, |error| {
+            matches!(error, bb8::RunError::TimedOut)
+        })
     }
 
     /// The bb8 pool.

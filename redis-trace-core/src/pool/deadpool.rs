@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{default_name, Lease};
-use crate::connection::TracedConnection;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::pooling::{PoolSnapshot, PoolTelemetry};
 
@@ -62,19 +61,10 @@ impl TracedPool {
         &self,
     ) -> Result<Lease<deadpool_redis::Connection>, deadpool_redis::PoolError> {
         let started = Instant::now();
-        match self.pool.get().await {
-            Ok(connection) => {
-                super::record_wait(&self.telemetry, started.elapsed());
-                let traced = TracedConnection::new(connection).with_endpoint(&self.endpoint);
-                Ok(Lease::new(traced, Arc::clone(&self.telemetry)))
-            }
-            Err(error) => {
-                if matches!(error, deadpool_redis::PoolError::Timeout(_)) {
-                    super::record_timeout(&self.telemetry);
-                }
-                Err(error)
-            }
-        }
+        let result = self.pool.get().await;
+        super::lend(&self.telemetry, &self.endpoint, started, result, |error| {
+            matches!(error, deadpool_redis::PoolError::Timeout(_))
+        })
     }
 
     /// The deadpool-redis pool.

@@ -9,8 +9,10 @@ mod lease;
 #[cfg(any(feature = "bb8", feature = "r2d2"))]
 mod registration;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
 
+use crate::connection::TracedConnection;
 use crate::endpoint::Endpoint;
 use crate::globals;
 use crate::pooling::{PoolInstruments, PoolTelemetry};
@@ -19,32 +21,37 @@ pub use lease::Lease;
 
 /// Records with `pool`'s instruments, when metrics are recorded.
 pub(crate) fn record(pool: &PoolTelemetry, measure: impl FnOnce(&PoolInstruments, &PoolTelemetry)) {
-    if globals::nothing_to_record() || !globals::settings().config.metrics() {
-        return;
-    }
-    if let Some(instruments) = globals::metrics().instruments() {
-        measure(instruments.pool(), pool);
-    }
+    globals::with_instruments(|instruments| measure(instruments.pool(), pool));
 }
 
-/// `db.client.connection.wait_time`: a borrow obtained its connection.
+/// What a borrow that started at `started` ended with: a lent traced connection (its wait in
+/// `db.client.connection.wait_time`), or the pool's error (in `db.client.connection.timeouts`
+/// when `timed_out` says the wait gave up).
 #[cfg_attr(
     not(any(feature = "bb8", feature = "deadpool", feature = "r2d2")),
     allow(dead_code)
 )]
-pub(crate) fn record_wait(pool: &PoolTelemetry, waited: Duration) {
-    record(pool, |i, p| {
-        i.wait_time.record(waited.as_secs_f64(), p.attributes())
-    });
-}
-
-/// `db.client.connection.timeouts`: a borrow gave up waiting.
-#[cfg_attr(
-    not(any(feature = "bb8", feature = "deadpool", feature = "r2d2")),
-    allow(dead_code)
-)]
-pub(crate) fn record_timeout(pool: &PoolTelemetry) {
-    record(pool, |i, p| i.timeouts.add(1, p.attributes()));
+pub(crate) fn lend<C, E>(
+    pool: &Arc<PoolTelemetry>,
+    endpoint: &Endpoint,
+    started: Instant,
+    result: Result<C, E>,
+    timed_out: impl FnOnce(&E) -> bool,
+) -> Result<Lease<C>, E> {
+    match result {
+        Ok(connection) => {
+            let waited = started.elapsed().as_secs_f64();
+            record(pool, |i, p| i.wait_time.record(waited, p.attributes()));
+            let traced = TracedConnection::new(connection).with_endpoint(endpoint);
+            Ok(Lease::new(traced, Arc::clone(pool)))
+        }
+        Err(error) => {
+            if timed_out(&error) {
+                record(pool, |i, p| i.timeouts.add(1, p.attributes()));
+            }
+            Err(error)
+        }
+    }
 }
 
 /// `address:port/db` (or `path/db` for a unix socket), the default pool name.

@@ -21,7 +21,6 @@ use redis::{RedisError, RedisResult};
 use super::registration::{Registration, TelemetryCell};
 use super::{default_name, Lease};
 use crate::connection::connect;
-use crate::connection::TracedConnection;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::pooling::{PoolSnapshot, PoolTelemetry};
 
@@ -113,19 +112,9 @@ impl TracedPool {
         let waiting = self.registration.waiting();
         let result = self.pool.get();
         drop(waiting);
-        match result {
-            Ok(connection) => {
-                super::record_wait(&self.telemetry, started.elapsed());
-                let traced = TracedConnection::new(connection).with_endpoint(&self.endpoint);
-                Ok(Lease::new(traced, Arc::clone(&self.telemetry)))
-            }
-            Err(error) => {
-                // r2d2 reports a timed-out wait as an error without a kind; it is the only
-                // error `get` returns.
-                super::record_timeout(&self.telemetry);
-                Err(error)
-            }
-        }
+        // r2d2 reports a timed-out wait as an error without a kind; it is the only error `get`
+        // returns.
+        super::lend(&self.telemetry, &self.endpoint, started, result, |_| true)
     }
 
     /// The r2d2 pool.

@@ -25,14 +25,6 @@ pub use view::{TraceView, DEFAULT_ATTRIBUTES};
 
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
 
-/// The instruments whose points are current values rather than deltas.
-const UP_DOWN_COUNTERS: &[&str] = &[
-    crate::semconv::DB_CLIENT_CONNECTION_COUNT,
-    crate::semconv::DB_CLIENT_CONNECTION_MAX,
-    crate::semconv::DB_CLIENT_CONNECTION_IDLE_MAX,
-    crate::semconv::DB_CLIENT_CONNECTION_IDLE_MIN,
-    crate::semconv::DB_CLIENT_CONNECTION_PENDING_REQUESTS,
-];
 static PIPELINE: OnceLock<Pipeline> = OnceLock::new();
 
 #[derive(Clone)]
@@ -138,10 +130,10 @@ impl Telemetry {
     pub fn metric_points(&self, name: &str) -> Vec<MetricPoint> {
         let flushed = self.flush_metrics();
         let mut points = self.points.borrow_mut();
-        for (metric, point) in flushed {
-            // A current value (no bucket bounds, from an up-down counter) replaces the one
-            // flushed before for the same attributes; sums and histograms are deltas and add up.
-            if UP_DOWN_COUNTERS.contains(&metric.as_str()) {
+        for (metric, point, current) in flushed {
+            // A current value (an up-down counter's) replaces the one flushed before for the
+            // same attributes; sums and histograms are deltas and add up.
+            if current {
                 points
                     .retain(|(known, old)| *known != metric || old.attributes != point.attributes);
             }
@@ -174,8 +166,9 @@ impl Telemetry {
         &self.pipeline.meter_provider
     }
 
-    /// Flushes the meter provider and takes what it exported.
-    fn flush_metrics(&self) -> Vec<(String, MetricPoint)> {
+    /// Flushes the meter provider and takes what it exported: each point with its metric's
+    /// name and whether it is a current value (an up-down counter's) rather than a delta.
+    fn flush_metrics(&self) -> Vec<(String, MetricPoint, bool)> {
         // A failed flush leaves the points for the next one; nothing to report in a test helper.
         let _ = self.pipeline.meter_provider.force_flush();
         let exported = self
@@ -189,6 +182,10 @@ impl Telemetry {
             for metric in resource.scope_metrics().flat_map(|scope| scope.metrics()) {
                 let name = metric.name();
                 let unit = metric.unit();
+                let current = matches!(
+                    metric.data(),
+                    AggregatedMetrics::I64(MetricData::Sum(sum)) if !sum.is_monotonic()
+                );
                 let point = |attributes: BTreeMap<String, Value>, value, sum, bounds| {
                     let point = MetricPoint {
                         attributes,
@@ -197,7 +194,7 @@ impl Telemetry {
                         bounds,
                         unit: unit.to_owned(),
                     };
-                    (name.to_owned(), point)
+                    (name.to_owned(), point, current)
                 };
                 match metric.data() {
                     AggregatedMetrics::F64(MetricData::Histogram(histogram)) => {

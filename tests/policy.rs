@@ -303,7 +303,18 @@ async fn semantic_convention_modes() {
             .default_endpoint(server.client_for_db(2))
             .install();
         mode_probe(&mut conn, "k").await.unwrap();
-        assert_attributes(&capture.span("mode probe"), expected_attributes);
+        assert_attributes(&capture.span("mode probe"), expected_attributes.clone());
+        // The metric follows the mode too, though the function recorded in another before.
+        let points = capture.metric_points("db.client.operation.duration");
+        let in_this_mode: Vec<_> = points
+            .iter()
+            .filter(|point| {
+                point.attributes.keys().all(|name| {
+                    expected_attributes.contains_key(name) || name == "db.query.summary"
+                })
+            })
+            .collect();
+        assert_eq!(in_this_mode.len(), 1, "{mode:?}: {points:?}");
     }
 }
 
@@ -442,6 +453,13 @@ async fn cache_counts_follow_the_endpoint_and_the_meter_provider() {
         count(&capture),
         [(Value::from("0"), 3), (Value::from("5"), 3)]
     );
+    // The duration too: a function reuses what it found for an endpoint only for that endpoint.
+    let durations: Vec<(Value, u64)> = capture
+        .metric_points("db.client.operation.duration")
+        .iter()
+        .map(|point| (point.attributes["db.namespace"].clone(), point.value))
+        .collect();
+    assert_eq!(durations, [(Value::from("0"), 3), (Value::from("5"), 3)]);
 
     // Counted again from zero in a provider installed later.
     let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();

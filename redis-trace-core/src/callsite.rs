@@ -6,9 +6,9 @@ use std::sync::OnceLock;
 use arc_swap::ArcSwapOption;
 use redis_trace_commands::Answer;
 
+use crate::callsite_metrics::CallsiteMetricsSlot;
 use crate::config::Config;
 use crate::key::{KeyPolicy, KeyPolicyName};
-use crate::metrics::{BoundSlot, CacheTally};
 
 /// The name of the fn item the macro declares in the traced function's body; the function's
 /// path ends right before it.
@@ -27,10 +27,8 @@ pub struct Callsite {
     /// `cache = true | false` on the attribute.
     cache: Option<bool>,
     answer: OnceLock<Answer>,
-    /// Where this function's last hit or miss was counted.
-    cache_tally: ArcSwapOption<CacheTally>,
-    /// Its duration histogram bound to its attributes (`bound-metrics`).
-    bound_duration: BoundSlot,
+    /// What its successful calls record into.
+    metrics: CallsiteMetricsSlot,
 }
 
 /// A key policy chosen on the attribute (`key_policy = "hash"` or `key_policy = my_fn`),
@@ -94,8 +92,7 @@ impl Callsite {
             key_policy: None,
             cache: None,
             answer: OnceLock::new(),
-            cache_tally: ArcSwapOption::const_empty(),
-            bound_duration: ArcSwapOption::const_empty(),
+            metrics: ArcSwapOption::const_empty(),
         }
     }
 
@@ -136,13 +133,9 @@ impl Callsite {
             })
     }
 
-    /// Where this function's last hit or miss was counted.
-    pub(crate) fn cache_tally(&self) -> &ArcSwapOption<CacheTally> {
-        &self.cache_tally
-    }
-
-    pub(crate) fn bound_duration(&self) -> &BoundSlot {
-        &self.bound_duration
+    /// What this function's successful calls record into.
+    pub(crate) fn metrics(&self) -> &CallsiteMetricsSlot {
+        &self.metrics
     }
 
     /// The Redis command (`db.operation.name`).

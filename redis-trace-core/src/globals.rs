@@ -5,7 +5,9 @@
 //! never disagree. Other modules only read, through the functions here; none of them imports
 //! this module except the operation that reads it and the public setters it defines.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
@@ -30,6 +32,54 @@ static METRICS: ArcSwapOption<MetricsSlot> = ArcSwapOption::const_empty();
 /// Whether calls can skip all telemetry work: no tracer records spans and no meter records
 /// metrics (or metrics are off). Checking the three slots to learn that costs more than a call.
 static NOTHING_TO_RECORD: AtomicBool = AtomicBool::new(false);
+/// Bumped after every write: a thread's [`Snapshot`] of an older generation is read again.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// The settings, tracer and instruments as of one generation: what one call reads.
+pub(crate) struct Snapshot {
+    generation: u64,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) tracer: Arc<TracerSlot>,
+    pub(crate) metrics: Arc<MetricsSlot>,
+}
+
+thread_local! {
+    /// The snapshot this thread read last. A call then reads one counter, where loading the
+    /// three shared `Arc`s would write to reference counts every thread shares.
+    static SNAPSHOT: RefCell<Option<Rc<Snapshot>>> = const { RefCell::new(None) };
+}
+
+/// What is in effect now, as this thread last read it unless something was written since.
+pub(crate) fn snapshot() -> Rc<Snapshot> {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let cached = SNAPSHOT.try_with(|cell| {
+        let mut cached = cell.try_borrow_mut().ok()?;
+        match &*cached {
+            Some(snapshot) if snapshot.generation == generation => Some(Rc::clone(snapshot)),
+            _ => {
+                let fresh = Rc::new(Snapshot::read(generation));
+                *cached = Some(Rc::clone(&fresh));
+                Some(fresh)
+            }
+        }
+    });
+    // During thread exit, the thread-local is gone: read without keeping.
+    cached
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Rc::new(Snapshot::read(generation)))
+}
+
+impl Snapshot {
+    fn read(generation: u64) -> Self {
+        Self {
+            generation,
+            settings: settings(),
+            tracer: tracer(),
+            metrics: metrics(),
+        }
+    }
+}
 
 /// The settings in effect: the installed ones, else the environment's, read once.
 pub(crate) fn settings() -> Arc<Settings> {
@@ -124,6 +174,8 @@ fn refresh() {
         tracer_noop && (metrics_noop || metrics_off),
         Ordering::Relaxed,
     );
+    // After the slots are written: a thread that sees the new generation reads them anew.
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
 impl ConfigBuilder {

@@ -23,6 +23,7 @@ mod any_tracer;
 #[cfg(test)]
 mod architecture;
 mod callsite;
+mod callsite_metrics;
 mod command;
 mod config;
 mod connection;

@@ -9,7 +9,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use arc_swap::ArcSwapOption;
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider, ObservableCounter};
 use opentelemetry::KeyValue;
 
@@ -78,7 +77,6 @@ struct Tallies(Mutex<Vec<Arc<CacheTally>>>);
 /// mode), counted since its instruments were created.
 #[derive(Debug)]
 pub(crate) struct CacheTally {
-    generation: u64,
     /// The counter's attributes but `cache.hit`: the common ones, then `code.function.name`.
     attributes: Vec<KeyValue>,
     hits: AtomicU64,
@@ -86,33 +84,13 @@ pub(crate) struct CacheTally {
 }
 
 impl CacheTally {
-    /// Whether this tally counts calls with `attributes` (all but `cache.hit`) into the
-    /// instruments of `generation`.
-    fn counts(&self, generation: u64, attributes: &[KeyValue]) -> bool {
-        self.generation == generation && self.attributes == attributes
-    }
-
-    fn add(&self, hits: u64, misses: u64) {
+    pub(crate) fn add(&self, hits: u64, misses: u64) {
         for (count, added) in [(&self.hits, hits), (&self.misses, misses)] {
             if added > 0 {
                 count.fetch_add(added, Ordering::Relaxed);
             }
         }
     }
-}
-
-/// Where a function keeps its bound duration histogram (`bound-metrics`); empty otherwise.
-pub(crate) type BoundSlot = ArcSwapOption<BoundDuration>;
-
-/// The duration histogram bound to one attribute set of one set of instruments.
-#[derive(Debug)]
-pub(crate) struct BoundDuration {
-    #[cfg(feature = "bound-metrics")]
-    generation: u64,
-    #[cfg(feature = "bound-metrics")]
-    attributes: Vec<KeyValue>,
-    #[cfg(feature = "bound-metrics")]
-    histogram: opentelemetry::metrics::BoundHistogram<f64>,
 }
 
 /// Source of [`Instruments::generation`].
@@ -150,43 +128,27 @@ impl Instruments {
         &self.pool
     }
 
-    /// Records `seconds` with `attributes`. With the `bound-metrics` feature and a `bound`
-    /// slot (a function's, for its successful calls), through the histogram bound to those
-    /// attributes: bound on first use, again when the attributes or the instruments change, so
-    /// a call skips the SDK's per-call attribute lookup.
-    pub(crate) fn record_duration(
-        &self,
-        seconds: f64,
-        attributes: &[KeyValue],
-        bound: Option<&BoundSlot>,
-    ) {
-        #[cfg(feature = "bound-metrics")]
-        if let Some(bound) = bound {
-            let current = bound.load();
-            match current.as_deref() {
-                Some(known)
-                    if known.generation == self.generation && known.attributes == attributes =>
-                {
-                    known.histogram.record(seconds);
-                }
-                _ => {
-                    let fresh = BoundDuration {
-                        generation: self.generation,
-                        attributes: attributes.to_vec(),
-                        histogram: self.duration.bind(attributes),
-                    };
-                    fresh.histogram.record(seconds);
-                    bound.store(Some(Arc::new(fresh)));
-                }
-            }
-            return;
-        }
-        let _ = bound;
+    /// Tells these instruments from others: what was found for older ones is found again.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Records `seconds` with `attributes`.
+    pub(crate) fn record_duration(&self, seconds: f64, attributes: &[KeyValue]) {
         self.duration.record(seconds, attributes);
     }
 
+    /// The duration histogram bound to `attributes`.
+    #[cfg(feature = "bound-metrics")]
+    pub(crate) fn bind_duration(
+        &self,
+        attributes: &[KeyValue],
+    ) -> opentelemetry::metrics::BoundHistogram<f64> {
+        self.duration.bind(attributes)
+    }
+
     /// The tally of calls with `attributes` (all but `cache.hit`), created on first use.
-    fn tally(&self, attributes: &[KeyValue]) -> Arc<CacheTally> {
+    pub(crate) fn tally(&self, attributes: &[KeyValue]) -> Arc<CacheTally> {
         let mut tallies = self
             .tallies
             .0
@@ -196,7 +158,6 @@ impl Instruments {
             return Arc::clone(tally);
         }
         let tally = Arc::new(CacheTally {
-            generation: self.generation,
             attributes: attributes.to_vec(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -204,34 +165,6 @@ impl Instruments {
         tallies.push(Arc::clone(&tally));
         tally
     }
-}
-
-/// Counts hits and misses of calls with `attributes` (all but `cache.hit`). `last` keeps a
-/// function's last tally, so its calls skip the lookup; commands of a traced connection have
-/// none and look their tally up under the lock.
-pub(crate) fn count_cache_requests(
-    last: Option<&ArcSwapOption<CacheTally>>,
-    instruments: &Instruments,
-    attributes: &[KeyValue],
-    hits: u64,
-    misses: u64,
-) {
-    let Some(last) = last else {
-        instruments.tally(attributes).add(hits, misses);
-        return;
-    };
-    let current = last.load();
-    if let Some(tally) = current
-        .as_deref()
-        .filter(|tally| tally.counts(instruments.generation, attributes))
-    {
-        tally.add(hits, misses);
-        return;
-    }
-    // First call, another endpoint, or new instruments: find the tally under the lock.
-    let tally = instruments.tally(attributes);
-    tally.add(hits, misses);
-    last.store(Some(tally));
 }
 
 impl Tallies {

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 use crate::connection::resp::parse_commands;
-use crate::key::KeyPolicy;
+use crate::key::{looks_like_an_id, KeyPolicy};
 use crate::statement::sanitize;
 use redis_trace_commands::COMMANDS;
 
@@ -159,4 +159,33 @@ fn pathological_inputs_stay_bounded() {
     big.extend_from_slice(b"\r\n");
     let read = parse_commands(&big);
     assert_eq!(read[0][0].len(), huge.len());
+}
+
+/// The id test as first written, several passes over the segment: the one-pass version must
+/// agree with it on every segment.
+fn looks_like_an_id_reference(segment: &str) -> bool {
+    if segment.is_empty() {
+        return false;
+    }
+    let digits = segment.bytes().filter(u8::is_ascii_digit).count();
+    let letters = segment.bytes().filter(u8::is_ascii_alphabetic).count();
+    let hex = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    segment
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
+        || (hex && segment.len() >= 12 && digits > 0)
+        || segment.contains('@')
+        || (segment.len() >= 20 && digits > 0 && letters > 0)
+        || segment.chars().any(|c| c.is_control() || !c.is_ascii())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES * 4))]
+
+    #[test]
+    fn the_one_pass_id_test_agrees_with_the_reference(
+        segment in "[0-9a-fA-Fg-zG-Z.+@_~\\-\\x00\\x7féあ]{0,40}",
+    ) {
+        prop_assert_eq!(looks_like_an_id(&segment), looks_like_an_id_reference(&segment));
+    }
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::panic::Location;
 
-use opentelemetry::trace::SpanKind;
+use opentelemetry::trace::{Span, SpanKind};
 use opentelemetry::{KeyValue, StringValue, Value};
 use smallvec::SmallVec;
 
@@ -16,7 +16,7 @@ use crate::fields::FieldValue;
 use crate::intern;
 use crate::key::{KeyPolicy, RedisKey};
 use crate::semconv::{self, old};
-use crate::sink::{AttributeSink, Count, InlineAttributes};
+use crate::sink::{AttributeSink, Count};
 use crate::text::truncate_on_char_boundary;
 
 /// Extra attributes of one call: `(name, value)` from `fields(...)` and `ttl = ...`.
@@ -93,20 +93,25 @@ pub(super) fn creation_attributes(
     }
 }
 
-/// Span-only attributes of a function call: where the fn is, its keys and extra fields.
+/// Span-only attributes of a function call, set on its kept `span`: where the fn is, its keys
+/// and extra fields. Set one by one: the span's list was sized for them.
 pub(super) fn add_call_attributes(
     callsite: &Callsite,
     config: &Config,
     location: &'static Location<'static>,
     keys: &[&dyn RedisKey],
     fields: Fields<'_>,
-    attributes: &mut InlineAttributes,
+    span: &mut impl Span,
 ) {
-    attributes.extend([
-        KeyValue::new(semconv::CODE_FUNCTION_NAME, callsite.function()),
-        KeyValue::new(semconv::CODE_FILE_PATH, location.file()),
-        KeyValue::new(semconv::CODE_LINE_NUMBER, i64::from(location.line())),
-    ]);
+    span.set_attribute(KeyValue::new(
+        semconv::CODE_FUNCTION_NAME,
+        callsite.function(),
+    ));
+    span.set_attribute(KeyValue::new(semconv::CODE_FILE_PATH, location.file()));
+    span.set_attribute(KeyValue::new(
+        semconv::CODE_LINE_NUMBER,
+        i64::from(location.line()),
+    ));
     let policy = callsite.key_policy(config);
     let max_len = config.max_key_length();
     let mut rendered: SmallVec<[StringValue; 2]> = SmallVec::new();
@@ -122,18 +127,17 @@ pub(super) fn add_call_attributes(
     }
     match (keys.len(), rendered.len()) {
         (_, 0) => {}
-        (1, 1) => attributes.extend(
-            rendered
-                .pop()
-                .map(|key| KeyValue::new(semconv::REDIS_KEY, key)),
-        ),
-        _ => attributes.push(KeyValue::new(
+        (1, 1) => {
+            let key = rendered.swap_remove(0);
+            span.set_attribute(KeyValue::new(semconv::REDIS_KEY, key));
+        }
+        _ => span.set_attribute(KeyValue::new(
             semconv::REDIS_KEYS,
             Value::Array(rendered.into_vec().into()),
         )),
     }
     for (name, value) in fields {
-        attributes.push(KeyValue::new(*name, value.to_value()));
+        span.set_attribute(KeyValue::new(*name, value.to_value()));
     }
 }
 

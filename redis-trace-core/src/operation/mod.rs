@@ -6,7 +6,6 @@ mod attributes;
 mod scope;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
@@ -19,14 +18,15 @@ use self::attributes::{
     span_name,
 };
 pub use self::scope::Instrumented;
+use crate::any_tracer::AnySpan;
 use crate::callsite::Callsite;
+use crate::callsite_metrics::{self, Success};
 use crate::command::{CommandSpec, Replies};
-use crate::config::Config;
+use crate::config::{Config, SemconvMode};
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::failure::ErrorAttributes;
-use crate::globals::{self, Settings};
+use crate::globals::{self, Snapshot};
 use crate::key::RedisKey;
-use crate::metrics;
 use crate::outcome::{Meaning, Outcome};
 use crate::semconv;
 use crate::sink::{AttributeSink, Count, InlineAttributes};
@@ -48,7 +48,9 @@ pub struct Operation {
 
 struct Active {
     target: Target,
-    settings: Arc<Settings>,
+    /// The settings the call ends with, as it started: nothing shared is held meanwhile.
+    mode: SemconvMode,
+    pipeline_command_spans: bool,
     endpoint: Option<Endpoint>,
     /// Wall-clock start, read when the duration is recorded or the span needs it; the end is
     /// read from the same clock, so the span and the histogram agree (two clock reads per
@@ -112,19 +114,19 @@ impl Operation {
         }
         // The generated call carries the attribute's span: this is where the fn is defined.
         let location = std::panic::Location::caller();
-        let settings = globals::settings();
+        let now = globals::snapshot();
         let endpoint = match endpoint {
             Some(endpoint) => Some(endpoint.to_endpoint()),
-            None => settings.default_endpoint.clone(),
+            None => now.settings.default_endpoint.clone(),
         };
         Self::begin(
+            &now,
             Target::Function(callsite),
-            settings,
             endpoint,
             true,
             call_attribute_bound(keys, fields),
-            |config, attributes| {
-                add_call_attributes(callsite, config, location, keys, fields, attributes);
+            |config, span| {
+                add_call_attributes(callsite, config, location, keys, fields, span);
             },
         )
     }
@@ -141,16 +143,16 @@ impl Operation {
         if globals::nothing_to_record() {
             return Self { active: None };
         }
-        let settings = globals::settings();
-        let metrics = settings.config.metrics() && !scope::in_traced_function();
-        if !metrics && globals::tracer().tracer().is_none() {
+        let now = globals::snapshot();
+        let metrics = now.settings.config.metrics() && !scope::in_traced_function();
+        if !metrics && now.tracer.tracer().is_none() {
             return Self { active: None };
         }
-        let endpoint = endpoint.or(settings.default_endpoint.as_ref()).cloned();
-        let spec = describe(&settings.config);
+        let endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
+        let spec = describe(&now.settings.config);
         Self::begin(
+            &now,
             Target::Command(Box::new(spec)),
-            settings,
             endpoint,
             metrics,
             0,
@@ -159,17 +161,16 @@ impl Operation {
     }
 
     fn begin(
+        now: &Snapshot,
         target: Target,
-        settings: Arc<Settings>,
         endpoint: Option<Endpoint>,
         metrics: bool,
         extra_capacity: usize,
-        add_extra_attributes: impl FnOnce(&Config, &mut InlineAttributes),
+        add_extra_attributes: impl FnOnce(&Config, &mut AnySpan),
     ) -> Self {
-        let config = &settings.config;
-        let metrics = metrics && config.metrics() && globals::metrics().instruments().is_some();
-        let slot = globals::tracer();
-        let tracer = slot.tracer();
+        let config = &now.settings.config;
+        let metrics = metrics && config.metrics() && now.metrics.instruments().is_some();
+        let tracer = now.tracer.tracer();
         if tracer.is_none() && !metrics {
             return Self { active: None };
         }
@@ -209,7 +210,7 @@ impl Operation {
                 builder.start_time = started_at;
                 let mut span = tracer.build_with_context(builder, &parent);
                 globals::observe_span(
-                    &slot,
+                    &now.tracer,
                     parent.span().span_context(),
                     opentelemetry::trace::Span::span_context(&span),
                     parent.is_telemetry_suppressed(),
@@ -218,9 +219,7 @@ impl Operation {
                 // spans that are kept.
                 let recording = opentelemetry::trace::Span::is_recording(&span);
                 if recording {
-                    let mut extra = InlineAttributes::new();
-                    add_extra_attributes(config, &mut extra);
-                    opentelemetry::trace::Span::set_attributes(&mut span, extra);
+                    add_extra_attributes(config, &mut span);
                 }
                 Some(SpanState {
                     cx: parent.with_span(span),
@@ -233,7 +232,8 @@ impl Operation {
         Self {
             active: Some(Box::new(Active {
                 target,
-                settings,
+                mode: config.semconv(),
+                pipeline_command_spans: config.pipeline_command_spans(),
                 endpoint,
                 started_at,
                 span,
@@ -353,9 +353,7 @@ impl Active {
             }
         }
         if let Some(error) = error {
-            if let (Some(code), true) =
-                (&error.status_code, self.settings.config.semconv().stable())
-            {
+            if let (Some(code), true) = (&error.status_code, self.mode.stable()) {
                 handle.set_attribute(KeyValue::new(
                     semconv::DB_RESPONSE_STATUS_CODE,
                     code.clone(),
@@ -369,24 +367,43 @@ impl Active {
             None => handle.end(),
         }
         // Opt-in: the tracer is looked up only when child spans are wanted.
-        if let (Target::Command(spec), Some((started_at, ended_at)), true) = (
-            &self.target,
-            timing,
-            self.settings.config.pipeline_command_spans(),
-        ) {
-            if let Some(tracer) = globals::tracer().tracer() {
+        if let (Target::Command(spec), Some((started_at, ended_at)), true) =
+            (&self.target, timing, self.pipeline_command_spans)
+        {
+            if let Some(tracer) = globals::snapshot().tracer.tracer() {
                 spec.child_spans(tracer, &span.cx, started_at, ended_at);
             }
         }
     }
 
     fn record_metrics(&self, seconds: f64, meaning: Meaning, error: Option<&ErrorAttributes>) {
-        let slot = globals::metrics();
-        let Some(instruments) = slot.instruments() else {
+        let now = globals::snapshot();
+        let Some(instruments) = now.metrics.instruments() else {
             return;
         };
-        let mode = self.settings.config.semconv();
-        // Inline storage: recording metrics allocates nothing.
+        let mode = self.mode;
+        let (hits, misses) = match meaning {
+            Meaning::Hit(hit) => (u64::from(hit), u64::from(!hit)),
+            Meaning::Hits { hits, misses } => (hits, misses),
+            Meaning::Nothing | Meaning::Applied(_) => (0, 0),
+        };
+        if let (Target::Function(callsite), None) = (&self.target, error) {
+            let call = Success {
+                function: callsite.function(),
+                mode,
+                endpoint: self.endpoint.as_ref(),
+                seconds,
+                hits,
+                misses,
+            };
+            callsite_metrics::record_success(callsite.metrics(), instruments, &call, || {
+                let mut attributes = Vec::new();
+                creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
+                attributes
+            });
+            return;
+        }
+        // Failures, and commands of a traced connection. Inline storage: no allocation.
         let mut attributes = InlineAttributes::new();
         creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
         let common = attributes.len();
@@ -396,27 +413,10 @@ impl Active {
                 attributes.add(semconv::DB_RESPONSE_STATUS_CODE, || code.clone().into());
             }
         }
-        let bound = match (&self.target, error) {
-            (Target::Function(callsite), None) => Some(callsite.bound_duration()),
-            _ => None,
-        };
-        instruments.record_duration(seconds, &attributes, bound);
-        let (hits, misses) = match meaning {
-            Meaning::Hit(hit) => (u64::from(hit), u64::from(!hit)),
-            Meaning::Hits { hits, misses } => (hits, misses),
-            Meaning::Nothing | Meaning::Applied(_) => return,
-        };
-        attributes.truncate(common);
-        let last = match &self.target {
-            Target::Function(callsite) => {
-                attributes.push(KeyValue::new(
-                    semconv::CODE_FUNCTION_NAME,
-                    callsite.function(),
-                ));
-                Some(callsite.cache_tally())
-            }
-            Target::Command(_) => None,
-        };
-        metrics::count_cache_requests(last, instruments, &attributes, hits, misses);
+        instruments.record_duration(seconds, &attributes);
+        if hits + misses > 0 {
+            attributes.truncate(common);
+            instruments.tally(&attributes).add(hits, misses);
+        }
     }
 }

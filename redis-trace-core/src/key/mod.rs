@@ -11,6 +11,12 @@ use std::sync::Arc;
 
 use crate::text::truncate_on_char_boundary;
 
+mod pattern;
+
+#[cfg(test)]
+pub(crate) use self::pattern::looks_like_an_id;
+use self::pattern::pattern;
+
 /// A Redis key (used by generated code): anything redis-rs accepts as an argument (`&str`, `String`, `Vec<u8>`, numbers).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be used as a Redis key",
@@ -276,56 +282,6 @@ fn siphash(key: &[u8; 16], data: &[u8]) -> u64 {
     let mut hasher = siphasher::sip::SipHasher13::new_with_key(key);
     hasher.write(data);
     hasher.finish()
-}
-
-/// Separators that split a key into segments; they are kept as they are.
-const SEPARATORS: &[char] = &[':', '/', '|', '#', '{', '}', ',', ';', '=', ' '];
-
-/// Appends the key's pattern to `out`, stopping after a segment ends past `limit`.
-fn pattern(key: &[u8], out: &mut String, limit: usize) {
-    let Ok(text) = std::str::from_utf8(key) else {
-        // Binary keys have no readable shape to keep.
-        out.push('?');
-        return;
-    };
-    let mut segment_start = 0;
-    for (index, c) in text.char_indices() {
-        if SEPARATORS.contains(&c) {
-            push_segment(out, &text[segment_start..index]);
-            out.push(c);
-            segment_start = index + c.len_utf8();
-            if out.len() > limit {
-                return;
-            }
-        }
-    }
-    push_segment(out, &text[segment_start..]);
-}
-
-fn push_segment(out: &mut String, segment: &str) {
-    if looks_like_an_id(segment) {
-        out.push('?');
-    } else {
-        out.push_str(segment);
-    }
-}
-
-/// Numbers, UUIDs, long hex, e-mail addresses, long tokens mixing letters and digits, and
-/// anything with control or non-ASCII characters.
-fn looks_like_an_id(segment: &str) -> bool {
-    if segment.is_empty() {
-        return false;
-    }
-    let digits = segment.bytes().filter(u8::is_ascii_digit).count();
-    let letters = segment.bytes().filter(u8::is_ascii_alphabetic).count();
-    let hex = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    segment
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
-        || (hex && segment.len() >= 12 && digits > 0)
-        || segment.contains('@')
-        || (segment.len() >= 20 && digits > 0 && letters > 0)
-        || segment.chars().any(|c| c.is_control() || !c.is_ascii())
 }
 
 /// Valid UTF-8 kept (control characters escaped), other bytes as `\xNN`.

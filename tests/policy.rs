@@ -148,6 +148,35 @@ async fn fields_and_ttl_are_recorded() {
     assert_eq!(recorded["redis.key"], Value::from("session:?".to_owned()));
 }
 
+#[tokio::test]
+async fn code_attributes_can_be_left_out() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let cache = cache(&server).await;
+    Config::builder().code_attributes(false).install();
+    cache.get("user:7").await.unwrap();
+    let span = capture.span("cache get");
+    let recorded = redis_trace::testing::attributes(&span);
+    let code: Vec<_> = recorded
+        .keys()
+        .filter(|name| name.starts_with("code."))
+        .collect();
+    assert!(code.is_empty(), "no code.* attributes: {recorded:?}");
+    assert_eq!(recorded["redis.key"], Value::from("user:?"));
+    assert_eq!(recorded["cache.hit"], Value::from(false));
+    assert_eq!(
+        span.attributes.capacity(),
+        span.attributes.len(),
+        "the span's list is sized for what it carries"
+    );
+    // The cache counter still names the function: its ratio is computed per function.
+    let lookups = capture.metric_points("redis_trace.cache.requests");
+    assert_eq!(
+        lookups[0].attributes["code.function.name"],
+        Value::from("policy::Cache::get")
+    );
+}
+
 #[redis_traced(op = "SET", key = key)]
 fn set_default_policy(conn: &mut redis::Connection, key: &[u8]) -> redis::RedisResult<()> {
     redis::Commands::set(conn, key, "v")

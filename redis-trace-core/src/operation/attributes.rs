@@ -103,15 +103,17 @@ pub(super) fn add_call_attributes(
     fields: Fields<'_>,
     span: &mut impl Span,
 ) {
-    span.set_attribute(KeyValue::new(
-        semconv::CODE_FUNCTION_NAME,
-        callsite.function(),
-    ));
-    span.set_attribute(KeyValue::new(semconv::CODE_FILE_PATH, location.file()));
-    span.set_attribute(KeyValue::new(
-        semconv::CODE_LINE_NUMBER,
-        i64::from(location.line()),
-    ));
+    if config.code_attributes() {
+        span.set_attribute(KeyValue::new(
+            semconv::CODE_FUNCTION_NAME,
+            callsite.function(),
+        ));
+        span.set_attribute(KeyValue::new(semconv::CODE_FILE_PATH, location.file()));
+        span.set_attribute(KeyValue::new(
+            semconv::CODE_LINE_NUMBER,
+            i64::from(location.line()),
+        ));
+    }
     let policy = callsite.key_policy(config);
     let max_len = config.max_key_length();
     let mut rendered: SmallVec<[StringValue; 2]> = SmallVec::new();
@@ -143,8 +145,12 @@ pub(super) fn add_call_attributes(
 
 /// At most how many attributes [`add_call_attributes`] adds: code location (3), the key or
 /// keys (1), the fields.
-pub(super) fn call_attribute_bound(keys: &[&dyn RedisKey], fields: Fields<'_>) -> usize {
-    3 + usize::from(!keys.is_empty()) + fields.len()
+pub(super) fn call_attribute_bound(
+    config: &Config,
+    keys: &[&dyn RedisKey],
+    fields: Fields<'_>,
+) -> usize {
+    3 * usize::from(config.code_attributes()) + usize::from(!keys.is_empty()) + fields.len()
 }
 
 /// `{summary}` if given, else `{operation} {address}:{port}`, else `{operation}`; never the key.

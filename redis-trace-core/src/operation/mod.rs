@@ -42,8 +42,8 @@ const ENDING_ATTRIBUTES: usize = 2;
 /// span ends with `error.type` = `cancelled` or `panic`, and the duration is recorded.
 #[must_use = "an operation ends its span when finished or dropped"]
 pub struct Operation {
-    // Boxed: the guard lives in every traced future's state, so it stays one pointer wide.
-    active: Option<Box<Active>>,
+    // Inline, not boxed: a heap block per call costs more than the future's extra bytes.
+    active: Option<Active>,
 }
 
 struct Active {
@@ -124,7 +124,7 @@ impl Operation {
             Target::Function(callsite),
             endpoint,
             true,
-            call_attribute_bound(keys, fields),
+            call_attribute_bound(&now.settings.config, keys, fields),
             |config, span| {
                 add_call_attributes(callsite, config, location, keys, fields, span);
             },
@@ -218,19 +218,22 @@ impl Operation {
                 // Keys, code location and fields matter to no sampler: render them only for
                 // spans that are kept.
                 let recording = opentelemetry::trace::Span::is_recording(&span);
-                if recording {
+                let cx = if recording {
                     add_extra_attributes(config, &mut span);
-                }
-                Some(SpanState {
-                    cx: parent.with_span(span),
-                    recording,
-                })
+                    parent.with_span(span)
+                } else {
+                    // A dropped span only carries its context to the body, and ending it does
+                    // nothing: the context alone, without boxing the span behind a lock.
+                    let context = opentelemetry::trace::Span::span_context(&span).clone();
+                    parent.with_remote_span_context(context)
+                };
+                Some(SpanState { cx, recording })
             });
         if span.is_none() && !metrics {
             return Self { active: None };
         }
         Self {
-            active: Some(Box::new(Active {
+            active: Some(Active {
                 target,
                 mode: config.semconv(),
                 pipeline_command_spans: config.pipeline_command_spans(),
@@ -239,7 +242,7 @@ impl Operation {
                 span,
                 metrics,
                 panicked: false,
-            })),
+            }),
         }
     }
 
@@ -418,5 +421,15 @@ impl Active {
             attributes.truncate(common);
             instruments.tally(&attributes).add(hits, misses);
         }
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    /// The guard is inline in every traced future's state (a heap block per call cost more):
+    /// it must stay small.
+    #[test]
+    fn the_guard_stays_small() {
+        assert!(std::mem::size_of::<super::Operation>() <= 80);
     }
 }

@@ -49,7 +49,7 @@ pub(super) struct Entered<'a> {
 impl Operation {
     /// Puts in effect what a traced body runs under, until the returned value is dropped.
     pub(super) fn enter(&mut self) -> Entered<'_> {
-        let Some(active) = self.active.as_deref_mut() else {
+        let Some(active) = self.active.as_mut() else {
             return Entered::default();
         };
         Entered {

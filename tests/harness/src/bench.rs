@@ -38,10 +38,14 @@ pub enum Variant {
     /// the conventions require, started and ended, no context, no metrics. No instrumentation
     /// through this SDK pipeline can cost less.
     SdkFloor,
+    /// What the SDK alone costs for a span its sampler drops, made current around the body as
+    /// every instrumentation must (children follow the decision): an `SdkTracer` span with the
+    /// three required attributes under `AlwaysOff`, no metrics.
+    SdkFloorDropped,
 }
 
 impl Variant {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Raw,
         Self::NoProvider,
         Self::AlwaysOff,
@@ -53,6 +57,7 @@ impl Variant {
         Self::Seed,
         Self::TracingInstrument,
         Self::SdkFloor,
+        Self::SdkFloorDropped,
     ];
 
     pub fn label(self) -> &'static str {
@@ -68,6 +73,7 @@ impl Variant {
             Self::Seed => "seed hand-written span",
             Self::TracingInstrument => "tracing::instrument + otel",
             Self::SdkFloor => "SDK span alone (floor)",
+            Self::SdkFloorDropped => "SDK dropped span, current (floor)",
         }
     }
 }
@@ -100,7 +106,7 @@ pub fn install(variant: Variant) -> Installed {
     };
     let (tracer_provider, meter_provider) = match variant {
         Variant::Raw | Variant::NoProvider => (None, None),
-        Variant::AlwaysOff => (Some(sdk(Sampler::AlwaysOff)), None),
+        Variant::AlwaysOff | Variant::SdkFloorDropped => (Some(sdk(Sampler::AlwaysOff)), None),
         Variant::Full
         | Variant::SpanOnly
         | Variant::HandWritten
@@ -216,4 +222,25 @@ pub fn cpu_seconds() -> f64 {
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// [`Variant::SdkFloorDropped`]: one SDK span with the required attributes, which the
+/// `AlwaysOff` sampler drops, in a context to make current around the body (then end it).
+pub fn sdk_floor_dropped_context() -> opentelemetry::Context {
+    use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
+    use opentelemetry::{Context, KeyValue};
+    FLOOR_TRACER.with(|floor| {
+        let floor = floor.borrow();
+        let tracer = floor.as_ref().expect("the SDK floor variant is installed");
+        let span = tracer
+            .span_builder("GET")
+            .with_kind(SpanKind::Client)
+            .with_attributes([
+                KeyValue::new("db.system.name", "redis"),
+                KeyValue::new("db.operation.name", "GET"),
+                KeyValue::new("db.query.summary", "get user"),
+            ])
+            .start(tracer);
+        Context::current_with_span(span)
+    })
 }

@@ -2,9 +2,14 @@
 //! directly against the SDK with everything that can be prepared prepared once: a cached
 //! tracer, static attribute keys and values, the span made current around the body, the
 //! duration histogram and the hit counter recorded with prebuilt attribute slices.
+//!
+//! Prepared once per installation and read through a per-thread copy (one counter compared per
+//! call), so it serves every thread of a multi-threaded runtime at no shared cost.
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
@@ -13,38 +18,92 @@ use opentelemetry::{Context, Key, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-/// What the hand-written instrumentation prepares once.
-pub struct HandWritten {
-    tracer: SdkTracer,
-    duration: Histogram<f64>,
-    requests: Counter<u64>,
+/// One traced operation of the benchmarks: its command and summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `GET`, "get user": a lookup, hit or miss.
+    GetUser,
+    /// `SET`, "save user".
+    SaveUser,
+    /// `SET`, "save session": a pipeline of `SET` and `EXPIRE`.
+    SaveSession,
+}
+
+impl Operation {
+    const ALL: [Self; 3] = [Self::GetUser, Self::SaveUser, Self::SaveSession];
+
+    fn command(self) -> &'static str {
+        match self {
+            Self::GetUser => "GET",
+            Self::SaveUser | Self::SaveSession => "SET",
+        }
+    }
+
+    fn summary(self) -> &'static str {
+        match self {
+            Self::GetUser => "get user",
+            Self::SaveUser => "save user",
+            Self::SaveSession => "save session",
+        }
+    }
+}
+
+/// What the hand-written instrumentation prepares once per operation.
+struct Prepared {
     metric_attributes: [KeyValue; 3],
     hit: [KeyValue; 4],
     miss: [KeyValue; 4],
 }
 
-thread_local! {
-    static HAND: RefCell<Option<std::sync::Arc<HandWritten>>> = const { RefCell::new(None) };
+/// What the hand-written instrumentation prepares once.
+pub struct HandWritten {
+    generation: u64,
+    tracer: SdkTracer,
+    duration: Histogram<f64>,
+    requests: Counter<u64>,
+    prepared: [Prepared; 3],
 }
 
-/// Prepares the hand-written instrumentation on this thread.
+static INSTALLED: Mutex<Option<Arc<HandWritten>>> = Mutex::new(None);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static LOCAL: RefCell<Option<Arc<HandWritten>>> = const { RefCell::new(None) };
+}
+
+/// Prepares the hand-written instrumentation for every thread.
 pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterProvider) {
     let meter = meter_provider.meter("hand-written");
-    let metric_attributes = [
-        KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
-        KeyValue::new(Key::from_static_str("db.operation.name"), "GET"),
-        KeyValue::new(Key::from_static_str("db.query.summary"), "get user"),
-    ];
-    let with_hit = |hit: bool| {
-        let [a, b, c] = metric_attributes.clone();
-        [
-            a,
-            b,
-            c,
-            KeyValue::new(Key::from_static_str("cache.hit"), hit),
-        ]
+    let prepare = |operation: Operation| {
+        let metric_attributes = [
+            KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
+            KeyValue::new(
+                Key::from_static_str("db.operation.name"),
+                operation.command(),
+            ),
+            KeyValue::new(
+                Key::from_static_str("db.query.summary"),
+                operation.summary(),
+            ),
+        ];
+        let with_hit = |hit: bool| {
+            let [a, b, c] = metric_attributes.clone();
+            [
+                a,
+                b,
+                c,
+                KeyValue::new(Key::from_static_str("cache.hit"), hit),
+            ]
+        };
+        Prepared {
+            hit: with_hit(true),
+            miss: with_hit(false),
+            metric_attributes,
+        }
     };
+    let generation = GENERATION.load(Ordering::Relaxed) + 1;
     let hand = HandWritten {
+        generation,
         tracer: tracer_provider.tracer("hand-written"),
         duration: meter
             .f64_histogram("db.client.operation.duration")
@@ -54,65 +113,100 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
             ])
             .build(),
         requests: meter.u64_counter("redis_trace.cache.requests").build(),
-        hit: with_hit(true),
-        miss: with_hit(false),
-        metric_attributes,
+        prepared: Operation::ALL.map(prepare),
     };
-    HAND.with(|slot| *slot.borrow_mut() = Some(std::sync::Arc::new(hand)));
+    *INSTALLED.lock().unwrap() = Some(Arc::new(hand));
+    GENERATION.store(generation, Ordering::Release);
 }
 
-/// Forgets the hand-written instrumentation on this thread.
+/// Forgets the hand-written instrumentation.
 pub fn uninstall() {
-    HAND.with(|slot| *slot.borrow_mut() = None);
+    *INSTALLED.lock().unwrap() = None;
+    GENERATION.fetch_add(1, Ordering::Release);
 }
 
-/// `call` traced by hand: a CLIENT span with the attributes `#[redis_traced]` records, current
-/// while `call` runs, `cache.hit` and the status from the result; the duration and the hit or
-/// miss recorded.
+/// Runs `read` with the installed instrumentation: this thread's copy unless it changed
+/// since, borrowed (no shared reference count touched per call).
+fn with_installed<R>(read: impl FnOnce(&HandWritten) -> R) -> R {
+    let generation = GENERATION.load(Ordering::Acquire);
+    LOCAL.with(|local| {
+        let stale = !matches!(&*local.borrow(), Some(hand) if hand.generation == generation);
+        if stale {
+            let hand = INSTALLED.lock().unwrap().clone();
+            *local.borrow_mut() = hand;
+        }
+        read(
+            local
+                .borrow()
+                .as_deref()
+                .expect("hand-written instrumentation installed"),
+        )
+    })
+}
+
+/// A `GET` lookup traced by hand: [`traced_operation`] for [`Operation::GetUser`].
 pub async fn traced<T, E: std::fmt::Display, F: Future<Output = Result<Option<T>, E>>>(
     call: F,
 ) -> Result<Option<T>, E> {
-    let hand = HAND
-        .with(|slot| slot.borrow().clone())
-        .expect("hand-written instrumentation installed");
+    traced_operation(Operation::GetUser, call, |value| Some(value.is_some())).await
+}
+
+/// `call` traced by hand: a CLIENT span with the attributes `#[redis_traced]` records, current
+/// while `call` runs, `cache.hit` (when `hit` says) and the status from the result; the
+/// duration and the hit or miss recorded.
+pub async fn traced_operation<T, E, F>(
+    operation: Operation,
+    call: F,
+    hit: impl FnOnce(&T) -> Option<bool>,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: Future<Output = Result<T, E>>,
+{
     let started = Instant::now();
-    let span = hand
-        .tracer
-        .span_builder("get user")
-        .with_kind(SpanKind::Client)
-        .with_attributes([
-            KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
-            KeyValue::new(Key::from_static_str("db.operation.name"), "GET"),
-            KeyValue::new(Key::from_static_str("db.query.summary"), "get user"),
-            KeyValue::new(
-                Key::from_static_str("code.function.name"),
-                "bench::get_user",
-            ),
-            KeyValue::new(Key::from_static_str("code.file.path"), "benches/bench.rs"),
-            KeyValue::new(Key::from_static_str("code.line.number"), 1_i64),
-            KeyValue::new(Key::from_static_str("redis.key"), "user:?"),
-        ])
-        .start(&hand.tracer);
-    let cx = Context::current_with_span(span);
+    let cx = with_installed(|hand| {
+        let span = hand
+            .tracer
+            .span_builder(operation.summary())
+            .with_kind(SpanKind::Client)
+            .with_attributes([
+                KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
+                KeyValue::new(
+                    Key::from_static_str("db.operation.name"),
+                    operation.command(),
+                ),
+                KeyValue::new(
+                    Key::from_static_str("db.query.summary"),
+                    operation.summary(),
+                ),
+                KeyValue::new(
+                    Key::from_static_str("code.function.name"),
+                    "bench::get_user",
+                ),
+                KeyValue::new(Key::from_static_str("code.file.path"), "benches/bench.rs"),
+                KeyValue::new(Key::from_static_str("code.line.number"), 1_i64),
+                KeyValue::new(Key::from_static_str("redis.key"), "user:?"),
+            ])
+            .start(&hand.tracer);
+        Context::current_with_span(span)
+    });
     let result = opentelemetry::context::FutureExt::with_context(call, cx.clone()).await;
     let span = cx.span();
-    match &result {
-        Ok(value) => {
-            span.set_attribute(KeyValue::new(
-                Key::from_static_str("cache.hit"),
-                value.is_some(),
-            ));
-            let attributes = if value.is_some() {
-                &hand.hit
-            } else {
-                &hand.miss
-            };
-            hand.requests.add(1, attributes);
+    with_installed(|hand| {
+        let prepared = &hand.prepared[operation as usize];
+        match &result {
+            Ok(value) => {
+                if let Some(hit) = hit(value) {
+                    span.set_attribute(KeyValue::new(Key::from_static_str("cache.hit"), hit));
+                    let attributes = if hit { &prepared.hit } else { &prepared.miss };
+                    hand.requests.add(1, attributes);
+                }
+            }
+            Err(error) => span.set_status(Status::error(error.to_string())),
         }
-        Err(error) => span.set_status(Status::error(error.to_string())),
-    }
-    span.end();
-    hand.duration
-        .record(started.elapsed().as_secs_f64(), &hand.metric_attributes);
+        span.end();
+        hand.duration
+            .record(started.elapsed().as_secs_f64(), &prepared.metric_attributes);
+    });
     result
 }

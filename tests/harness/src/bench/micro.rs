@@ -64,6 +64,15 @@ pub fn call(variant: Variant, id: &str) -> redis::RedisResult<Option<usize>> {
         }
         Variant::Seed => block_on(seed(id)),
         Variant::TracingInstrument => block_on(instrumented(id)),
+        Variant::SdkFloorDropped => {
+            let cx = super::sdk_floor_dropped_context();
+            let result = {
+                let _current = cx.clone().attach();
+                block_on(raw(id))
+            };
+            cx.span().end();
+            result
+        }
         Variant::SdkFloor => {
             let result = block_on(raw(id));
             super::sdk_floor_span();

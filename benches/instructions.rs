@@ -12,10 +12,8 @@
 //! warm-up; the difference divided by `LONG - SHORT` is the per-call figure, without the
 //! set-up and shutdown.
 
+use redis_trace_harness::bench::{callgrind_instructions, install, micro, Variant};
 use std::hint::black_box;
-use std::process::Command;
-
-use redis_trace_harness::bench::{install, micro, Variant};
 
 /// Calls in the short and the long run: multiples of the batch processor's export batch (512),
 /// so both runs export whole batches.
@@ -71,19 +69,5 @@ fn run(variant: Variant, calls: u64) {
 /// The instructions callgrind counts in a child process running `calls` calls of the variant
 /// at `index`.
 fn count(index: usize, calls: u64) -> u64 {
-    let output = Command::new("valgrind")
-        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--"])
-        .arg(std::env::current_exe().expect("this benchmark's path"))
-        .env(CHILD, format!("{index} {calls}"))
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("running valgrind failed ({error}); install it (apt-get install valgrind)")
-        });
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "callgrind run failed:\n{stderr}");
-    stderr
-        .lines()
-        .find_map(|line| line.split("Collected :").nth(1))
-        .and_then(|count| count.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no `Collected :` line in callgrind's output:\n{stderr}"))
+    callgrind_instructions(CHILD, &format!("{index} {calls}"))
 }

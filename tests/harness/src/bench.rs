@@ -244,3 +244,24 @@ pub fn sdk_floor_dropped_context() -> opentelemetry::Context {
         Context::current_with_span(span)
     })
 }
+
+/// The instructions valgrind's callgrind counts in a child process running this benchmark
+/// binary again with the environment variable `child_variable` set to `child_value` (every
+/// thread counted).
+pub fn callgrind_instructions(child_variable: &str, child_value: &str) -> u64 {
+    let output = std::process::Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null", "--"])
+        .arg(std::env::current_exe().expect("this benchmark's path"))
+        .env(child_variable, child_value)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("running valgrind failed ({error}); install it (apt-get install valgrind)")
+        });
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "callgrind run failed:\n{stderr}");
+    stderr
+        .lines()
+        .find_map(|line| line.split("Collected :").nth(1))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `Collected :` line in callgrind's output:\n{stderr}"))
+}

@@ -15,7 +15,7 @@ async fn raw(id: &str) -> redis::RedisResult<Option<usize>> {
     body(id)
 }
 
-#[redis_traced(op = "GET", key = id, name = "get user")]
+#[redis_traced(op = "GET", key = "user:{id}", name = "get user")]
 async fn traced(id: &str) -> redis::RedisResult<Option<usize>> {
     body(id)
 }

@@ -6,7 +6,7 @@
 use proptest::prelude::*;
 
 use crate::connection::resp::parse_commands;
-use crate::key::{looks_like_an_id, KeyPolicy};
+use crate::key::KeyPolicy;
 use crate::statement::sanitize;
 use redis_trace_commands::COMMANDS;
 
@@ -161,31 +161,84 @@ fn pathological_inputs_stay_bounded() {
     assert_eq!(read[0][0].len(), huge.len());
 }
 
-/// The id test as first written, several passes over the segment: the one-pass version must
-/// agree with it on every segment.
-fn looks_like_an_id_reference(segment: &str) -> bool {
-    if segment.is_empty() {
-        return false;
+/// The pattern policy as first written, several passes per segment: the one-pass version must
+/// agree with it on every key.
+fn pattern_reference(key: &[u8]) -> String {
+    const SEPARATORS: &[char] = &[':', '/', '|', '#', '{', '}', ',', ';', '=', ' '];
+    fn looks_like_an_id(segment: &str) -> bool {
+        if segment.is_empty() {
+            return false;
+        }
+        let digits = segment.bytes().filter(u8::is_ascii_digit).count();
+        let letters = segment.bytes().filter(u8::is_ascii_alphabetic).count();
+        let hex = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        segment
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
+            || (hex && segment.len() >= 12 && digits > 0)
+            || segment.contains('@')
+            || (segment.len() >= 20 && digits > 0 && letters > 0)
+            || segment.chars().any(|c| c.is_control() || !c.is_ascii())
     }
-    let digits = segment.bytes().filter(u8::is_ascii_digit).count();
-    let letters = segment.bytes().filter(u8::is_ascii_alphabetic).count();
-    let hex = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
-    segment
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
-        || (hex && segment.len() >= 12 && digits > 0)
-        || segment.contains('@')
-        || (segment.len() >= 20 && digits > 0 && letters > 0)
-        || segment.chars().any(|c| c.is_control() || !c.is_ascii())
+    let Ok(text) = std::str::from_utf8(key) else {
+        return "?".into();
+    };
+    text.split(SEPARATORS)
+        .map(|segment| {
+            if looks_like_an_id(segment) {
+                "?"
+            } else {
+                segment
+            }
+        })
+        .zip(
+            text.matches(SEPARATORS)
+                .map(Some)
+                .chain(std::iter::once(None)),
+        )
+        .map(|(segment, separator)| format!("{segment}{}", separator.unwrap_or("")))
+        .collect()
+}
+
+/// Keys made of segments near the id rules' edges (numbers with `.-+`, hex with `-` around 12
+/// bytes, letter-digit tokens around 20 bytes, `@`, control characters, non-ASCII text) joined
+/// by separators; and arbitrary bytes, invalid UTF-8 included.
+fn pattern_key() -> impl Strategy<Value = Vec<u8>> {
+    let from =
+        |alphabet: &'static [u8]| proptest::collection::vec(prop::sample::select(alphabet), 0..26);
+    let segment = prop_oneof![
+        from(b"0123456789.-+"),
+        from(b"0123456789abcdefABCDEF-"),
+        from(b"0123456789abcdefABCDEF-+."),
+        from(b"0123456789ghxyzGHXYZ_"),
+        from(b"0123456789aZ@._\x00\x1f\x7f\xc3\xa9"),
+    ];
+    prop_oneof![
+        proptest::collection::vec(
+            (segment, prop::sample::select(b":/|#{},;= ".to_vec())),
+            0..5
+        )
+        .prop_map(|parts| {
+            parts
+                .into_iter()
+                .flat_map(|(mut segment, separator)| {
+                    segment.push(separator);
+                    segment
+                })
+                .collect()
+        }),
+        proptest::collection::vec(any::<u8>(), 0..48),
+    ]
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES * 4))]
 
     #[test]
-    fn the_one_pass_id_test_agrees_with_the_reference(
-        segment in "[0-9a-fA-Fg-zG-Z.+@_~\\-\\x00\\x7féあ]{0,40}",
-    ) {
-        prop_assert_eq!(looks_like_an_id(&segment), looks_like_an_id_reference(&segment));
+    fn the_one_pass_pattern_agrees_with_the_reference(key in pattern_key()) {
+        prop_assert_eq!(
+            KeyPolicy::Pattern.render(&key, usize::MAX / 2),
+            Some(pattern_reference(&key))
+        );
     }
 }

@@ -13,8 +13,6 @@ use crate::text::truncate_on_char_boundary;
 
 mod pattern;
 
-#[cfg(test)]
-pub(crate) use self::pattern::looks_like_an_id;
 use self::pattern::pattern;
 
 /// A Redis key (used by generated code): anything redis-rs accepts as an argument (`&str`, `String`, `Vec<u8>`, numbers).

@@ -1,76 +1,136 @@
 //! The pattern key policy: a key's shape with the parts that look like ids replaced by `?`
 //! (`user:12345:profile` → `user:?:profile`).
+//!
+//! One pass over the bytes: it runs for every key of every kept span whose key is a runtime
+//! value (a template's pattern is computed at compile time).
 
-/// Whether `byte` separates a key's segments (`:`, `/`, `|`, `#`, `{`, `}`, `,`, `;`, `=`,
-/// space); separators are kept as they are. All are ASCII, so a byte test is exact in UTF-8.
-fn is_separator(byte: u8) -> bool {
-    matches!(
-        byte,
-        b':' | b'/' | b'|' | b'#' | b'{' | b'}' | b',' | b';' | b'=' | b' '
-    )
+/// What a byte is to the pattern policy, looked up in [`CLASSES`]: one load per byte.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// `:`, `/`, `|`, `#`, `{`, `}`, `,`, `;`, `=`, space: kept as they are, between segments
+    /// (all ASCII, so a byte test is exact in UTF-8).
+    Separator,
+    Digit,
+    /// `a`-`f`, `A`-`F`.
+    HexLetter,
+    /// The other ASCII letters.
+    Letter,
+    Dash,
+    /// `.` and `+`.
+    DotOrPlus,
+    /// `@`, control characters, non-ASCII bytes: the segment is an id.
+    Marker,
+    Other,
 }
+
+const CLASSES: [Class; 256] = {
+    let mut classes = [Class::Other; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        classes[byte] = match byte as u8 {
+            b':' | b'/' | b'|' | b'#' | b'{' | b'}' | b',' | b';' | b'=' | b' ' => Class::Separator,
+            b'0'..=b'9' => Class::Digit,
+            b'a'..=b'f' | b'A'..=b'F' => Class::HexLetter,
+            b'g'..=b'z' | b'G'..=b'Z' => Class::Letter,
+            b'-' => Class::Dash,
+            b'.' | b'+' => Class::DotOrPlus,
+            b'@' | 0..=0x1f | 0x7f.. => Class::Marker,
+            _ => Class::Other,
+        };
+        byte += 1;
+    }
+    classes
+};
 
 /// Appends the key's pattern to `out`, stopping after a segment ends past `limit`.
 pub(super) fn pattern(key: &[u8], out: &mut String, limit: usize) {
-    let Ok(text) = std::str::from_utf8(key) else {
-        // Binary keys have no readable shape to keep.
+    // Binary keys have no readable shape to keep (the check is a fast scan for ASCII keys).
+    if !key.is_ascii() && std::str::from_utf8(key).is_err() {
         out.push('?');
         return;
-    };
+    }
+    let mut shape = Shape::default();
     let mut segment_start = 0;
     for (index, &byte) in key.iter().enumerate() {
-        if is_separator(byte) {
-            push_segment(out, &text[segment_start..index]);
+        if CLASSES[usize::from(byte)] == Class::Separator {
+            shape.push_segment(out, &key[segment_start..index]);
             out.push(char::from(byte));
+            shape = Shape::default();
             segment_start = index + 1;
             if out.len() > limit {
                 return;
             }
+        } else {
+            shape.see(byte);
         }
     }
-    push_segment(out, &text[segment_start..]);
+    shape.push_segment(out, &key[segment_start..]);
 }
 
-fn push_segment(out: &mut String, segment: &str) {
-    if looks_like_an_id(segment) {
-        out.push('?');
-    } else {
-        out.push_str(segment);
+/// What one segment looks like, seen byte by byte: whether it is an id. Ids are numbers,
+/// UUIDs, long hex, e-mail addresses, long tokens mixing letters and digits, and anything with
+/// control or non-ASCII characters.
+struct Shape {
+    digits: usize,
+    letters: usize,
+    /// Only digits, `.`, `-`, `+` so far.
+    numeric: bool,
+    /// Only hex digits and `-` so far.
+    hex: bool,
+    /// An `@`, a control character or a non-ASCII byte: an id whatever follows.
+    surely_id: bool,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            digits: 0,
+            letters: 0,
+            numeric: true,
+            hex: true,
+            surely_id: false,
+        }
     }
 }
 
-/// Numbers, UUIDs, long hex, e-mail addresses, long tokens mixing letters and digits, and
-/// anything with control or non-ASCII characters. One pass over the bytes: it runs for every
-/// segment of every key a kept span records.
-pub(crate) fn looks_like_an_id(segment: &str) -> bool {
-    if segment.is_empty() {
-        return false;
-    }
-    let (mut digits, mut letters) = (0_usize, 0_usize);
-    let (mut numeric, mut hex) = (true, true);
-    for &byte in segment.as_bytes() {
-        match byte {
-            b'0'..=b'9' => digits += 1,
-            b'a'..=b'f' | b'A'..=b'F' => {
-                letters += 1;
-                numeric = false;
+impl Shape {
+    fn see(&mut self, byte: u8) {
+        match CLASSES[usize::from(byte)] {
+            Class::Digit => self.digits += 1,
+            Class::HexLetter => {
+                self.letters += 1;
+                self.numeric = false;
             }
-            b'g'..=b'z' | b'G'..=b'Z' => {
-                letters += 1;
-                numeric = false;
-                hex = false;
+            Class::Letter => {
+                self.letters += 1;
+                self.numeric = false;
+                self.hex = false;
             }
-            b'-' => {}
-            b'.' | b'+' => hex = false,
-            // E-mail addresses, control characters and anything not ASCII.
-            b'@' | 0..=0x1f | 0x7f.. => return true,
-            _ => {
-                numeric = false;
-                hex = false;
+            Class::Dash | Class::Separator => {}
+            Class::DotOrPlus => self.hex = false,
+            Class::Marker => self.surely_id = true,
+            Class::Other => {
+                self.numeric = false;
+                self.hex = false;
             }
         }
     }
-    numeric
-        || (hex && segment.len() >= 12 && digits > 0)
-        || (segment.len() >= 20 && digits > 0 && letters > 0)
+
+    fn is_id(&self, len: usize) -> bool {
+        len > 0
+            && (self.surely_id
+                || self.numeric
+                || (self.hex && len >= 12 && self.digits > 0)
+                || (len >= 20 && self.digits > 0 && self.letters > 0))
+    }
+
+    /// Appends `segment` (the bytes this shape saw), or `?` for an id.
+    fn push_segment(&self, out: &mut String, segment: &[u8]) {
+        if self.is_id(segment.len()) {
+            out.push('?');
+        } else if let Ok(text) = std::str::from_utf8(segment) {
+            // Not an id: only ASCII bytes.
+            out.push_str(text);
+        }
+    }
 }

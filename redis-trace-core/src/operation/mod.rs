@@ -48,7 +48,8 @@ pub struct Operation {
 
 struct Active {
     target: Target,
-    /// The settings the call ends with, as it started: nothing shared is held meanwhile.
+    /// What ending the call needs from the settings, copied when it starts: the settings
+    /// themselves are not held while it runs.
     mode: SemconvMode,
     pipeline_command_spans: bool,
     endpoint: Option<Endpoint>,

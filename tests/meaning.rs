@@ -179,6 +179,49 @@ async fn a_traced_connection_counts_lookups_and_nothing_else() {
     assert_eq!(requests, expected_requests);
 }
 
+#[tokio::test]
+async fn a_traced_connection_counts_each_endpoint_and_mode_apart() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let conn = server.connection(0).await;
+    let on = |database: i64| {
+        TracedConnection::new(conn.clone()).with_endpoint(
+            redis_trace::Endpoint::tcp("127.0.0.1", server.port()).with_database(database),
+        )
+    };
+    let (mut first, mut second) = (on(0), on(5));
+    // Calls alternating between two endpoints on one thread: two tallies, each exact.
+    for _ in 0..3 {
+        let _: Option<String> = first.get("absent").await.unwrap();
+        let _: Option<String> = second.get("absent").await.unwrap();
+    }
+    let by_namespace = |capture: &Capture, name: &str| -> Vec<(Value, u64)> {
+        cache_requests(capture)
+            .into_iter()
+            .filter_map(|(attributes, value)| Some((attributes.get(name)?.clone(), value)))
+            .collect()
+    };
+    assert_eq!(
+        by_namespace(&capture, "db.namespace"),
+        [(Value::from("0"), 3), (Value::from("5"), 3)]
+    );
+    // Another mode, other attributes: counted apart, though the thread counted GETs before.
+    redis_trace::Config::builder()
+        .semconv(redis_trace::SemconvMode::Old)
+        .install();
+    let _: Option<String> = first.get("absent").await.unwrap();
+    assert_eq!(
+        by_namespace(&capture, "db.redis.database_index"),
+        [(Value::I64(0), 1)]
+    );
+    // A meter provider installed later: counted there, from zero.
+    let later = redis_trace_harness::LaterMeterProvider::new();
+    redis_trace::set_meter_provider(&later.provider);
+    let _: Option<String> = first.get("absent").await.unwrap();
+    assert_eq!(later.sums("redis_trace.cache.requests"), [1]);
+    redis_trace::reload_global_meter();
+}
+
 struct TracedLock {
     conn: TracedConnection<Conn>,
     release: redis::Script,

@@ -491,27 +491,10 @@ async fn cache_counts_follow_the_endpoint_and_the_meter_provider() {
     assert_eq!(durations, [(Value::from("0"), 3), (Value::from("5"), 3)]);
 
     // Counted again from zero in a provider installed later.
-    let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
-    let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone()).build();
-    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
-        .with_reader(reader)
-        .build();
-    redis_trace::set_meter_provider(&provider);
+    let later = support::LaterMeterProvider::new();
+    redis_trace::set_meter_provider(&later.provider);
     cache.get("absent").await.unwrap();
-    provider.force_flush().unwrap();
-    let exported = exporter.get_finished_metrics().unwrap();
-    let sums: Vec<u64> = exported
-        .iter()
-        .flat_map(|resource| resource.scope_metrics())
-        .flat_map(|scope| scope.metrics())
-        .filter(|metric| metric.name() == "redis_trace.cache.requests")
-        .flat_map(|metric| match metric.data() {
-            opentelemetry_sdk::metrics::data::AggregatedMetrics::U64(
-                opentelemetry_sdk::metrics::data::MetricData::Sum(sum),
-            ) => sum.data_points().map(|point| point.value()).collect(),
-            _ => Vec::new(),
-        })
-        .collect();
+    let sums = later.sums("redis_trace.cache.requests");
     assert_eq!(sums, [1], "one miss in the new provider");
     redis_trace::reload_global_meter();
     drop(capture);

@@ -1,8 +1,10 @@
 //! What one `#[redis_traced]` function records its successful calls into, found on its first
 //! call and reused: the duration's attributes (with `bound-metrics`, the histogram bound to
 //! them) and the cache tally. A call compares three values instead of building its attributes
-//! and looking them up.
+//! and looking them up. Lookup commands of a traced connection find their tally the same way,
+//! in a per-thread list.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
@@ -92,4 +94,66 @@ pub(crate) fn record_success(
     };
     fresh.record(instruments, call);
     slot.store(Some(Arc::new(fresh)));
+}
+
+/// A lookup command's tally, as one thread found it: for the instruments of `generation`, the
+/// mode and the endpoint.
+struct CommandTally {
+    generation: u64,
+    mode: SemconvMode,
+    endpoint: Option<Endpoint>,
+    operation: Box<str>,
+    tally: Arc<CacheTally>,
+}
+
+/// Tallies kept per thread; past this many, the list starts over (a service has a handful of
+/// lookup commands per endpoint).
+const COMMAND_TALLIES_KEPT: usize = 64;
+
+thread_local! {
+    static COMMAND_TALLIES: RefCell<Vec<CommandTally>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Counts the hits and misses of a lookup command of a traced connection, with `attributes`
+/// (the counter's, but `cache.hit`). The tally is found in this thread's list by comparing a
+/// few values; it is looked up under the instruments' lock (comparing attribute lists) only
+/// the first time.
+pub(crate) fn count_command_lookups(
+    instruments: &Instruments,
+    mode: SemconvMode,
+    endpoint: Option<&Endpoint>,
+    operation: &str,
+    (hits, misses): (u64, u64),
+    attributes: &[KeyValue],
+) {
+    let generation = instruments.generation();
+    let found = COMMAND_TALLIES.try_with(|kept| {
+        let mut kept = kept.try_borrow_mut().ok()?;
+        let known = kept.iter().find(|known| {
+            known.generation == generation
+                && known.mode == mode
+                && &*known.operation == operation
+                && known.endpoint.as_ref() == endpoint
+        });
+        if let Some(known) = known {
+            return Some(Arc::clone(&known.tally));
+        }
+        if kept.len() >= COMMAND_TALLIES_KEPT {
+            kept.clear();
+        }
+        let tally = instruments.tally(attributes);
+        kept.push(CommandTally {
+            generation,
+            mode,
+            endpoint: endpoint.cloned(),
+            operation: operation.into(),
+            tally: Arc::clone(&tally),
+        });
+        Some(tally)
+    });
+    match found {
+        Ok(Some(tally)) => tally.add(hits, misses),
+        // During thread exit, or re-entered: the lookup under the lock.
+        _ => instruments.tally(attributes).add(hits, misses),
+    }
 }

@@ -420,7 +420,14 @@ impl Active {
         instruments.record_duration(seconds, &attributes);
         if hits + misses > 0 {
             attributes.truncate(common);
-            instruments.tally(&attributes).add(hits, misses);
+            callsite_metrics::count_command_lookups(
+                instruments,
+                mode,
+                self.endpoint.as_ref(),
+                self.target.operation(),
+                (hits, misses),
+                &attributes,
+            );
         }
     }
 }

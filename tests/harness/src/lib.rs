@@ -30,6 +30,7 @@ pub use redis_sentinel::{RedisSentinel, MASTER_NAME};
 pub use redis_server::RedisServer;
 pub use telemetry::{
     assert_attributes, attributes, capture, expected, line_number, normalized, Capture,
+    LaterMeterProvider,
 };
 
 /// Polls `future` to completion on this thread; for futures that never wait (no I/O).

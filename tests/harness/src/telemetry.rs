@@ -65,3 +65,47 @@ pub fn assert_attributes(span: &SpanData, expected: BTreeMap<String, Value>) {
         span.name
     );
 }
+
+/// A meter provider of its own, to hand to `redis_trace::set_meter_provider`, and a way to read
+/// the sums it collected for one counter: what a provider installed later receives.
+pub struct LaterMeterProvider {
+    pub provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+    exporter: opentelemetry_sdk::metrics::InMemoryMetricExporter,
+}
+
+impl LaterMeterProvider {
+    pub fn new() -> Self {
+        let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+        let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone()).build();
+        let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_reader(reader)
+            .build();
+        Self { provider, exporter }
+    }
+
+    /// The points of the counter `name`, collected now.
+    pub fn sums(&self, name: &str) -> Vec<u64> {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        self.provider.force_flush().unwrap();
+        self.exporter
+            .get_finished_metrics()
+            .unwrap()
+            .iter()
+            .flat_map(|resource| resource.scope_metrics())
+            .flat_map(|scope| scope.metrics())
+            .filter(|metric| metric.name() == name)
+            .flat_map(|metric| match metric.data() {
+                AggregatedMetrics::U64(MetricData::Sum(sum)) => {
+                    sum.data_points().map(|point| point.value()).collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+impl Default for LaterMeterProvider {
+    fn default() -> Self {
+        Self::new()
+    }
+}

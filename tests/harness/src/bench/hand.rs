@@ -1,6 +1,7 @@
 //! The best hand-written equivalent of `#[redis_traced]`: the same span and metrics, written
 //! directly against the SDK with everything that can be prepared prepared once: a cached
-//! tracer, static attribute keys and values, the span made current around the body, the
+//! tracer, static attribute keys and values in a list allocated once, the span made current
+//! around the body, one clock read at each end for both the span and the histogram, the
 //! duration histogram and the hit counter recorded with prebuilt attribute slices.
 //!
 //! Prepared once per installation and read through a per-thread copy (one counter compared per
@@ -10,7 +11,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::SystemTime;
 
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
@@ -163,30 +164,35 @@ where
     E: std::fmt::Display,
     F: Future<Output = Result<T, E>>,
 {
-    let started = Instant::now();
+    // One clock for the span and the histogram: two reads, the SDK reads none.
+    let started = SystemTime::now();
     let cx = with_installed(|hand| {
+        // Room for `cache.hit`: the list is allocated once.
+        let mut attributes = Vec::with_capacity(8);
+        attributes.extend([
+            KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
+            KeyValue::new(
+                Key::from_static_str("db.operation.name"),
+                operation.command(),
+            ),
+            KeyValue::new(
+                Key::from_static_str("db.query.summary"),
+                operation.summary(),
+            ),
+            KeyValue::new(
+                Key::from_static_str("code.function.name"),
+                "bench::get_user",
+            ),
+            KeyValue::new(Key::from_static_str("code.file.path"), "benches/bench.rs"),
+            KeyValue::new(Key::from_static_str("code.line.number"), 1_i64),
+            KeyValue::new(Key::from_static_str("redis.key"), "user:?"),
+        ]);
         let span = hand
             .tracer
             .span_builder(operation.summary())
             .with_kind(SpanKind::Client)
-            .with_attributes([
-                KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
-                KeyValue::new(
-                    Key::from_static_str("db.operation.name"),
-                    operation.command(),
-                ),
-                KeyValue::new(
-                    Key::from_static_str("db.query.summary"),
-                    operation.summary(),
-                ),
-                KeyValue::new(
-                    Key::from_static_str("code.function.name"),
-                    "bench::get_user",
-                ),
-                KeyValue::new(Key::from_static_str("code.file.path"), "benches/bench.rs"),
-                KeyValue::new(Key::from_static_str("code.line.number"), 1_i64),
-                KeyValue::new(Key::from_static_str("redis.key"), "user:?"),
-            ])
+            .with_start_time(started)
+            .with_attributes(attributes)
             .start(&hand.tracer);
         Context::current_with_span(span)
     });
@@ -204,9 +210,13 @@ where
             }
             Err(error) => span.set_status(Status::error(error.to_string())),
         }
-        span.end();
-        hand.duration
-            .record(started.elapsed().as_secs_f64(), &prepared.metric_attributes);
+        let ended = SystemTime::now();
+        span.end_with_timestamp(ended);
+        let seconds = ended
+            .duration_since(started)
+            .unwrap_or_default()
+            .as_secs_f64();
+        hand.duration.record(seconds, &prepared.metric_attributes);
     });
     result
 }

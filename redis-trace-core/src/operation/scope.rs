@@ -87,6 +87,10 @@ impl<F: Future> Future for Instrumented<'_, F> {
 
     fn poll(self: Pin<&mut Self>, task: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
+        if this.operation.active.is_none() {
+            // Nothing recorded: the body alone, not even an empty guard to drop.
+            return this.inner.poll(task);
+        }
         let _entered = this.operation.enter();
         this.inner.poll(task)
     }

@@ -18,13 +18,40 @@ use crate::semconv;
 /// Where a function keeps its [`CallsiteMetrics`].
 pub(crate) type CallsiteMetricsSlot = ArcSwapOption<CallsiteMetrics>;
 
-/// A function's successful calls under one set of instruments, one semantic-convention mode
-/// and one endpoint: what their metric attributes depend on besides the function.
+/// What metric attributes depend on besides the function or command: the instruments (their
+/// generation), the semantic-convention mode and the endpoint. A call compares these values.
 #[derive(Debug)]
-pub(crate) struct CallsiteMetrics {
+struct RecordedFor {
     generation: u64,
     mode: SemconvMode,
     endpoint: Option<Endpoint>,
+}
+
+impl RecordedFor {
+    fn new(instruments: &Instruments, mode: SemconvMode, endpoint: Option<&Endpoint>) -> Self {
+        Self {
+            generation: instruments.generation(),
+            mode,
+            endpoint: endpoint.cloned(),
+        }
+    }
+
+    fn is(
+        &self,
+        instruments: &Instruments,
+        mode: SemconvMode,
+        endpoint: Option<&Endpoint>,
+    ) -> bool {
+        self.generation == instruments.generation()
+            && self.mode == mode
+            && self.endpoint.as_ref() == endpoint
+    }
+}
+
+/// A function's successful calls under one [`RecordedFor`].
+#[derive(Debug)]
+pub(crate) struct CallsiteMetrics {
+    recorded_for: RecordedFor,
     /// The duration's attributes.
     #[cfg_attr(feature = "bound-metrics", allow(dead_code))]
     attributes: Vec<KeyValue>,
@@ -46,9 +73,7 @@ pub(crate) struct Success<'a> {
 
 impl CallsiteMetrics {
     fn serves(&self, instruments: &Instruments, call: &Success<'_>) -> bool {
-        self.generation == instruments.generation()
-            && self.mode == call.mode
-            && self.endpoint.as_ref() == call.endpoint
+        self.recorded_for.is(instruments, call.mode, call.endpoint)
     }
 
     fn record(&self, instruments: &Instruments, call: &Success<'_>) {
@@ -84,9 +109,7 @@ pub(crate) fn record_success(
     let mut tally_attributes = attributes.clone();
     tally_attributes.push(KeyValue::new(semconv::CODE_FUNCTION_NAME, call.function));
     let fresh = CallsiteMetrics {
-        generation: instruments.generation(),
-        mode: call.mode,
-        endpoint: call.endpoint.cloned(),
+        recorded_for: RecordedFor::new(instruments, call.mode, call.endpoint),
         tally: instruments.tally(&tally_attributes),
         #[cfg(feature = "bound-metrics")]
         duration: instruments.bind_duration(&attributes),
@@ -96,12 +119,9 @@ pub(crate) fn record_success(
     slot.store(Some(Arc::new(fresh)));
 }
 
-/// A lookup command's tally, as one thread found it: for the instruments of `generation`, the
-/// mode and the endpoint.
+/// A lookup command's tally, as one thread found it.
 struct CommandTally {
-    generation: u64,
-    mode: SemconvMode,
-    endpoint: Option<Endpoint>,
+    recorded_for: RecordedFor,
     operation: Box<str>,
     tally: Arc<CacheTally>,
 }
@@ -126,14 +146,10 @@ pub(crate) fn count_command_lookups(
     (hits, misses): (u64, u64),
     attributes: &[KeyValue],
 ) {
-    let generation = instruments.generation();
     let found = COMMAND_TALLIES.try_with(|kept| {
         let mut kept = kept.try_borrow_mut().ok()?;
         let known = kept.iter().find(|known| {
-            known.generation == generation
-                && known.mode == mode
-                && &*known.operation == operation
-                && known.endpoint.as_ref() == endpoint
+            &*known.operation == operation && known.recorded_for.is(instruments, mode, endpoint)
         });
         if let Some(known) = known {
             return Some(Arc::clone(&known.tally));
@@ -143,9 +159,7 @@ pub(crate) fn count_command_lookups(
         }
         let tally = instruments.tally(attributes);
         kept.push(CommandTally {
-            generation,
-            mode,
-            endpoint: endpoint.cloned(),
+            recorded_for: RecordedFor::new(instruments, mode, endpoint),
             operation: operation.into(),
             tally: Arc::clone(&tally),
         });

@@ -63,7 +63,7 @@ pub(crate) fn snapshot() -> Rc<Snapshot> {
             }
         }
     });
-    // During thread exit, the thread-local is gone: read without keeping.
+    // During thread exit (the thread-local is gone) or re-entered: read without keeping.
     cached
         .ok()
         .flatten()

@@ -143,8 +143,8 @@ pub(super) fn add_call_attributes(
     }
 }
 
-/// At most how many attributes [`add_call_attributes`] adds: code location (3), the key or
-/// keys (1), the fields.
+/// At most how many attributes [`add_call_attributes`] adds: code location (3, unless turned
+/// off), the key or keys (1), the fields.
 pub(super) fn call_attribute_bound(
     config: &Config,
     keys: &[&dyn RedisKey],

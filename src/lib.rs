@@ -31,8 +31,22 @@ pub use redis_trace_core::{
 };
 pub use redis_trace_macros::redis_traced;
 
+/// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
-pub use redis_trace_core::__private;
+pub mod __private {
+    pub use crate::__outcome as outcome;
+    pub use redis_trace_core::__private::*;
+}
+
+/// Classifies a traced function's `&result` (generated code only): the runtime's ladder, named
+/// through this crate, the one runtime path an expansion shows.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __outcome {
+    ($result:expr) => {
+        $crate::__private::classify!([$crate::__private] $result)
+    };
+}
 
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

@@ -3,12 +3,11 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use arc_swap::ArcSwapOption;
-use redis_trace_commands::Answer;
+use redis_trace_commands::{Answer, KeyPolicyName, MessagingRole};
 
-use crate::callsite_metrics::CallsiteMetricsSlot;
 use crate::config::Config;
-use crate::key::{KeyPolicy, KeyPolicyName};
+use crate::key::KeyPolicy;
+use crate::metrics::FunctionMetrics;
 
 /// The name of the fn item the macro declares in the traced function's body; the function's
 /// path ends right before it.
@@ -26,9 +25,17 @@ pub struct Callsite {
     key_policy: Option<CallsiteKeyPolicy>,
     /// `cache = true | false` on the attribute.
     cache: Option<bool>,
-    answer: OnceLock<Answer>,
+    /// What the command table says about the operation, read on the first call.
+    facts: OnceLock<Facts>,
     /// What its successful calls record into.
-    metrics: CallsiteMetricsSlot,
+    metrics: FunctionMetrics,
+}
+
+/// What a function's calls mean, from its command's facts and the attribute.
+#[derive(Debug, Clone, Copy)]
+struct Facts {
+    answer: Answer,
+    messaging_role: Option<MessagingRole>,
 }
 
 /// A key policy chosen on the attribute (`key_policy = "hash"` or `key_policy = my_fn`),
@@ -91,8 +98,8 @@ impl Callsite {
             function: OnceLock::new(),
             key_policy: None,
             cache: None,
-            answer: OnceLock::new(),
-            metrics: ArcSwapOption::const_empty(),
+            facts: OnceLock::new(),
+            metrics: FunctionMetrics::new(),
         }
     }
 
@@ -104,18 +111,33 @@ impl Callsite {
         self
     }
 
-    /// What the function's result says about its keys: the command's answer (see
-    /// `redis_trace_commands::Command::answer`), unless `cache = ...` overrides it.
-    pub(crate) fn answer(&self) -> Answer {
-        *self.answer.get_or_init(|| {
-            let by_command =
-                redis_trace_commands::lookup(self.operation).map_or(Answer::Other, |c| c.answer());
-            match (self.cache, by_command) {
+    fn facts(&self) -> Facts {
+        *self.facts.get_or_init(|| {
+            let command = redis_trace_commands::lookup(self.operation);
+            let by_command = command.map_or(Answer::Other, |c| c.answer());
+            let answer = match (self.cache, by_command) {
                 (Some(true), _) => Answer::Lookup,
                 (Some(false), Answer::Lookup) => Answer::Other,
                 (_, answer) => answer,
+            };
+            Facts {
+                answer,
+                messaging_role: command.and_then(|c| c.messaging_role()),
             }
         })
+    }
+
+    /// What the function's result says about its keys: the command's answer (see
+    /// `redis_trace_commands::Command::answer`), unless `cache = ...` overrides it.
+    pub(crate) fn answer(&self) -> Answer {
+        self.facts().answer
+    }
+
+    /// Whether the function sends a message (`PUBLISH`, `SPUBLISH`, `XADD`): a producer.
+    pub(crate) fn sends(&self) -> bool {
+        self.facts()
+            .messaging_role
+            .is_some_and(MessagingRole::sends)
     }
 
     /// The same callsite with its own key policy.
@@ -134,7 +156,7 @@ impl Callsite {
     }
 
     /// What this function's successful calls record into.
-    pub(crate) fn metrics(&self) -> &CallsiteMetricsSlot {
+    pub(crate) fn metrics(&self) -> &FunctionMetrics {
         &self.metrics
     }
 

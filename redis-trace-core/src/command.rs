@@ -10,6 +10,7 @@ use opentelemetry::{Context, KeyValue, StringValue, Value};
 use redis_trace_commands::Answer;
 
 use crate::config::SemconvMode;
+use crate::messaging::MessagingSpec;
 use crate::outcome::Outcome;
 use crate::semconv::{self, old};
 use crate::sink::AttributeSink;
@@ -35,56 +36,6 @@ pub(crate) struct CommandSpec {
     pub(crate) procedure: Option<StringValue>,
     /// For the commands that send, read or settle messages: what the messaging conventions add.
     pub(crate) messaging: Option<MessagingSpec>,
-}
-
-/// A messaging command's attributes.
-#[derive(Debug, Clone)]
-pub(crate) struct MessagingSpec {
-    /// `send` (`PUBLISH`, `SPUBLISH`, `XADD`), `receive` (`XREAD`, `XREADGROUP`), `settle`
-    /// (`XACK`).
-    pub(crate) operation_type: &'static str,
-    /// The channel or stream, rendered by the key policy.
-    pub(crate) destination: Option<StringValue>,
-    /// The consumer group.
-    pub(crate) group: Option<StringValue>,
-    /// The payload's size (`PUBLISH`), without an envelope.
-    pub(crate) body_size: Option<usize>,
-}
-
-impl MessagingSpec {
-    pub(crate) fn sends(&self) -> bool {
-        self.operation_type == "send"
-    }
-
-    pub(crate) fn receives(&self) -> bool {
-        self.operation_type == "receive"
-    }
-
-    /// `messaging.*` of a span or metric (but `messaging.operation.name`, the command).
-    pub(crate) fn add_attributes(&self, operation: &str, sink: &mut impl AttributeSink) {
-        sink.add(semconv::MESSAGING_SYSTEM, || semconv::REDIS.into());
-        sink.add(semconv::MESSAGING_OPERATION_TYPE, || {
-            self.operation_type.into()
-        });
-        sink.add(semconv::MESSAGING_OPERATION_NAME, || {
-            operation.to_owned().into()
-        });
-        if let Some(destination) = &self.destination {
-            sink.add(semconv::MESSAGING_DESTINATION_NAME, || {
-                destination.clone().into()
-            });
-        }
-        if let Some(group) = &self.group {
-            sink.add(semconv::MESSAGING_CONSUMER_GROUP_NAME, || {
-                group.clone().into()
-            });
-        }
-        if let Some(size) = self.body_size {
-            sink.add(semconv::MESSAGING_MESSAGE_BODY_SIZE, || {
-                Value::I64(i64::try_from(size).unwrap_or(i64::MAX))
-            });
-        }
-    }
 }
 
 impl CommandSpec {
@@ -118,7 +69,7 @@ impl CommandSpec {
     /// answers a pipeline as a whole, so per-command timing does not exist.
     pub(crate) fn child_spans(
         &self,
-        tracer: &crate::any_tracer::AnyTracer,
+        tracer: &crate::tracer::AnyTracer,
         pipeline: &Context,
         started_at: SystemTime,
         ended_at: SystemTime,

@@ -238,13 +238,13 @@ mod tests {
         let io =
             redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
         let wrapped: Result<(), Wrapper> = Err(Wrapper(io.clone()));
-        let attributes = failure_attributes(crate::__outcome!(&wrapped));
+        let attributes = failure_attributes(crate::outcome::outcome_of!(&wrapped));
         assert_eq!(attributes.error_type.as_str(), "io");
         assert_eq!(attributes.status_code, None);
         assert_eq!(attributes.message, "repository failed");
 
         let boxed: Result<(), Box<dyn StdError + Send + Sync>> = Err("boom".into());
-        let attributes = failure_attributes(crate::__outcome!(&boxed));
+        let attributes = failure_attributes(crate::outcome::outcome_of!(&boxed));
         assert!(
             attributes
                 .error_type
@@ -255,13 +255,13 @@ mod tests {
         assert_eq!(attributes.message, "boom");
 
         let text: Result<Option<u8>, String> = Err("plain text".into());
-        let attributes = failure_attributes(crate::__outcome!(&text));
+        let attributes = failure_attributes(crate::outcome::outcome_of!(&text));
         assert_eq!(attributes.error_type.as_str(), "alloc::string::String");
         assert_eq!(attributes.message, "plain text");
 
         struct Unprintable;
         let opaque: Result<bool, Unprintable> = Err(Unprintable);
-        let attributes = failure_attributes(crate::__outcome!(&opaque));
+        let attributes = failure_attributes(crate::outcome::outcome_of!(&opaque));
         assert!(attributes.error_type.as_str().ends_with("Unprintable"));
         assert_eq!(attributes.message, "");
     }
@@ -274,7 +274,7 @@ mod tests {
             panic!("not an error reply");
         };
         let returned: redis::RedisResult<()> = Err(redis::RedisError::from(reply.clone()));
-        let from_result = failure_attributes(crate::__outcome!(&returned));
+        let from_result = failure_attributes(crate::outcome::outcome_of!(&returned));
         let from_reply = ErrorAttributes::server_error(&reply);
         assert_eq!(from_result, from_reply);
         assert_eq!(from_reply.error_type.as_str(), "WRONGTYPE");

@@ -6,24 +6,26 @@
 //! modules are private; what generated code needs is under [`__private`], which is not a public
 //! API.
 //!
-//! Layout, one concept per module, no import cycles (a test checks):
-//! - `globals`: the one owner of process-wide state (settings and default endpoint, tracer,
-//!   instruments, the fast-path flag) and the public setters.
-//! - `config`, `endpoint`, `key`, `fields`: what users configure and pass.
-//! - `callsite` (static per annotated fn), `operation` (the per-call guard: lifecycle in
-//!   `mod.rs`, attributes, scope), `outcome` (result shapes), `failure` (errors → attributes).
+//! Layout: one concept per module, arrows one way at every level (`tests/layout.rs` checks);
+//! CONTRIBUTING.md has the map.
+//! - `globals`: what the user installs (configuration, default endpoint, tracer and meter
+//!   providers) and the fast-path flag, read by every call through one per-thread snapshot.
+//! - `config`, `endpoint`, `key` (policies, templates), `fields`: what users configure and pass.
+//! - `callsite` (static per annotated fn), `operation` (the per-call guard: lifecycle,
+//!   attributes, scope), `outcome` (result shapes), `failure` (errors → attributes).
 //! - `connection` (`TracedConnection` and what it describes), `command` (a command's span
-//!   attributes and replies), `statement` (sanitized `db.query.text`).
-//! - `tracer`, `metrics`, `semconv`, `sink`, `intern`, `text`: building blocks.
+//!   attributes and replies), `statement` (sanitized `db.query.text`), `args` (what a
+//!   command's arguments say).
+//! - `messaging` (pub/sub and streams: what a messaging command is, send, receive, process,
+//!   the carrier and envelope), `pool` (the pool integrations).
+//! - `metrics` (every instrument and tally), `tracer` (the tracer in use), `semconv` (names).
+//! - `sink`, `intern`, `text`: building blocks.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod any_tracer;
-#[cfg(test)]
-mod architecture;
+mod args;
 mod callsite;
-mod callsite_metrics;
 mod command;
 mod config;
 mod connection;
@@ -38,13 +40,9 @@ mod metrics;
 mod operation;
 mod outcome;
 pub mod pool;
-mod pooling;
-#[cfg(test)]
-mod properties;
 pub mod semconv;
 mod sink;
 mod statement;
-mod template;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text;
@@ -65,16 +63,16 @@ pub use key::{KeyPolicy, KeyRenderer};
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::__outcome as outcome;
+    pub use crate::__classify as classify;
     pub use crate::callsite::{Callsite, CallsiteKeyPolicy};
     pub use crate::endpoint::ToEndpoint;
     pub use crate::failure::Failure;
     pub use crate::fields::FieldValue;
+    pub use crate::key::KeyTemplate;
     pub use crate::key::RedisKey;
     pub use crate::operation::{Fields, Instrumented, Operation};
     pub use crate::outcome::ladder;
     pub use crate::outcome::{Outcome, Probe, Shape};
-    pub use crate::template::KeyTemplate;
 
     /// The value of the unreachable "fake return" that gives an async body its declared type.
     #[must_use]

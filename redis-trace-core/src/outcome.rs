@@ -4,7 +4,7 @@
 //! type aliases such as `redis::RedisResult<Option<T>>`. It uses "autoref specialization": the
 //! generated code calls a method on `&&&&Probe(&result)` and the compiler picks the impl with the
 //! most specific type (`Result<Option<T>, E>` before `Result<T, E>` before anything). The ladder
-//! lives in [`crate::__outcome!`] so the expansion stays one line.
+//! lives in [`outcome_of!`] so the expansion stays one line.
 //!
 //! What a found value or a flag *means* (a cache hit, an applied write, nothing) depends on the
 //! command, not the type: the operation decides that with the command table's `Answer`.
@@ -119,7 +119,7 @@ fn counts(found: impl IntoIterator<Item = bool>) -> Outcome<'static> {
     }
 }
 
-/// The classification ladders, most specific first. Brought into scope by [`crate::__outcome!`].
+/// The classification ladders, most specific first. Brought into scope by [`outcome_of!`].
 #[doc(hidden)]
 pub mod ladder {
     use super::{counts, settled, Display, Failure, Outcome, Probe, Shape, StdError};
@@ -273,21 +273,31 @@ pub mod ladder {
     }
 }
 
-/// Classifies `&result` by its concrete type. Used by generated code only.
+/// Classifies `&result` by its concrete type (the autoref ladder), naming the runtime through
+/// the path in brackets: generated code passes the facade's `::redis_trace::__private`, so
+/// `cargo expand` shows one runtime path. Used by generated code only.
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __outcome {
-    ($result:expr) => {{
+macro_rules! __classify {
+    ([$($private:tt)*] $result:expr) => {{
         #[allow(unused_imports)]
-        use $crate::__private::ladder::*;
-        match (&&&&$crate::__private::Probe($result)).redis_trace_shape() {
-            $crate::__private::Shape::Failed(error) => $crate::__private::Outcome::Failed(
-                (&&&$crate::__private::Probe(error)).redis_trace_failure(),
+        use $($private)*::ladder::*;
+        match (&&&&$($private)*::Probe($result)).redis_trace_shape() {
+            $($private)*::Shape::Failed(error) => $($private)*::Outcome::Failed(
+                (&&&$($private)*::Probe(error)).redis_trace_failure(),
             ),
             shape => shape.settled(),
         }
     }};
 }
+
+/// [`__classify!`] through this crate's own path, for the core's own code and tests.
+macro_rules! outcome_of {
+    ($result:expr) => {
+        $crate::__classify!([$crate::__private] $result)
+    };
+}
+pub(crate) use outcome_of;
 
 #[cfg(test)]
 mod tests {
@@ -322,25 +332,22 @@ mod tests {
         let four: Aliased<Four> = Ok((None, None, None, Some(1)));
         let bare_options: Vec<Option<u8>> = vec![None];
         let flag = true;
-        assert_eq!(outcome_kind(&crate::__outcome!(&hit)), "found true");
-        assert_eq!(outcome_kind(&crate::__outcome!(&miss)), "found false");
-        assert_eq!(outcome_kind(&crate::__outcome!(&found)), "flag true");
-        assert_eq!(outcome_kind(&crate::__outcome!(&absent)), "flag false");
-        assert_eq!(outcome_kind(&crate::__outcome!(&plain)), "ok");
-        assert_eq!(outcome_kind(&crate::__outcome!(&bytes)), "ok");
-        assert_eq!(outcome_kind(&crate::__outcome!(&option)), "found false");
-        assert_eq!(outcome_kind(&crate::__outcome!(&value)), "ok");
+        assert_eq!(outcome_kind(&outcome_of!(&hit)), "found true");
+        assert_eq!(outcome_kind(&outcome_of!(&miss)), "found false");
+        assert_eq!(outcome_kind(&outcome_of!(&found)), "flag true");
+        assert_eq!(outcome_kind(&outcome_of!(&absent)), "flag false");
+        assert_eq!(outcome_kind(&outcome_of!(&plain)), "ok");
+        assert_eq!(outcome_kind(&outcome_of!(&bytes)), "ok");
+        assert_eq!(outcome_kind(&outcome_of!(&option)), "found false");
+        assert_eq!(outcome_kind(&outcome_of!(&value)), "ok");
+        assert_eq!(outcome_kind(&outcome_of!(&several)), "2 found 1 missing");
+        assert_eq!(outcome_kind(&outcome_of!(&pair)), "1 found 1 missing");
+        assert_eq!(outcome_kind(&outcome_of!(&four)), "1 found 3 missing");
         assert_eq!(
-            outcome_kind(&crate::__outcome!(&several)),
-            "2 found 1 missing"
-        );
-        assert_eq!(outcome_kind(&crate::__outcome!(&pair)), "1 found 1 missing");
-        assert_eq!(outcome_kind(&crate::__outcome!(&four)), "1 found 3 missing");
-        assert_eq!(
-            outcome_kind(&crate::__outcome!(&bare_options)),
+            outcome_kind(&outcome_of!(&bare_options)),
             "0 found 1 missing"
         );
-        assert_eq!(outcome_kind(&crate::__outcome!(&flag)), "flag true");
+        assert_eq!(outcome_kind(&outcome_of!(&flag)), "flag true");
     }
 
     #[test]

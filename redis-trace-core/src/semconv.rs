@@ -7,6 +7,13 @@
 /// The instrumentation scope name of every span and metric redis-trace creates.
 pub const SCOPE_NAME: &str = "redis-trace";
 
+/// The instrumentation scope of redis-trace's tracer and meter.
+pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
+    opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
 /// `db.client.operation.duration`: histogram of operation durations in seconds, the stable
 /// database metric.
 pub const DB_CLIENT_OPERATION_DURATION: &str = "db.client.operation.duration";

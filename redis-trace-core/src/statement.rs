@@ -7,15 +7,11 @@
 //! credentials (`AUTH`, `HELLO ... AUTH`, `MIGRATE ... AUTH/AUTH2`, `CONFIG SET`,
 //! `ACL SETUSER`) mask them under every policy, raw included.
 
-use std::borrow::Cow;
+use redis_trace_commands::lookup_args;
 
-use redis_trace_commands::{lookup_args, Command};
-
+use crate::args::command_name;
 use crate::key::KeyPolicy;
 use crate::text::truncate_on_char_boundary;
-
-/// Commands whose arguments are all masked, tokens included.
-const ALL_MASKED: &[&str] = &["AUTH", "ACL SETUSER", "CONFIG SET"];
 
 /// The sanitized statement of one command given as its arguments (`args[0]` is the name), at
 /// most `max_len` bytes.
@@ -38,7 +34,7 @@ pub(crate) fn sanitize<A: AsRef<[u8]>>(
     };
     let name_words = 1 + command.name.matches(' ').count();
     let keys = command.key_positions(args);
-    let masks_all = ALL_MASKED.contains(&command.name);
+    let masks_all = command.masks_every_argument();
     let mut out = String::from(command.name);
     let mut credentials_left = 0_usize;
     for (position, argument) in args.iter().enumerate().skip(name_words) {
@@ -57,39 +53,12 @@ pub(crate) fn sanitize<A: AsRef<[u8]>>(
             }
         } else if !masks_all && command.is_token(argument) {
             out.push_str(&String::from_utf8_lossy(argument).to_ascii_uppercase());
-            credentials_left = credentials_after(command, argument);
+            credentials_left = command.credentials_after(argument);
         } else {
             out.push('?');
         }
     }
     truncate_on_char_boundary(&out, max_len).to_owned()
-}
-
-/// How many arguments after `token` are credentials: `HELLO .. AUTH user pass`,
-/// `MIGRATE .. AUTH pass`, `MIGRATE .. AUTH2 user pass`.
-fn credentials_after(command: &Command, token: &[u8]) -> usize {
-    match (command.name, token.to_ascii_uppercase().as_slice()) {
-        ("HELLO", b"AUTH") | ("MIGRATE", b"AUTH2") => 2,
-        ("MIGRATE", b"AUTH") => 1,
-        _ => 0,
-    }
-}
-
-/// `db.operation.name` of the command `args`: the command table's name (with its subcommand),
-/// else the first argument in upper case if it reads as a name, else `UNKNOWN`.
-pub(crate) fn command_name<A: AsRef<[u8]>>(args: &[A]) -> Cow<'static, str> {
-    if let Some(command) = lookup_args(args) {
-        return Cow::Borrowed(command.name);
-    }
-    match args
-        .first()
-        .map(|name| String::from_utf8_lossy(name.as_ref()))
-    {
-        Some(name) if !name.is_empty() && name.chars().all(|c| c.is_ascii_graphic()) => {
-            Cow::Owned(name.to_ascii_uppercase())
-        }
-        _ => Cow::Borrowed("UNKNOWN"),
-    }
 }
 
 #[cfg(test)]
@@ -180,12 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn command_names() {
-        assert_eq!(command_name(&["get", "k"]), "GET");
-        assert_eq!(command_name(&["client", "setname", "n"]), "CLIENT SETNAME");
-        assert_eq!(command_name(&["json.get", "k"]), "JSON.GET");
-        assert_eq!(command_name(&["bad name"]), "UNKNOWN");
-        assert_eq!(command_name::<&str>(&[]), "UNKNOWN");
+    fn unknown_names() {
         assert_eq!(text(&["\u{7}x", "secret"]), "UNKNOWN ?");
     }
 
@@ -298,5 +262,99 @@ mod tests {
             "GET ?"
         );
         assert!(sanitize(&["GET", "user:42"], &KeyPolicy::Raw, 256, 8).len() <= 8);
+    }
+}
+
+/// Property tests (proptest): arbitrary argument lists with a marker in every value: never a
+/// value or a credential in the statement, always within the cap.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use redis_trace_commands::COMMANDS;
+
+    use super::sanitize;
+    use crate::key::KeyPolicy;
+
+    /// Cases per property: enough to walk the command table many times over.
+    const CASES: u32 = 1024;
+
+    /// A marker placed in every value: it must never reach the output.
+    const SECRET: &[u8] = b"Zq9secret";
+
+    /// A command name from the table (with its subcommand) or arbitrary bytes.
+    fn command_name() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        prop_oneof![
+            (0..COMMANDS.len()).prop_map(|index| {
+                COMMANDS[index]
+                    .name
+                    .split(' ')
+                    .map(|part| part.as_bytes().to_vec())
+                    .collect()
+            }),
+            proptest::collection::vec(any::<u8>(), 0..12).prop_map(|name| vec![name]),
+        ]
+    }
+
+    /// A value carrying the marker among arbitrary bytes.
+    fn secret_value() -> impl Strategy<Value = Vec<u8>> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..24),
+            proptest::collection::vec(any::<u8>(), 0..24),
+        )
+            .prop_map(|(before, after)| [before, SECRET.to_vec(), after].concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+        #[test]
+        fn statements_never_show_a_value_and_stay_within_the_cap(
+            name in command_name(),
+            values in proptest::collection::vec(secret_value(), 0..12),
+            max_len in 1usize..400,
+        ) {
+            let args: Vec<Vec<u8>> = name.into_iter().chain(values).collect();
+            // Keys hashed or omitted: nothing of any argument but the command's own name and
+            // syntax tokens may appear.
+            for policy in [KeyPolicy::hash_with_secret("test"), KeyPolicy::Omit] {
+                let text = sanitize(&args, &policy, 64, max_len);
+                prop_assert!(text.len() <= max_len, "{} > {max_len}", text.len());
+                prop_assert!(!text.contains("Zq9secret"), "{text}");
+            }
+        }
+
+        #[test]
+        fn credentials_never_appear_even_with_raw_keys(
+            password in "[a-zA-Z0-9]{8,24}",
+            user in "[a-z]{3,8}",
+        ) {
+            let password = format!("pw{password}");
+            let commands: Vec<Vec<&str>> = vec![
+                vec!["AUTH", &password],
+                vec!["AUTH", &user, &password],
+                vec!["HELLO", "3", "AUTH", &user, &password],
+                vec!["CONFIG", "SET", "requirepass", &password],
+                vec!["ACL", "SETUSER", &user, "on", &password],
+                vec!["MIGRATE", "host", "6379", "", "0", "5000", "AUTH2", &user, &password, "KEYS", "k"],
+                vec!["MIGRATE", "host", "6379", "k", "0", "5000", "AUTH", &password],
+            ];
+            for args in commands {
+                let text = sanitize(&args, &KeyPolicy::Raw, 256, 2048);
+                prop_assert!(!text.contains(&password), "{text}");
+            }
+        }
+    }
+
+    /// Sizes no generator reaches: a 10 MB value, 100 000 arguments.
+    #[test]
+    fn pathological_statements_stay_bounded() {
+        let huge = vec![b'x'; 10 * 1024 * 1024];
+        let mut args: Vec<Vec<u8>> = vec![b"SET".to_vec(), b"k".to_vec(), huge];
+        assert!(sanitize(&args, &KeyPolicy::Raw, 256, 2048).len() <= 2048);
+        args = std::iter::once(b"MSET".to_vec())
+            .chain((0..100_000).map(|i| format!("k{i}").into_bytes()))
+            .collect();
+        let text = sanitize(&args, &KeyPolicy::Pattern, 256, 2048);
+        assert!(text.len() <= 2048, "{}", text.len());
     }
 }

@@ -124,11 +124,6 @@ pub enum KeyPolicyChoice {
     Custom(syn::ExprPath),
 }
 
-/// Attribute names redis-trace sets itself: `fields(...)` cannot override them.
-const RESERVED_PREFIXES: &[&str] = &[
-    "db.", "server.", "error.", "code.", "net.", "cache.", "redis.",
-];
-
 enum CheckedOp {
     Known(&'static commands::Command),
     /// A command the table does not know, accepted with `unchecked` (module commands).
@@ -183,23 +178,24 @@ fn check_op(op: &LitStr, unchecked: bool, errors: &mut Errors) -> Option<Checked
 }
 
 fn check_key_policy(policy: &Expr, errors: &mut Errors) -> Option<KeyPolicyChoice> {
-    const NAMES: [&str; 4] = ["pattern", "hash", "raw", "omit"];
+    let names = commands::KeyPolicyName::ALL.map(|(name, _)| name);
+    let listed = names.map(|name| format!("\"{name}\"")).join(", ");
     match policy {
         Expr::Lit(syn::ExprLit {
             lit: syn::Lit::Str(name),
             ..
         }) => {
             let value = name.value();
-            if let Some(known) = NAMES.iter().find(|known| **known == value) {
+            if let Some(known) = names.iter().find(|known| **known == value) {
                 return Some(KeyPolicyChoice::Named(known));
             }
-            let close = suggest::closest(&value, NAMES.iter().copied());
+            let close = suggest::closest(&value, names.iter().copied());
             let hint =
                 close.map_or_else(String::new, |close| format!("did you mean \"{close}\"? "));
             errors.push(syn::Error::new(
                 name.span(),
                 format!(
-                    "unknown key policy \"{value}\"; {hint}(expected \"pattern\", \"hash\", \"raw\", \"omit\", or a path to `fn(&[u8]) -> Option<String>`)"
+                    "unknown key policy \"{value}\"; {hint}(expected {listed}, or a path to `fn(&[u8]) -> Option<String>`)"
                 ),
             ));
             None
@@ -208,7 +204,7 @@ fn check_key_policy(policy: &Expr, errors: &mut Errors) -> Option<KeyPolicyChoic
         other => {
             errors.push(syn::Error::new_spanned(
                 other,
-                "`key_policy` takes \"pattern\", \"hash\", \"raw\", \"omit\" or a path to `fn(&[u8]) -> Option<String>`",
+                format!("`key_policy` takes {listed} or a path to `fn(&[u8]) -> Option<String>`"),
             ));
             None
         }
@@ -224,7 +220,7 @@ fn check_fields(
     let mut fields = Vec::new();
     let mut seen = BTreeSet::new();
     for field in &args.fields {
-        if RESERVED_PREFIXES
+        if commands::RESERVED_ATTRIBUTE_NAMESPACES
             .iter()
             .any(|prefix| field.name.starts_with(prefix))
         {
@@ -233,7 +229,7 @@ fn check_fields(
                 format!(
                     "`{}` is in a namespace redis-trace records itself ({}); pick another name, e.g. `app.{}`",
                     field.name,
-                    RESERVED_PREFIXES.join(", "),
+                    commands::RESERVED_ATTRIBUTE_NAMESPACES.join(", "),
                     field.name
                 ),
             ));
@@ -282,26 +278,16 @@ fn check_key(
     }
 }
 
-/// Commands that run a stored script or function.
-const SCRIPT_CALLS: &[&str] = &[
-    "EVAL",
-    "EVALSHA",
-    "EVALSHA_RO",
-    "EVAL_RO",
-    "FCALL",
-    "FCALL_RO",
-];
-
 fn check_procedure(command: Option<&CheckedOp>, procedure: &Expr, errors: &mut Errors) {
     if let Some(CheckedOp::Known(command)) = command {
-        if !SCRIPT_CALLS.contains(&command.name) {
+        if !command.runs_script() {
             errors.push(syn::Error::new_spanned(
                 procedure,
                 format!(
                     "`procedure` names the script or function a script call runs; `{}` runs \
                      none (use it with {})",
                     command.name,
-                    SCRIPT_CALLS.join(", ")
+                    commands::script_calls().join(", ")
                 ),
             ));
         }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwapOption;
 use redis::{Cmd, RedisResult, Value};
 
-use super::describe::{self, cmd_args, common_slot};
+use super::describe;
 use super::TracedConnection;
+use crate::args::{cmd_args, common_slot};
 use crate::command::Replies;
 use crate::endpoint::Endpoint;
 use crate::operation::Operation;

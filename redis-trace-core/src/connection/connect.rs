@@ -10,7 +10,7 @@ use redis::RedisResult;
 
 use crate::endpoint::Endpoint;
 use crate::failure::Failure;
-use crate::pooling::PoolTelemetry;
+use crate::metrics::PoolTelemetry;
 use crate::{globals, semconv};
 
 /// Runs `connect`, traced as `connect {address}:{port}`; on failure the span carries
@@ -66,7 +66,7 @@ impl SetUp {
     }
 }
 
-type BoxedSpan = crate::any_tracer::AnySpan;
+type BoxedSpan = crate::tracer::AnySpan;
 
 /// `db.client.connection.create_time` of `pool`.
 fn record_create(pool: &PoolTelemetry, started: Instant) {

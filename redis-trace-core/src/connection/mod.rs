@@ -11,7 +11,7 @@ mod describe;
 mod messages;
 mod pooled;
 mod reconnect;
-pub(crate) mod resp;
+mod resp;
 #[cfg(feature = "sentinel")]
 mod sentinel;
 
@@ -24,12 +24,13 @@ use opentelemetry::trace::SpanContext;
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
 use self::cluster::ClusterNodes;
-use self::describe::{cmd_args, common_slot, is_named};
-use self::messages::Kind;
 pub use self::pooled::Pooled;
 use self::reconnect::Reconnects;
 #[cfg(feature = "sentinel")]
 pub use self::sentinel::TracedSentinelClient;
+use redis_trace_commands::MessagingRole;
+
+use crate::args::{cmd_args, cmd_name, common_slot, is_named};
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::operation::Operation;
 
@@ -193,8 +194,8 @@ impl TracedConnection<redis::Connection> {
 
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        if let Some(kind) = Kind::of_cmd(cmd) {
-            return Box::pin(self.message_command(kind, cmd));
+        if let Some(role) = cmd_name(cmd).and_then(MessagingRole::of) {
+            return Box::pin(self.message_command(role, cmd));
         }
         if let Some(nodes) = self.cluster.clone() {
             return Box::pin(self.cluster_command(nodes, cmd));

@@ -54,3 +54,61 @@ mod tests {
         assert_eq!(parse_commands(binary), vec![vec![&b"GET"[..], b"\xff\r"]]);
     }
 }
+
+/// Property tests (proptest): the reader reads anything without panicking, and reads back what
+/// redis-rs packs.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::parse_commands;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_resp_reader_reads_anything_without_panicking(
+            bytes in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let commands = parse_commands(&bytes);
+            let total: usize = commands.iter().flatten().map(|arg| arg.len()).sum();
+            prop_assert!(total <= bytes.len());
+        }
+
+        #[test]
+        fn the_resp_reader_reads_back_what_redis_rs_packs(
+            commands in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..6),
+                1..4,
+            ),
+        ) {
+            let mut pipeline = redis::pipe();
+            for args in &commands {
+                let mut cmd = redis::Cmd::new();
+                for arg in args {
+                    cmd.arg(arg.as_slice());
+                }
+                pipeline.add_command(cmd);
+            }
+            let packed = pipeline.get_packed_pipeline();
+            let read: Vec<Vec<Vec<u8>>> = parse_commands(&packed)
+                .into_iter()
+                .map(|args| args.into_iter().map(<[u8]>::to_vec).collect())
+                .collect();
+            prop_assert_eq!(read, commands);
+        }
+    }
+
+    /// 100 000 nested array headers and a 10 MB bulk string: read or refused, never a panic.
+    #[test]
+    fn pathological_inputs_stay_bounded() {
+        let nested = b"*1\r\n".repeat(100_000);
+        let _ = parse_commands(&nested);
+        let huge = vec![b'x'; 10 * 1024 * 1024];
+        let mut big = b"*1\r\n$10485760\r\n".to_vec();
+        big.extend_from_slice(&huge);
+        big.extend_from_slice(b"\r\n");
+        let read = parse_commands(&big);
+        assert_eq!(read[0][0].len(), huge.len());
+    }
+}

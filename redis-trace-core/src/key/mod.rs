@@ -9,11 +9,15 @@ use std::fmt;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use redis_trace_commands::KeyPolicyName;
+
 use crate::text::truncate_on_char_boundary;
 
 mod pattern;
+mod template;
 
 use self::pattern::pattern;
+pub use self::template::KeyTemplate;
 
 /// A Redis key (used by generated code): anything redis-rs accepts as an argument (`&str`, `String`, `Vec<u8>`, numbers).
 #[diagnostic::on_unimplemented(
@@ -156,54 +160,6 @@ impl fmt::Debug for KeyPolicy {
             Self::Custom(_) => f.write_str("Custom"),
         }
     }
-}
-
-/// The key policies that have a name: what `REDIS_TRACE_KEY_POLICY` and
-/// `key_policy = "..."` accept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum KeyPolicyName {
-    Pattern,
-    Hash,
-    Raw,
-    Omit,
-}
-
-impl KeyPolicyName {
-    /// Every name, as written in the environment and on the attribute.
-    const ALL: [(&'static str, Self); 4] = [
-        ("pattern", Self::Pattern),
-        ("hash", Self::Hash),
-        ("raw", Self::Raw),
-        ("omit", Self::Omit),
-    ];
-
-    /// The policy named `name` (exactly as listed, lower case).
-    pub(crate) const fn from_name(name: &str) -> Option<Self> {
-        let mut index = 0;
-        while index < Self::ALL.len() {
-            let (written, policy) = Self::ALL[index];
-            if eq_ignore_ascii_case(written.as_bytes(), name.as_bytes()) {
-                return Some(policy);
-            }
-            index += 1;
-        }
-        None
-    }
-}
-
-/// `<[u8]>::eq_ignore_ascii_case`, usable in `const` (a callsite's static names its policy).
-const fn eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut index = 0;
-    while index < a.len() {
-        if !a[index].eq_ignore_ascii_case(&b[index]) {
-            return false;
-        }
-        index += 1;
-    }
-    true
 }
 
 impl KeyPolicy {
@@ -395,5 +351,138 @@ mod tests {
         assert_ne!(a.render(b"user:1", 256), a.render(b"user:2", 256));
         assert_ne!(a.render(b"user:1", 256), b.render(b"user:1", 256));
         assert!(a.render(b"user:1", 256).unwrap().starts_with("h:"));
+    }
+}
+
+/// Property tests (proptest): any key under any policy renders as capped, escaped UTF-8; the
+/// one-pass pattern agrees with its first, several-pass definition.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::KeyPolicy;
+
+    /// Cases per property.
+    const CASES: u32 = 1024;
+
+    fn policies() -> Vec<KeyPolicy> {
+        vec![
+            KeyPolicy::Pattern,
+            KeyPolicy::hash_with_secret("test"),
+            KeyPolicy::Raw,
+            KeyPolicy::Omit,
+            KeyPolicy::custom(|key| Some(String::from_utf8_lossy(key).repeat(3))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_key_renders_as_capped_utf8_under_every_policy(
+            key in proptest::collection::vec(any::<u8>(), 0..600),
+            max_len in 0usize..300,
+        ) {
+            for policy in policies() {
+                if let Some(rendered) = policy.render(&key, max_len) {
+                    prop_assert!(rendered.len() <= max_len.max(18), "{} > {max_len}", rendered.len());
+                    prop_assert!(!rendered.chars().any(char::is_control), "{rendered:?}");
+                }
+            }
+        }
+    }
+
+    /// A 10 MB key: rendered within the cap under every policy.
+    #[test]
+    fn a_huge_key_stays_bounded() {
+        let huge = vec![b'x'; 10 * 1024 * 1024];
+        for policy in policies() {
+            if let Some(rendered) = policy.render(&huge, 256) {
+                assert!(rendered.len() <= 256 * 3, "{}", rendered.len());
+            }
+        }
+    }
+
+    /// The pattern policy as first written, several passes per segment: the one-pass version must
+    /// agree with it on every key.
+    fn pattern_reference(key: &[u8]) -> String {
+        const SEPARATORS: &[char] = &[':', '/', '|', '#', '{', '}', ',', ';', '=', ' '];
+        fn looks_like_an_id(segment: &str) -> bool {
+            if segment.is_empty() {
+                return false;
+            }
+            let digits = segment.bytes().filter(u8::is_ascii_digit).count();
+            let letters = segment.bytes().filter(u8::is_ascii_alphabetic).count();
+            let hex = segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+            segment
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
+                || (hex && segment.len() >= 12 && digits > 0)
+                || segment.contains('@')
+                || (segment.len() >= 20 && digits > 0 && letters > 0)
+                || segment.chars().any(|c| c.is_control() || !c.is_ascii())
+        }
+        let Ok(text) = std::str::from_utf8(key) else {
+            return "?".into();
+        };
+        text.split(SEPARATORS)
+            .map(|segment| {
+                if looks_like_an_id(segment) {
+                    "?"
+                } else {
+                    segment
+                }
+            })
+            .zip(
+                text.matches(SEPARATORS)
+                    .map(Some)
+                    .chain(std::iter::once(None)),
+            )
+            .map(|(segment, separator)| format!("{segment}{}", separator.unwrap_or("")))
+            .collect()
+    }
+
+    /// Keys made of segments near the id rules' edges (numbers with `.-+`, hex with `-` around 12
+    /// bytes, letter-digit tokens around 20 bytes, `@`, control characters, non-ASCII text) joined
+    /// by separators; and arbitrary bytes, invalid UTF-8 included.
+    fn pattern_key() -> impl Strategy<Value = Vec<u8>> {
+        let from = |alphabet: &'static [u8]| {
+            proptest::collection::vec(prop::sample::select(alphabet), 0..26)
+        };
+        let segment = prop_oneof![
+            from(b"0123456789.-+"),
+            from(b"0123456789abcdefABCDEF-"),
+            from(b"0123456789abcdefABCDEF-+."),
+            from(b"0123456789ghxyzGHXYZ_"),
+            from(b"0123456789aZ@._\x00\x1f\x7f\xc3\xa9"),
+        ];
+        prop_oneof![
+            proptest::collection::vec(
+                (segment, prop::sample::select(b":/|#{},;= ".to_vec())),
+                0..5
+            )
+            .prop_map(|parts| {
+                parts
+                    .into_iter()
+                    .flat_map(|(mut segment, separator)| {
+                        segment.push(separator);
+                        segment
+                    })
+                    .collect()
+            }),
+            proptest::collection::vec(any::<u8>(), 0..48),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(CASES * 4))]
+
+        #[test]
+        fn the_one_pass_pattern_agrees_with_the_reference(key in pattern_key()) {
+            prop_assert_eq!(
+                KeyPolicy::Pattern.render(&key, usize::MAX / 2),
+                Some(pattern_reference(&key))
+            );
+        }
     }
 }

@@ -47,7 +47,7 @@ pub(crate) fn extract<'a>(
 
 /// The field names the propagator writes (trace context, not payload data): read once per
 /// stream reply.
-pub(crate) fn carrier_field_names() -> Vec<String> {
+pub(crate) fn field_names() -> Vec<String> {
     let mut names = Vec::new();
     with_propagator(|propagator| names.extend(propagator.fields().map(str::to_owned)));
     names
@@ -120,7 +120,7 @@ mod tests {
             context().span().span_context().trace_id()
         );
         assert!(extracted.is_remote());
-        assert_eq!(carrier_field_names(), ["traceparent", "tracestate"]);
+        assert_eq!(field_names(), ["traceparent", "tracestate"]);
     }
 
     #[test]

@@ -18,16 +18,26 @@
 //!
 //! The propagator is the globally configured `TextMapPropagator`, W3C trace context when none
 //! is configured.
+//
+// Layout: `command` (what a messaging command is on a span and a metric), `send` (the context
+// a send carries), `receive` (a stream read's entries and its receive span), `process` (the
+// consumer's process span), `measure` (the messaging metrics), `carrier` and `envelope` (the
+// wire formats), `pubsub` (the consumer wrapper). The traced connection drives the first four;
+// nothing here knows the connection.
 
 mod carrier;
+mod command;
 pub mod envelope;
+mod measure;
 mod process;
 mod pubsub;
+mod receive;
+mod send;
 
 use opentelemetry::trace::SpanContext;
 use opentelemetry::Context;
 
-pub use pubsub::{Message, MessageParent, TracedPubSub};
+pub use self::pubsub::{Message, MessageParent, TracedPubSub};
 
 /// `payload` in an envelope carrying the current trace context (unchanged when there is none):
 /// publish it with any client, a [`TracedPubSub`] consumer gets `payload` back.
@@ -47,9 +57,10 @@ pub fn carrier_fields() -> Vec<(String, String)> {
     carrier::inject(&Context::current())
 }
 
-pub(crate) use carrier::{
-    carrier_field_names, extract as extract_context, inject as inject_context,
-};
+pub(crate) use self::command::{describe, MessagingSpec};
+pub(crate) use self::measure::{count, record_duration};
+pub(crate) use self::receive::{receive_span, received, Received};
+pub(crate) use self::send::{message_id, sending_context, with_context};
 
 /// Runs `handle` under a CONSUMER span `process {stream}` for the stream entry `id` whose
 /// producer's context is `producer` (see `TracedConnection::producer_of`): the current context

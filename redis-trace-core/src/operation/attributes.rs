@@ -80,7 +80,7 @@ pub(super) fn creation_attributes(
     }
     // An annotated function that sends a message is a producer (its destination is its key).
     if let Target::Function(callsite) = target {
-        if sends(callsite.operation()) {
+        if callsite.sends() {
             sink.add(semconv::MESSAGING_SYSTEM, || Value::from(semconv::REDIS));
             sink.add(semconv::MESSAGING_OPERATION_TYPE, || Value::from("send"));
             sink.add(semconv::MESSAGING_OPERATION_NAME, || {
@@ -179,7 +179,7 @@ impl Target {
     /// PRODUCER for the commands that send a message, CLIENT for everything else.
     pub(super) fn kind(&self) -> SpanKind {
         match self {
-            Self::Function(callsite) if sends(callsite.operation()) => SpanKind::Producer,
+            Self::Function(callsite) if callsite.sends() => SpanKind::Producer,
             Self::Command(spec) if spec.messaging.as_ref().is_some_and(|m| m.sends()) => {
                 SpanKind::Producer
             }
@@ -205,11 +205,6 @@ impl Target {
             Self::Command(_) => None,
         }
     }
-}
-
-/// Whether the command `operation` sends a message.
-fn sends(operation: &str) -> bool {
-    matches!(operation, "PUBLISH" | "SPUBLISH" | "XADD")
 }
 
 #[cfg(test)]

@@ -18,18 +18,18 @@ use self::attributes::{
     span_name,
 };
 pub use self::scope::Instrumented;
-use crate::any_tracer::AnySpan;
 use crate::callsite::Callsite;
-use crate::callsite_metrics::{self, Success};
 use crate::command::{CommandSpec, Replies};
 use crate::config::{Config, SemconvMode};
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::failure::ErrorAttributes;
 use crate::globals::{self, Snapshot};
 use crate::key::RedisKey;
+use crate::metrics::{self, Success};
 use crate::outcome::{Meaning, Outcome};
 use crate::semconv;
 use crate::sink::{AttributeSink, Count, InlineAttributes};
+use crate::tracer::AnySpan;
 
 /// Attributes set when a span ends: `cache.hit`, or `error.type` and `db.response.status_code`.
 const ENDING_ATTRIBUTES: usize = 2;
@@ -281,7 +281,7 @@ impl Operation {
                 (None, Target::Command(spec)) => Ending::Finished(replies.outcome(spec)),
                 (None, Target::Function(_)) => Ending::Finished(Outcome::Ok),
             },
-            (Err(_), _) => Ending::Finished(crate::__outcome!(result)),
+            (Err(_), _) => Ending::Finished(crate::outcome::outcome_of!(result)),
         };
         active.end(ending);
     }
@@ -400,7 +400,7 @@ impl Active {
                 hits,
                 misses,
             };
-            callsite_metrics::record_success(callsite.metrics(), instruments, &call, || {
+            callsite.metrics().record_success(instruments, &call, || {
                 let mut attributes = Vec::new();
                 creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
                 attributes
@@ -420,7 +420,7 @@ impl Active {
         instruments.record_duration(seconds, &attributes);
         if hits + misses > 0 {
             attributes.truncate(common);
-            callsite_metrics::count_command_lookups(
+            metrics::count_command_lookups(
                 instruments,
                 mode,
                 self.endpoint.as_ref(),

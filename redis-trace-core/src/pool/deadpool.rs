@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use super::{default_name, Lease};
 use crate::endpoint::{Endpoint, ToEndpoint};
-use crate::pooling::{PoolSnapshot, PoolTelemetry};
+use crate::metrics::{PoolSnapshot, PoolTelemetry};
 
 /// A deadpool-redis pool that reports the `db.client.connection.*` metrics and lends traced
 /// connections. Clones share the pool and its telemetry.

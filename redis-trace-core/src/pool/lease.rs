@@ -7,7 +7,7 @@ use std::time::Instant;
 use redis::{Cmd, RedisFuture, Value};
 
 use crate::connection::TracedConnection;
-use crate::pooling::PoolTelemetry;
+use crate::metrics::PoolTelemetry;
 
 /// A pooled connection (`C` is the pool's own handle) lent by one of redis-trace's pool
 /// wrappers: its commands are traced like any [`TracedConnection`] (it dereferences to one and
@@ -21,10 +21,7 @@ pub struct Lease<C> {
 }
 
 impl<C> Lease<C> {
-    #[cfg_attr(
-        not(any(feature = "bb8", feature = "deadpool", feature = "r2d2")),
-        allow(dead_code)
-    )]
+    #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
     pub(crate) fn new(connection: TracedConnection<C>, pool: Arc<PoolTelemetry>) -> Self {
         Self {
             connection,

@@ -22,7 +22,7 @@ use super::registration::{Registration, TelemetryCell};
 use super::{default_name, Lease};
 use crate::connection::connect;
 use crate::endpoint::{Endpoint, ToEndpoint};
-use crate::pooling::{PoolSnapshot, PoolTelemetry};
+use crate::metrics::{PoolSnapshot, PoolTelemetry};
 
 /// An r2d2 connection manager for a `redis::Client`: each new connection is opened under a
 /// `connect` span and timed into `db.client.connection.create_time`. Its health check (`PING`)

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use crate::pooling::{PoolSnapshot, PoolTelemetry};
+use crate::metrics::{PoolSnapshot, PoolTelemetry};
 
 /// A manager's link to its pool's telemetry (for `create_time`), set when the pool registers.
 #[derive(Debug, Clone, Default)]

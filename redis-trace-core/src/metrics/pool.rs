@@ -2,6 +2,8 @@
 //! (a name and a view of the pool's state each), and the `db.client.connection.*` instruments,
 //! created with the operation instruments from the same meter. The observable ones read the
 //! live pools when metrics are collected; `pool/` and `connection/connect.rs` record the rest.
+//! The registry is process-wide (a static here): pools register and unregister themselves,
+//! whatever instruments are installed.
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
@@ -11,9 +13,7 @@ use opentelemetry::KeyValue;
 use crate::semconv::{
     DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_CREATE_TIME, DB_CLIENT_CONNECTION_IDLE_MAX,
     DB_CLIENT_CONNECTION_IDLE_MIN, DB_CLIENT_CONNECTION_MAX, DB_CLIENT_CONNECTION_PENDING_REQUESTS,
-    DB_CLIENT_CONNECTION_POOL_NAME, DB_CLIENT_CONNECTION_STATE, DB_CLIENT_CONNECTION_TIMEOUTS,
-    DB_CLIENT_CONNECTION_USE_TIME, DB_CLIENT_CONNECTION_WAIT_TIME,
-    REDIS_TRACE_CONNECTION_RECONNECTS,
+    DB_CLIENT_CONNECTION_STATE, DB_CLIENT_CONNECTION_USE_TIME, REDIS_TRACE_CONNECTION_RECONNECTS,
 };
 
 /// What a pool says about itself when metrics are collected.
@@ -44,19 +44,19 @@ impl std::fmt::Debug for PoolTelemetry {
 /// Every live pool, read by the observable instruments' callbacks.
 static POOLS: Mutex<Vec<Weak<PoolTelemetry>>> = Mutex::new(Vec::new());
 
-// `register` is used by the pool modules, each behind its feature.
-#[cfg_attr(
-    not(any(feature = "bb8", feature = "deadpool", feature = "r2d2")),
-    allow(dead_code)
-)]
 impl PoolTelemetry {
     /// Registers a pool named `name` whose state `snapshot` reads; it reports until dropped.
+    // Only the pool integrations register pools, each behind its feature.
+    #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
     pub(crate) fn register(
         name: String,
         snapshot: impl Fn() -> PoolSnapshot + Send + Sync + 'static,
     ) -> Arc<Self> {
         let telemetry = Arc::new(Self {
-            attributes: [KeyValue::new(DB_CLIENT_CONNECTION_POOL_NAME, name)],
+            attributes: [KeyValue::new(
+                crate::semconv::DB_CLIENT_CONNECTION_POOL_NAME,
+                name,
+            )],
             snapshot: Box::new(snapshot),
         });
         let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
@@ -88,9 +88,11 @@ const TIME_BOUNDARIES: [f64; 14] = [
 type Reading = fn(&PoolSnapshot) -> Vec<(i64, Option<&'static str>)>;
 
 pub(crate) struct PoolInstruments {
+    #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
     pub(crate) timeouts: Counter<u64>,
     /// Connections a `ConnectionManager` replaced (`connection/reconnect.rs`).
     pub(crate) reconnects: Counter<u64>,
+    #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
     pub(crate) wait_time: Histogram<f64>,
     pub(crate) create_time: Histogram<f64>,
     pub(crate) use_time: Histogram<f64>,
@@ -131,8 +133,9 @@ impl PoolInstruments {
                 .build()
         };
         Self {
+            #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
             timeouts: meter
-                .u64_counter(DB_CLIENT_CONNECTION_TIMEOUTS)
+                .u64_counter(crate::semconv::DB_CLIENT_CONNECTION_TIMEOUTS)
                 .with_unit("{timeout}")
                 .build(),
             reconnects: meter
@@ -140,8 +143,9 @@ impl PoolInstruments {
                 .with_unit("{reconnect}")
                 .with_description("Connections a ConnectionManager lost and replaced")
                 .build(),
+            #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
             wait_time: histogram(
-                DB_CLIENT_CONNECTION_WAIT_TIME,
+                crate::semconv::DB_CLIENT_CONNECTION_WAIT_TIME,
                 "Time to obtain a connection from the pool",
             ),
             create_time: histogram(

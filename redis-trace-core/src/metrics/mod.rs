@@ -1,20 +1,35 @@
-//! The duration histogram and the cache counter, created once per meter (the instruments in
-//! use are owned by `globals`).
+//! Every instrument and tally redis-trace records into, created once per meter: the operation
+//! duration histogram and the cache counter (`cache`), what an annotated function's successful
+//! calls record into (`function`), lookup commands' tallies (`command`), the connection-pool
+//! instruments and the registry of live pools (`pool`), the messaging instruments
+//! (`messaging`).
 //!
-//! The histogram is recorded through the SDK on every call. Cache hits and misses are counted
-//! in atomics, one pair per function and attribute set, and reported by an observable counter
-//! when metrics are collected: the same cumulative sums a synchronous counter would export, for
-//! an atomic increment per call instead of an attribute lookup in the SDK.
+//! The instruments in use are held by `globals`. What records (operations, connections, pools,
+//! messaging) points here; nothing here knows those modules.
+
+mod cache;
+mod command;
+mod function;
+mod messaging;
+mod pool;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider, ObservableCounter};
 use opentelemetry::KeyValue;
 
-use crate::pooling::PoolInstruments;
-use crate::semconv::{self, CACHE_REQUESTS, DB_CLIENT_OPERATION_DURATION};
-use crate::tracer::scope;
+pub(crate) use self::cache::CacheTally;
+use self::cache::Tallies;
+pub(crate) use self::command::count_command_lookups;
+pub(crate) use self::function::{FunctionMetrics, Success};
+pub(crate) use self::messaging::MessagingInstruments;
+#[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
+pub(crate) use self::pool::PoolSnapshot;
+pub(crate) use self::pool::{PoolInstruments, PoolTelemetry};
+use crate::config::SemconvMode;
+use crate::endpoint::Endpoint;
+use crate::semconv::{scope, CACHE_REQUESTS, DB_CLIENT_OPERATION_DURATION};
 
 /// The histogram's bucket boundaries, in seconds: the spec's advice with sub-millisecond
 /// buckets in front, because Redis answers in well under a millisecond.
@@ -33,64 +48,6 @@ pub(crate) struct Instruments {
     pool: PoolInstruments,
     /// The messaging instruments, from the same meter.
     messaging: MessagingInstruments,
-}
-
-/// `messaging.client.sent.messages`, `messaging.client.consumed.messages`,
-/// `messaging.process.duration`, `messaging.client.operation.duration`.
-pub(crate) struct MessagingInstruments {
-    pub(crate) sent: opentelemetry::metrics::Counter<u64>,
-    pub(crate) consumed: opentelemetry::metrics::Counter<u64>,
-    pub(crate) process: Histogram<f64>,
-    pub(crate) operation: Histogram<f64>,
-}
-
-impl MessagingInstruments {
-    fn new(meter: &Meter) -> Self {
-        Self {
-            sent: meter
-                .u64_counter(semconv::MESSAGING_CLIENT_SENT_MESSAGES)
-                .with_unit("{message}")
-                .build(),
-            consumed: meter
-                .u64_counter(semconv::MESSAGING_CLIENT_CONSUMED_MESSAGES)
-                .with_unit("{message}")
-                .build(),
-            process: meter
-                .f64_histogram(semconv::MESSAGING_PROCESS_DURATION)
-                .with_unit("s")
-                .with_boundaries(DURATION_BOUNDARIES.to_vec())
-                .build(),
-            operation: meter
-                .f64_histogram(semconv::MESSAGING_CLIENT_OPERATION_DURATION)
-                .with_unit("s")
-                .with_boundaries(DURATION_BOUNDARIES.to_vec())
-                .build(),
-        }
-    }
-}
-
-/// Every tally of one set of instruments, read by the observable counter's callback.
-#[derive(Default)]
-struct Tallies(Mutex<Vec<Arc<CacheTally>>>);
-
-/// Hits and misses of one function with one attribute set (endpoint, semantic-convention
-/// mode), counted since its instruments were created.
-#[derive(Debug)]
-pub(crate) struct CacheTally {
-    /// The counter's attributes but `cache.hit`: the common ones, then `code.function.name`.
-    attributes: Vec<KeyValue>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
-impl CacheTally {
-    pub(crate) fn add(&self, hits: u64, misses: u64) {
-        for (count, added) in [(&self.hits, hits), (&self.misses, misses)] {
-            if added > 0 {
-                count.fetch_add(added, Ordering::Relaxed);
-            }
-        }
-    }
 }
 
 /// Source of [`Instruments::generation`].
@@ -149,38 +106,7 @@ impl Instruments {
 
     /// The tally of calls with `attributes` (all but `cache.hit`), created on first use.
     pub(crate) fn tally(&self, attributes: &[KeyValue]) -> Arc<CacheTally> {
-        let mut tallies = self
-            .tallies
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(tally) = tallies.iter().find(|tally| tally.attributes == attributes) {
-            return Arc::clone(tally);
-        }
-        let tally = Arc::new(CacheTally {
-            attributes: attributes.to_vec(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        });
-        tallies.push(Arc::clone(&tally));
-        tally
-    }
-}
-
-impl Tallies {
-    fn observe(&self, observer: &dyn opentelemetry::metrics::AsyncInstrument<u64>) {
-        let tallies = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        for tally in tallies.iter() {
-            let mut attributes = tally.attributes.clone();
-            for (hit, count) in [(true, &tally.hits), (false, &tally.misses)] {
-                let count = count.load(Ordering::Relaxed);
-                if count > 0 {
-                    attributes.push(KeyValue::new(semconv::CACHE_HIT, hit));
-                    observer.observe(count, &attributes);
-                    attributes.pop();
-                }
-            }
-        }
+        self.tallies.find_or_add(attributes)
     }
 }
 
@@ -215,5 +141,39 @@ impl MetricsSlot {
             Self::Active(instruments) => Some(instruments),
             Self::Noop => None,
         }
+    }
+}
+
+/// What metric attributes depend on besides the function or command: the instruments (their
+/// generation), the semantic-convention mode and the endpoint. A call compares these values.
+#[derive(Debug)]
+pub(crate) struct RecordedFor {
+    generation: u64,
+    mode: SemconvMode,
+    endpoint: Option<Endpoint>,
+}
+
+impl RecordedFor {
+    pub(crate) fn new(
+        instruments: &Instruments,
+        mode: SemconvMode,
+        endpoint: Option<&Endpoint>,
+    ) -> Self {
+        Self {
+            generation: instruments.generation(),
+            mode,
+            endpoint: endpoint.cloned(),
+        }
+    }
+
+    pub(crate) fn is(
+        &self,
+        instruments: &Instruments,
+        mode: SemconvMode,
+        endpoint: Option<&Endpoint>,
+    ) -> bool {
+        self.generation == instruments.generation()
+            && self.mode == mode
+            && self.endpoint.as_ref() == endpoint
     }
 }

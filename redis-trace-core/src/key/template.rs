@@ -7,7 +7,7 @@
 
 use std::fmt::{Display, Write as _};
 
-use crate::key::RedisKey;
+use super::RedisKey;
 
 /// A key template with its values (used by generated code).
 pub struct KeyTemplate<'a> {

@@ -1,4 +1,5 @@
-//! The one tracer every operation uses, resolved once instead of per call.
+//! The one tracer every operation uses, resolved once instead of per call (`any`: the SDK's
+//! own tracer when the provider is the SDK's, else a boxed one).
 //!
 //! `opentelemetry::global::tracer()` takes a lock and allocates a boxed tracer on every call, so
 //! the tracer is looked up on first use and cached (the cache is owned by `globals`). With no
@@ -6,23 +7,16 @@
 //! ids), and from then on operations skip span creation entirely: the disabled path allocates
 //! nothing.
 
+mod any;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanContext, TracerProvider};
-use opentelemetry::InstrumentationScope;
-
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use crate::any_tracer::AnyTracer;
-use crate::semconv::SCOPE_NAME;
-
-/// The instrumentation scope of redis-trace's tracer and meter.
-pub(crate) fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(SCOPE_NAME)
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
-}
+pub(crate) use self::any::{AnySpan, AnyTracer};
+use crate::semconv::scope;
 
 /// The tracer in use, or the knowledge that nothing records spans.
 pub(crate) enum TracerSlot {

@@ -1,0 +1,92 @@
+//! What a messaging command is on a span and a metric: its role (send, receive, settle, from
+//! the command facts of `redis-trace-commands`), its destination, its consumer group and the
+//! payload size.
+
+use opentelemetry::{StringValue, Value};
+use redis_trace_commands::MessagingRole;
+
+use crate::args::{is_named, name_text};
+use crate::config::Config;
+use crate::intern;
+use crate::semconv;
+use crate::sink::AttributeSink;
+
+/// A messaging command's attributes.
+#[derive(Debug, Clone)]
+pub(crate) struct MessagingSpec {
+    /// Send (`PUBLISH`, `SPUBLISH`, `XADD`), receive (`XREAD`, `XREADGROUP`), settle (`XACK`).
+    pub(crate) role: MessagingRole,
+    /// The channel or stream, rendered by the key policy.
+    pub(crate) destination: Option<StringValue>,
+    /// The consumer group.
+    pub(crate) group: Option<StringValue>,
+    /// The payload's size (`PUBLISH`), without an envelope.
+    pub(crate) body_size: Option<usize>,
+}
+
+impl MessagingSpec {
+    pub(crate) fn sends(&self) -> bool {
+        self.role.sends()
+    }
+
+    pub(crate) fn receives(&self) -> bool {
+        self.role == MessagingRole::Read
+    }
+
+    /// `messaging.*` of a span or metric, `messaging.operation.name` being `operation`.
+    pub(crate) fn add_attributes(&self, operation: &str, sink: &mut impl AttributeSink) {
+        sink.add(semconv::MESSAGING_SYSTEM, || semconv::REDIS.into());
+        sink.add(semconv::MESSAGING_OPERATION_TYPE, || {
+            self.role.operation_type().into()
+        });
+        sink.add(semconv::MESSAGING_OPERATION_NAME, || {
+            operation.to_owned().into()
+        });
+        if let Some(destination) = &self.destination {
+            sink.add(semconv::MESSAGING_DESTINATION_NAME, || {
+                destination.clone().into()
+            });
+        }
+        if let Some(group) = &self.group {
+            sink.add(semconv::MESSAGING_CONSUMER_GROUP_NAME, || {
+                group.clone().into()
+            });
+        }
+        if let Some(size) = self.body_size {
+            sink.add(semconv::MESSAGING_MESSAGE_BODY_SIZE, || {
+                Value::I64(i64::try_from(size).unwrap_or(i64::MAX))
+            });
+        }
+    }
+}
+
+/// The messaging attributes of the command `args`, if it is a messaging command.
+pub(crate) fn describe(args: &[&[u8]], config: &Config) -> Option<MessagingSpec> {
+    let render = |arg: Option<&&[u8]>| -> Option<StringValue> {
+        let rendered = config.key_policy().render(arg?, config.max_key_length())?;
+        Some(intern::share(&rendered))
+    };
+    let group = |arg: Option<&&[u8]>| arg.map(|name| name_text(name));
+    let role = MessagingRole::of(args.first()?)?;
+    let (destination, group, body_size) = match role {
+        MessagingRole::Publish => (render(args.get(1)), None, args.get(2).map(|p| p.len())),
+        MessagingRole::Append => (render(args.get(1)), None, None),
+        MessagingRole::Acknowledge => (render(args.get(1)), group(args.get(2)), None),
+        MessagingRole::Read => {
+            // XREADGROUP GROUP <group> <consumer> ... STREAMS <key>... <id>...
+            let group = is_named(args, b"XREADGROUP")
+                .then(|| group(args.get(2)))
+                .flatten();
+            let streams = args
+                .iter()
+                .position(|arg| arg.eq_ignore_ascii_case(b"STREAMS"));
+            (render(streams.and_then(|at| args.get(at + 1))), group, None)
+        }
+    };
+    Some(MessagingSpec {
+        role,
+        destination,
+        group,
+        body_size,
+    })
+}

@@ -7,6 +7,9 @@
 //! REDIS_URL=redis://host:6380/2 cargo run --example lock
 //! ```
 //!
+//! To run it in your own project, copy it with `examples/support/mod.rs` (std and redis only);
+//! redis-trace features: `testing`.
+//!
 //! The lock key is `redis-trace-lock:report`, deleted when released.
 
 use std::time::Duration;

@@ -6,6 +6,9 @@
 //! cargo run --example messaging     # REDIS_URL, else 127.0.0.1:6379, else a private redis-server
 //! ```
 //!
+//! To run it in your own project, copy it with `examples/support/mod.rs` (std and redis only);
+//! redis-trace features: `testing`.
+//!
 //! Keys and channels are prefixed `redis-trace-messaging:`; the stream is deleted at the end.
 
 use futures_util::StreamExt as _;

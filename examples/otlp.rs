@@ -10,6 +10,9 @@
 //!   OTEL_SERVICE_NAME=redis-trace-example cargo run --example otlp
 //! ```
 //!
+//! To run it in your own project, copy it with `examples/support/mod.rs` (std and redis only);
+//! redis-trace features: none (plus `opentelemetry-otlp`).
+//!
 //! then open http://127.0.0.1:16686 and find the service. Redis: REDIS_URL, else
 //! 127.0.0.1:6379, else a private redis-server. Keys are prefixed `redis-trace-otlp:`.
 

@@ -6,6 +6,9 @@
 //! REDIS_CLUSTER_URLS=redis://127.0.0.1:7000,redis://127.0.0.1:7001 cargo run --example pipeline_and_cluster
 //! ```
 //!
+//! To run it in your own project, copy it with `examples/support/mod.rs` (std and redis only);
+//! redis-trace features: `testing`.
+//!
 //! Keys are prefixed `redis-trace-example:` and deleted at the end.
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};

@@ -6,6 +6,9 @@
 //! cargo run --example pool      # REDIS_URL, else 127.0.0.1:6379, else a private redis-server
 //! ```
 //!
+//! To run it in your own project, copy it with `examples/support/mod.rs` (std and redis only);
+//! redis-trace features: `deadpool` and `testing`.
+//!
 //! Keys are prefixed `redis-trace-pool:` and deleted at the end.
 
 use std::time::Duration;

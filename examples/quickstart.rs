@@ -5,6 +5,9 @@
 //! REDIS_URL=redis://host:6380/2 cargo run --example quickstart
 //! ```
 //!
+//! To run it in your own project, copy it with `examples/support/mod.rs` (std and redis only);
+//! redis-trace features: `testing`.
+//!
 //! Keys are prefixed `redis-trace-quickstart:` and deleted at the end.
 
 use std::collections::HashMap;

@@ -7,6 +7,9 @@
 //! cargo run --example tracing_service      # REDIS_URL, else 127.0.0.1:6379, else a private redis-server
 //! ```
 //!
+//! To run it in your own project, copy it with `examples/support/mod.rs` (std and redis only);
+//! redis-trace features: `tracing` and `testing`.
+//!
 //! Keeping the tree nested needs tracing-opentelemetry's context activation (its default):
 //! a `tracing` span opened inside the annotated function then takes the Redis span, which is
 //! the current OpenTelemetry context there, as its parent. Events (`tracing::info!`) attach to

@@ -11,7 +11,7 @@ pub use redis_trace_core::messaging;
 
 /// Connection pools: the `db.client.connection.*` metrics and traced connections, for
 /// deadpool-redis (feature `deadpool`), bb8 (`bb8`) and r2d2 (`r2d2`); [`pool::Lease`] is what
-/// their `get()` returns.
+/// their `get()` returns; [`pool::Pooled`] traces a connection borrowed from any other pool.
 pub mod pool {
     #[cfg(feature = "bb8")]
     #[cfg_attr(docsrs, doc(cfg(feature = "bb8")))]
@@ -22,12 +22,12 @@ pub mod pool {
     #[cfg(feature = "r2d2")]
     #[cfg_attr(docsrs, doc(cfg(feature = "r2d2")))]
     pub use redis_trace_core::pool::r2d2;
-    pub use redis_trace_core::pool::Lease;
+    pub use redis_trace_core::pool::{Lease, Pooled};
 }
 pub use redis_trace_core::{
     clear_default_endpoint, default_endpoint, reload_global_meter, reload_global_tracer, semconv,
-    set_default_endpoint, set_meter_provider, set_tracer_provider, Config, ConfigBuilder, Endpoint,
-    FieldValue, KeyPolicy, KeyRenderer, Pooled, SemconvMode, ToEndpoint, TracedConnection,
+    set_default_endpoint, use_meter_provider, use_tracer_provider, Config, ConfigBuilder, Endpoint,
+    FieldValue, KeyPolicy, KeyRenderer, SemconvMode, ToEndpoint, TracedConnection,
 };
 pub use redis_trace_macros::redis_traced;
 

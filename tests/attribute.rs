@@ -8,7 +8,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Context, Value};
 use redis::AsyncCommands;
 use redis_trace::redis_traced;
-use support::{assert_attributes, attributes, capture, expected, line_number, RedisServer};
+use support::{assert_exact_attributes, attributes, capture, expected, line_number, RedisServer};
 
 const FILE: &str = "tests/attribute.rs";
 
@@ -132,29 +132,29 @@ async fn get_hit_and_miss_set_del_hgetall_exists() {
 
     let mut save = with_endpoint(base("SET", "UserRepo::save_user", "?"), &server, "0");
     save.insert("db.query.summary".into(), "save user".into());
-    assert_attributes(&spans[0], save);
+    assert_exact_attributes(&spans[0], save);
 
     let mut hit = with_endpoint(base("GET", "UserRepo::get_user", "?"), &server, "0");
     hit.insert("cache.hit".into(), true.into());
-    assert_attributes(&spans[1], hit);
+    assert_exact_attributes(&spans[1], hit);
 
     let mut found = with_endpoint(base("EXISTS", "UserRepo::user_exists", "?"), &server, "0");
     found.insert("cache.hit".into(), true.into());
-    assert_attributes(&spans[2], found);
+    assert_exact_attributes(&spans[2], found);
 
     let deleted = with_endpoint(base("DEL", "UserRepo::delete_user", "?"), &server, "0");
-    assert_attributes(&spans[3], deleted);
+    assert_exact_attributes(&spans[3], deleted);
 
     let mut miss = with_endpoint(base("GET", "UserRepo::get_user", "?"), &server, "0");
     miss.insert("cache.hit".into(), false.into());
-    assert_attributes(&spans[4], miss);
+    assert_exact_attributes(&spans[4], miss);
 
     let mut absent = with_endpoint(base("EXISTS", "UserRepo::user_exists", "?"), &server, "0");
     absent.insert("cache.hit".into(), false.into());
-    assert_attributes(&spans[5], absent);
+    assert_exact_attributes(&spans[5], absent);
 
     let hgetall = with_endpoint(base("HGETALL", "UserRepo::profile", "?"), &server, "0");
-    assert_attributes(&spans[6], hgetall);
+    assert_exact_attributes(&spans[6], hgetall);
 }
 
 #[redis_traced(op = "HGETALL", key = key)]
@@ -184,7 +184,7 @@ async fn wrongtype_error_is_recorded_and_returned_unchanged() {
     let mut expected = base("HGETALL", "hgetall_traced", "plain");
     expected.insert("error.type".into(), "WRONGTYPE".into());
     expected.insert("db.response.status_code".into(), "WRONGTYPE".into());
-    assert_attributes(&span, expected);
+    assert_exact_attributes(&span, expected);
     assert_eq!(
         span.status,
         Status::error("WRONGTYPE: Operation against a key holding the wrong kind of value")
@@ -213,7 +213,7 @@ async fn connection_refused_is_an_io_error() {
     let span = capture.span(&format!("GET 127.0.0.1:{}", server.port()));
     let mut expected = with_endpoint(base("GET", "get_with_new_connection", "k"), &server, "0");
     expected.insert("error.type".into(), "io".into());
-    assert_attributes(&span, expected);
+    assert_exact_attributes(&span, expected);
     assert!(matches!(span.status, Status::Error { .. }));
 }
 
@@ -239,7 +239,7 @@ async fn cancelled_call_ends_its_span_marked_cancelled() {
     let mut expected = base("BLPOP", "wait_for_job", "jobs");
     expected.insert("db.query.summary".into(), "wait for job".into());
     expected.insert("error.type".into(), "cancelled".into());
-    assert_attributes(&span, expected);
+    assert_exact_attributes(&span, expected);
     assert!(matches!(span.status, Status::Error { .. }));
     let duration = span.end_time.duration_since(span.start_time).unwrap();
     assert!(duration >= Duration::from_millis(200), "{duration:?}");
@@ -271,7 +271,7 @@ async fn panicking_body_ends_span_with_error_and_panic_propagates() {
     let mut expected = base("GET", "panicking_get", "k");
     expected.insert("db.query.summary".into(), "panicking get".into());
     expected.insert("error.type".into(), "panic".into());
-    assert_attributes(&span, expected);
+    assert_exact_attributes(&span, expected);
     assert!(matches!(span.status, Status::Error { .. }));
 }
 
@@ -435,7 +435,7 @@ async fn endpoint_from_client_with_database_three() {
     let span = capture.span(&format!("GET 127.0.0.1:{}", server.port()));
     let mut expected = with_endpoint(base("GET", "UserRepo::get_user", "?"), &server, "3");
     expected.insert("cache.hit".into(), true.into());
-    assert_attributes(&span, expected);
+    assert_exact_attributes(&span, expected);
 }
 
 #[redis_traced(op = "GET", key = key)]
@@ -455,12 +455,12 @@ async fn default_endpoint_is_used_and_nothing_is_invented_without_one() {
     get_default_endpoint(&mut conn, "k").await.unwrap();
     let mut miss = base("GET", "get_default_endpoint", "k");
     miss.insert("cache.hit".into(), false.into());
-    assert_attributes(&capture.span("GET"), miss.clone());
+    assert_exact_attributes(&capture.span("GET"), miss.clone());
 
     redis_trace::set_default_endpoint(server.client_for_db(5));
     get_default_endpoint(&mut conn, "k").await.unwrap();
     let span = capture.span(&format!("GET 127.0.0.1:{}", server.port()));
-    assert_attributes(&span, with_endpoint(miss, &server, "5"));
+    assert_exact_attributes(&span, with_endpoint(miss, &server, "5"));
 }
 
 /// Regression: installing a configuration used to drop the endpoint set before it.
@@ -475,10 +475,10 @@ async fn installing_a_configuration_keeps_the_default_endpoint() {
 
     redis_trace::set_default_endpoint(server.client_for_db(3));
     redis_trace::Config::builder()
-        .require_parent(false)
+        .with_require_parent(false)
         .install();
     get_default_endpoint(&mut conn, "k").await.unwrap();
-    assert_attributes(
+    assert_exact_attributes(
         &capture.span(&span_name),
         with_endpoint(miss.clone(), &server, "3"),
     );
@@ -486,10 +486,10 @@ async fn installing_a_configuration_keeps_the_default_endpoint() {
     // A builder that names an endpoint replaces it; clearing forgets it.
     capture.clear();
     redis_trace::Config::builder()
-        .default_endpoint(server.client_for_db(4))
+        .with_default_endpoint(server.client_for_db(4))
         .install();
     get_default_endpoint(&mut conn, "k").await.unwrap();
-    assert_attributes(
+    assert_exact_attributes(
         &capture.span(&span_name),
         with_endpoint(miss.clone(), &server, "4"),
     );
@@ -501,7 +501,7 @@ async fn installing_a_configuration_keeps_the_default_endpoint() {
     capture.clear();
     redis_trace::clear_default_endpoint();
     get_default_endpoint(&mut conn, "k").await.unwrap();
-    assert_attributes(&capture.span("GET"), miss);
+    assert_exact_attributes(&capture.span("GET"), miss);
 }
 
 #[tokio::test]
@@ -515,7 +515,7 @@ async fn receivers_self_by_value_and_mut() {
     let mut expected = base("GET", "UserRepo::into_user", "?");
     expected.insert("db.query.summary".into(), "get and close".into());
     expected.insert("cache.hit".into(), true.into());
-    assert_attributes(&span, expected);
+    assert_exact_attributes(&span, expected);
 }
 
 #[redis_traced(op = "SET", key = key, name = "generic set")]
@@ -539,7 +539,7 @@ async fn generic_fn() {
     generic_set(&mut conn, "n", 42_u32).await.unwrap();
     let mut expected = base("SET", "generic_set", "n");
     expected.insert("db.query.summary".into(), "generic set".into());
-    assert_attributes(&capture.span("generic set"), expected);
+    assert_exact_attributes(&capture.span("generic set"), expected);
     assert_eq!(conn.get::<_, u32>("n").await.unwrap(), 42);
 }
 
@@ -580,8 +580,8 @@ fn sync_fn_with_the_blocking_api() {
     hit.insert("cache.hit".into(), true.into());
     miss.insert("cache.hit".into(), false.into());
     miss.insert("redis.key".into(), "".into());
-    assert_attributes(&spans[0], hit);
-    assert_attributes(&spans[1], miss);
+    assert_exact_attributes(&spans[0], hit);
+    assert_exact_attributes(&spans[1], miss);
 }
 
 #[redis_traced(op = "GET", key = key, name = "slow get")]
@@ -638,7 +638,7 @@ async fn async_trait_methods_are_traced_over_their_execution() {
     );
     expected.insert("db.query.summary".into(), "async-trait get".into());
     expected.insert("cache.hit".into(), false.into());
-    assert_attributes(&span, expected);
+    assert_exact_attributes(&span, expected);
     let duration = span.end_time.duration_since(span.start_time).unwrap();
     assert!(duration >= Duration::from_millis(50), "{duration:?}");
 }
@@ -750,13 +750,13 @@ async fn impl_trait_results_with_question_mark() {
     };
 
     // Ok: no `cache.hit`, the value is not an `Option`.
-    assert_attributes(&spans[0], traced("display_name", "?", "display name"));
+    assert_exact_attributes(&spans[0], traced("display_name", "?", "display name"));
     assert_eq!(spans[0].status, Status::Unset);
 
     // `?` on a `ParseIntError`, converted by `From`: the app error's type.
     let mut bad_id = traced("display_name", "x", "display name");
     bad_id.insert("error.type".into(), "attribute::DisplayNameError".into());
-    assert_attributes(&spans[1], bad_id);
+    assert_exact_attributes(&spans[1], bad_id);
     assert_eq!(
         spans[1].status,
         Status::error("bad id: invalid digit found in string")
@@ -766,11 +766,11 @@ async fn impl_trait_results_with_question_mark() {
     let mut wrapped = traced("display_name", "?", "display name");
     wrapped.insert("error.type".into(), "WRONGTYPE".into());
     wrapped.insert("db.response.status_code".into(), "WRONGTYPE".into());
-    assert_attributes(&spans[2], wrapped);
+    assert_exact_attributes(&spans[2], wrapped);
     // The app error's own message: its Redis error is a source, not the error itself.
     assert_eq!(spans[2].status, Status::error("display name lookup failed"));
 
-    assert_attributes(
+    assert_exact_attributes(
         &spans[3],
         traced("display_length", "user:?", "display length"),
     );
@@ -779,7 +779,7 @@ async fn impl_trait_results_with_question_mark() {
     let mut redis_error = traced("display_length", "user:?", "display length");
     redis_error.insert("error.type".into(), "WRONGTYPE".into());
     redis_error.insert("db.response.status_code".into(), "WRONGTYPE".into());
-    assert_attributes(&spans[4], redis_error);
+    assert_exact_attributes(&spans[4], redis_error);
     assert_eq!(
         spans[4].status,
         Status::error("WRONGTYPE: Operation against a key holding the wrong kind of value")

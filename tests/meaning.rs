@@ -207,7 +207,7 @@ async fn a_traced_connection_counts_each_endpoint_and_mode_apart() {
     );
     // Another mode, other attributes: counted apart, though the thread counted GETs before.
     redis_trace::Config::builder()
-        .semconv(redis_trace::SemconvMode::Old)
+        .with_semconv(redis_trace::SemconvMode::Old)
         .install();
     let _: Option<String> = first.get("absent").await.unwrap();
     assert_eq!(
@@ -216,7 +216,7 @@ async fn a_traced_connection_counts_each_endpoint_and_mode_apart() {
     );
     // A meter provider installed later: counted there, from zero.
     let later = redis_trace_harness::LaterMeterProvider::new();
-    redis_trace::set_meter_provider(&later.provider);
+    redis_trace::use_meter_provider(&later.provider);
     let _: Option<String> = first.get("absent").await.unwrap();
     assert_eq!(later.sums("redis_trace.cache.requests"), [1]);
     redis_trace::reload_global_meter();

@@ -82,8 +82,8 @@ fn spans_and_metrics_arrive_over_grpc_and_http() {
         let meter_provider = SdkMeterProvider::builder()
             .with_reader(PeriodicReader::builder(metric_exporter).build())
             .build();
-        redis_trace::set_tracer_provider(&tracer_provider);
-        redis_trace::set_meter_provider(&meter_provider);
+        redis_trace::use_tracer_provider(&tracer_provider);
+        redis_trace::use_meter_provider(&meter_provider);
 
         runtime.block_on(async {
             let client = server.client();

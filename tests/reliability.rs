@@ -31,7 +31,7 @@ fn a_blocked_failing_exporter_never_blocks_a_call_or_changes_its_result() {
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter.clone())
         .build();
-    redis_trace::set_tracer_provider(&provider);
+    redis_trace::use_tracer_provider(&provider);
     for id in 0..10_000 {
         assert_eq!(compute(id).unwrap(), id * 3);
     }
@@ -90,7 +90,7 @@ fn counted_provider(exporter: TestExporter) -> (SdkTracerProvider, CountingProce
         .with_span_processor(counting.clone())
         .with_span_processor(batch)
         .build();
-    redis_trace::set_tracer_provider(&provider);
+    redis_trace::use_tracer_provider(&provider);
     (provider, counting)
 }
 
@@ -244,7 +244,7 @@ async fn a_collector_down_or_silent_does_not_slow_redis() {
         let provider = SdkTracerProvider::builder()
             .with_batch_exporter(exporter)
             .build();
-        redis_trace::set_tracer_provider(&provider);
+        redis_trace::use_tracer_provider(&provider);
         let started = Instant::now();
         let (ok, errors, hung) = run(&items, calls, 64).await;
         let elapsed = started.elapsed();

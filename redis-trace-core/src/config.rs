@@ -53,15 +53,16 @@ const DEFAULT_MAX_KEY_LENGTH: usize = 256;
 /// Longest `db.query.text` recorded by default, in bytes (`REDIS_TRACE_MAX_STATEMENT_LENGTH`).
 const DEFAULT_MAX_STATEMENT_LENGTH: usize = 2048;
 
-/// Process-wide settings: start with [`Config::builder`], end with [`ConfigBuilder::install`].
+/// Process-wide settings: start with [`Config::builder`], end with [`ConfigBuilder::install`];
+/// [`Config::current`] reads the one in effect.
 ///
 /// ```
-/// use redis_trace_core::{Config, KeyPolicy};
+/// use redis_trace::{Config, KeyPolicy};
 ///
 /// Config::builder()
-///     .key_policy(KeyPolicy::Omit)
-///     .deny_commands(["PING"])
-///     .require_parent(true)
+///     .with_key_policy(KeyPolicy::Omit)
+///     .with_denied_commands(["PING"])
+///     .with_require_parent(true)
 ///     .install();
 /// ```
 #[derive(Clone, Debug)]
@@ -134,12 +135,14 @@ impl Config {
     }
 
     /// The semantic-convention mode.
-    pub(crate) fn semconv(&self) -> SemconvMode {
+    #[must_use]
+    pub fn semconv(&self) -> SemconvMode {
         self.semconv
     }
 
     /// The process-wide key policy.
-    pub(crate) fn key_policy(&self) -> &KeyPolicy {
+    #[must_use]
+    pub fn key_policy(&self) -> &KeyPolicy {
         &self.key_policy
     }
 
@@ -149,46 +152,58 @@ impl Config {
     }
 
     /// Whether `command` (upper case) is on the deny-list: no span (metrics are still recorded).
-    pub(crate) fn is_denied(&self, command: &str) -> bool {
+    #[must_use]
+    pub fn is_denied(&self, command: &str) -> bool {
         self.deny_commands.iter().any(|denied| denied == command)
     }
 
     /// Whether spans are only created under an existing parent span.
-    pub(crate) fn require_parent(&self) -> bool {
+    #[must_use]
+    pub fn require_parent(&self) -> bool {
         self.require_parent
     }
 
     /// Whether the duration histogram and the cache counter are recorded.
-    pub(crate) fn metrics(&self) -> bool {
+    #[must_use]
+    pub fn records_metrics(&self) -> bool {
         self.metrics
     }
 
     /// Whether pipelines get one child span per command (off: one span per pipeline).
-    pub(crate) fn pipeline_command_spans(&self) -> bool {
+    #[must_use]
+    pub fn pipeline_command_spans(&self) -> bool {
         self.pipeline_command_spans
     }
 
-    /// Whether traced connections carry trace context in messages (off: messages unchanged).
-    pub(crate) fn code_attributes(&self) -> bool {
+    /// Whether an annotated function's span records where it is (`code.function.name`,
+    /// `code.file.path`, `code.line.number`).
+    #[must_use]
+    pub fn code_attributes(&self) -> bool {
         self.code_attributes
     }
 
-    pub(crate) fn propagate_messages(&self) -> bool {
+    /// Whether traced connections carry the trace context in the messages they send (off:
+    /// messages unchanged); a connection's `with_propagation` overrides it.
+    #[must_use]
+    pub fn propagate_messages(&self) -> bool {
         self.propagate_messages
     }
 
     /// Whether a stream read that returned nothing gets a span (off: only its metrics).
-    pub(crate) fn trace_empty_polls(&self) -> bool {
+    #[must_use]
+    pub fn trace_empty_polls(&self) -> bool {
         self.trace_empty_polls
     }
 
     /// Longest key rendering, in bytes.
-    pub(crate) fn max_key_length(&self) -> usize {
+    #[must_use]
+    pub fn max_key_length(&self) -> usize {
         self.max_key_length
     }
 
     /// Longest `db.query.text`, in bytes.
-    pub(crate) fn max_statement_length(&self) -> usize {
+    #[must_use]
+    pub fn max_statement_length(&self) -> usize {
         self.max_statement_length
     }
 }
@@ -226,20 +241,20 @@ pub struct ConfigBuilder {
 
 impl ConfigBuilder {
     /// Stable, old or both attribute names.
-    pub fn semconv(mut self, mode: SemconvMode) -> Self {
+    pub fn with_semconv(mut self, mode: SemconvMode) -> Self {
         self.config.semconv = mode;
         self
     }
 
     /// How keys appear in telemetry (default [`KeyPolicy::Pattern`]).
-    pub fn key_policy(mut self, policy: KeyPolicy) -> Self {
+    pub fn with_key_policy(mut self, policy: KeyPolicy) -> Self {
         self.config.key_policy = policy;
         self
     }
 
     /// The secret of the `Hash` key policy (`REDIS_TRACE_HASH_KEY`); also switches the hash
     /// policy set by name to this secret.
-    pub fn hash_secret(mut self, secret: &str) -> Self {
+    pub fn with_hash_secret(mut self, secret: &str) -> Self {
         self.config.hash_policy = KeyPolicy::hash_with_secret(secret);
         if matches!(self.config.key_policy, KeyPolicy::Hash { .. }) {
             self.config.key_policy = self.config.hash_policy.clone();
@@ -249,7 +264,7 @@ impl ConfigBuilder {
 
     /// Commands that never get a span, e.g. `["PING"]` for health checks. Metrics are still
     /// recorded for them.
-    pub fn deny_commands<I, S>(mut self, commands: I) -> Self
+    pub fn with_denied_commands<I, S>(mut self, commands: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -262,19 +277,19 @@ impl ConfigBuilder {
     }
 
     /// Create spans only under an existing parent span (no root spans from background work).
-    pub fn require_parent(mut self, require: bool) -> Self {
+    pub fn with_require_parent(mut self, require: bool) -> Self {
         self.config.require_parent = require;
         self
     }
 
     /// Record the duration histogram and the cache counter (default on).
-    pub fn metrics(mut self, enabled: bool) -> Self {
+    pub fn with_metrics(mut self, enabled: bool) -> Self {
         self.config.metrics = enabled;
         self
     }
 
     /// One child span per command of a pipeline, under the pipeline's span (default off).
-    pub fn pipeline_command_spans(mut self, enabled: bool) -> Self {
+    pub fn with_pipeline_command_spans(mut self, enabled: bool) -> Self {
         self.config.pipeline_command_spans = enabled;
         self
     }
@@ -282,7 +297,7 @@ impl ConfigBuilder {
     /// Record where an annotated function is: `code.function.name`, `code.file.path`,
     /// `code.line.number` on its span (default on). Off saves about 5 % of a kept span's cost
     /// (see BENCHMARKS.md); the cache counter keeps `code.function.name` either way.
-    pub fn code_attributes(mut self, enabled: bool) -> Self {
+    pub fn with_code_attributes(mut self, enabled: bool) -> Self {
         self.config.code_attributes = enabled;
         self
     }
@@ -291,26 +306,26 @@ impl ConfigBuilder {
     /// changes what every consumer sees): an envelope around `PUBLISH` / `SPUBLISH` payloads,
     /// `traceparent` / `tracestate` fields on `XADD` entries; and remove it from entries that
     /// `XREAD` / `XREADGROUP` return. See `redis_trace::messaging`.
-    pub fn propagate_messages(mut self, enabled: bool) -> Self {
+    pub fn with_propagation(mut self, enabled: bool) -> Self {
         self.config.propagate_messages = enabled;
         self
     }
 
     /// Give a stream read that returned nothing (a `BLOCK` timeout) a span (default off: polls
     /// would flood traces; the duration metric still counts them).
-    pub fn trace_empty_polls(mut self, enabled: bool) -> Self {
+    pub fn with_trace_empty_polls(mut self, enabled: bool) -> Self {
         self.config.trace_empty_polls = enabled;
         self
     }
 
     /// Longest key rendering, in bytes.
-    pub fn max_key_length(mut self, bytes: usize) -> Self {
+    pub fn with_max_key_length(mut self, bytes: usize) -> Self {
         self.config.max_key_length = bytes;
         self
     }
 
     /// Longest `db.query.text`, in bytes.
-    pub fn max_statement_length(mut self, bytes: usize) -> Self {
+    pub fn with_max_statement_length(mut self, bytes: usize) -> Self {
         self.config.max_statement_length = bytes;
         self
     }
@@ -318,7 +333,7 @@ impl ConfigBuilder {
     /// The endpoint used where `endpoint = ...` is not given (e.g. your `redis::Client`), set
     /// on install as [`set_default_endpoint`](crate::set_default_endpoint) does. Without it,
     /// installing keeps the current default endpoint.
-    pub fn default_endpoint(mut self, endpoint: impl ToEndpoint) -> Self {
+    pub fn with_default_endpoint(mut self, endpoint: impl ToEndpoint) -> Self {
         self.default_endpoint = Some(endpoint.to_endpoint());
         self
     }
@@ -360,7 +375,7 @@ mod tests {
         assert!(config.is_denied("PING") && config.is_denied("CLIENT SETNAME"));
         assert!(!config.is_denied("GET"));
         assert!(config.require_parent());
-        assert!(!config.metrics());
+        assert!(!config.records_metrics());
         assert_eq!(config.max_key_length(), 32);
         assert_eq!(config.max_statement_length(), DEFAULT_MAX_STATEMENT_LENGTH);
         assert!(matches!(config.key_policy(), KeyPolicy::Omit));

@@ -10,7 +10,7 @@ use opentelemetry::StringValue;
 /// [`ToEndpoint`]) or by hand:
 ///
 /// ```
-/// use redis_trace_core::Endpoint;
+/// use redis_trace::Endpoint;
 ///
 /// let endpoint = Endpoint::tcp("cache.internal", 6380).with_database(2);
 /// assert_eq!(endpoint.address(), Some("cache.internal"));

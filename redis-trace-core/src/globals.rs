@@ -2,8 +2,13 @@
 //! endpoint, the tracer, the metric instruments, and the flag that lets a call skip all work.
 //!
 //! Every write goes through [`publish`], which recomputes the flag after it, so the pieces
-//! never disagree. Other modules only read, through the functions here; none of them imports
-//! this module except the operation that reads it and the public setters it defines.
+//! never disagree. Other modules only read, through the functions here (the operation, the
+//! connection, messaging and pools read it; nothing here imports them).
+//!
+//! What belongs to one concept keeps its own state beside it: the registry of live pools
+//! (`metrics::pool`), instrument generations (`metrics`), and per-thread caches (rendered keys
+//! in `intern`, command tallies in `metrics::command`, the traced-body depth in
+//! `operation::scope`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -103,7 +108,7 @@ pub(crate) fn metrics() -> Arc<MetricsSlot> {
 /// metrics switched off): for what records outside an operation (pools, connections,
 /// messaging).
 pub(crate) fn with_instruments(record: impl FnOnce(&crate::metrics::Instruments)) {
-    if nothing_to_record() || !settings().config.metrics() {
+    if nothing_to_record() || !settings().config.records_metrics() {
         return;
     }
     if let Some(instruments) = metrics().instruments() {
@@ -169,7 +174,7 @@ fn refresh() {
     let metrics_off = SETTINGS
         .load()
         .as_deref()
-        .is_some_and(|settings| !settings.config.metrics());
+        .is_some_and(|settings| !settings.config.records_metrics());
     NOTHING_TO_RECORD.store(
         tracer_noop && (metrics_noop || metrics_off),
         Ordering::Relaxed,
@@ -178,9 +183,17 @@ fn refresh() {
     GENERATION.fetch_add(1, Ordering::Release);
 }
 
+impl Config {
+    /// The configuration in effect: the one installed last, else the environment's.
+    #[must_use]
+    pub fn current() -> Config {
+        settings().config.clone()
+    }
+}
+
 impl ConfigBuilder {
     /// Makes this the process-wide configuration, replacing the previous one. The default
-    /// endpoint is kept unless [`ConfigBuilder::default_endpoint`] names a new one.
+    /// endpoint is kept unless [`ConfigBuilder::with_default_endpoint`] names a new one.
     pub fn install(self) {
         let Self {
             config,
@@ -228,7 +241,7 @@ pub fn default_endpoint() -> Option<Endpoint> {
 /// Without it, the global provider (`opentelemetry::global::set_tracer_provider`) is read once,
 /// at the first traced call: install it before that call, or call [`reload_global_tracer`]
 /// after changing it.
-pub fn set_tracer_provider<P>(provider: &P)
+pub fn use_tracer_provider<P>(provider: &P)
 where
     P: TracerProvider + 'static,
     P::Tracer: Send + Sync + 'static,
@@ -244,7 +257,7 @@ pub fn reload_global_tracer() {
 
 /// Makes redis-trace record its metrics through `provider` instead of the global meter
 /// provider (which is otherwise read once, at the first traced call).
-pub fn set_meter_provider<P: MeterProvider>(provider: &P) {
+pub fn use_meter_provider<P: MeterProvider>(provider: &P) {
     publish(&METRICS, Some(MetricsSlot::from_provider(provider)));
 }
 

@@ -49,14 +49,14 @@ mod text;
 mod tracer;
 
 pub use config::{Config, ConfigBuilder, SemconvMode};
+pub use connection::TracedConnection;
 #[cfg(feature = "sentinel")]
 pub use connection::TracedSentinelClient;
-pub use connection::{Pooled, TracedConnection};
 pub use endpoint::{Endpoint, ToEndpoint};
 pub use fields::FieldValue;
 pub use globals::{
     clear_default_endpoint, default_endpoint, reload_global_meter, reload_global_tracer,
-    set_default_endpoint, set_meter_provider, set_tracer_provider,
+    set_default_endpoint, use_meter_provider, use_tracer_provider,
 };
 pub use key::{KeyPolicy, KeyRenderer};
 

@@ -155,3 +155,29 @@ pub mod old {
     /// Old name of `server.port`.
     pub const NET_PEER_PORT: &str = "net.peer.port";
 }
+
+#[cfg(test)]
+mod tests {
+    use redis_trace_commands::RESERVED_ATTRIBUTE_NAMESPACES;
+
+    /// Every name written here is in a namespace the attribute's `fields(...)` may not use, or
+    /// is one of redis-trace's own metrics (`redis_trace.`): the macro's list and the names
+    /// the runtime writes cannot drift apart.
+    #[test]
+    fn every_name_written_is_reserved_from_fields() {
+        let code = include_str!("semconv.rs").split("#[cfg(test)]").next();
+        let names: Vec<&str> = (code.unwrap().lines())
+            .filter_map(|line| line.trim().strip_prefix("pub const "))
+            .filter_map(|declaration| declaration.split('"').nth(1))
+            .filter(|value| value.contains('.'))
+            .collect();
+        assert!(names.len() > 40, "the scan finds the names: {names:?}");
+        for name in names {
+            assert!(
+                name.starts_with("redis_trace.")
+                    || (RESERVED_ATTRIBUTE_NAMESPACES.iter()).any(|space| name.starts_with(space)),
+                "{name} is written by redis-trace but not reserved from `fields(...)`"
+            );
+        }
+    }
+}

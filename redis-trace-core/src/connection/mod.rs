@@ -9,7 +9,6 @@ mod cluster;
 pub(crate) mod connect;
 mod describe;
 mod messages;
-mod pooled;
 mod reconnect;
 mod resp;
 #[cfg(feature = "sentinel")]
@@ -24,7 +23,6 @@ use opentelemetry::trace::SpanContext;
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
 use self::cluster::ClusterNodes;
-pub use self::pooled::Pooled;
 use self::reconnect::Reconnects;
 #[cfg(feature = "sentinel")]
 pub use self::sentinel::TracedSentinelClient;
@@ -39,7 +37,7 @@ use crate::operation::Operation;
 /// ```no_run
 /// # async fn run() -> redis::RedisResult<()> {
 /// use redis::AsyncCommands;
-/// use redis_trace_core::TracedConnection;
+/// use redis_trace::TracedConnection;
 ///
 /// let client = redis::Client::open("redis://127.0.0.1/")?;
 /// let mut conn = TracedConnection::new(client.get_multiplexed_async_connection().await?)

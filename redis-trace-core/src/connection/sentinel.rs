@@ -15,7 +15,7 @@ use super::TracedConnection;
 /// ```no_run
 /// # async fn run() -> redis::RedisResult<()> {
 /// use redis::sentinel::{SentinelClient, SentinelServerType};
-/// use redis_trace_core::TracedSentinelClient;
+/// use redis_trace::TracedSentinelClient;
 ///
 /// let sentinels = vec!["redis://127.0.0.1:26379"];
 /// let client = SentinelClient::build(sentinels, "mymaster".into(), None, SentinelServerType::Master)?;

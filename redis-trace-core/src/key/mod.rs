@@ -194,7 +194,7 @@ impl KeyPolicy {
     /// of what spans will record).
     ///
     /// ```
-    /// use redis_trace_core::KeyPolicy;
+    /// use redis_trace::KeyPolicy;
     ///
     /// assert_eq!(KeyPolicy::Pattern.render(b"user:42:cart", 256).as_deref(), Some("user:?:cart"));
     /// ```

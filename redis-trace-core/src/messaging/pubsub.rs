@@ -27,7 +27,7 @@ pub enum MessageParent {
 /// ```no_run
 /// # async fn run() -> redis::RedisResult<()> {
 /// use futures_util::StreamExt as _;
-/// use redis_trace_core::messaging::TracedPubSub;
+/// use redis_trace::messaging::TracedPubSub;
 ///
 /// let client = redis::Client::open("redis://127.0.0.1/")?;
 /// let mut pubsub = TracedPubSub::new(client.get_async_pubsub().await?).with_endpoint(&client);

@@ -145,7 +145,7 @@ impl Operation {
             return Self { active: None };
         }
         let now = globals::snapshot();
-        let metrics = now.settings.config.metrics() && !scope::in_traced_function();
+        let metrics = now.settings.config.records_metrics() && !scope::in_traced_function();
         if !metrics && now.tracer.tracer().is_none() {
             return Self { active: None };
         }
@@ -170,7 +170,7 @@ impl Operation {
         add_extra_attributes: impl FnOnce(&Config, &mut AnySpan),
     ) -> Self {
         let config = &now.settings.config;
-        let metrics = metrics && config.metrics() && now.metrics.instruments().is_some();
+        let metrics = metrics && config.records_metrics() && now.metrics.instruments().is_some();
         let tracer = now.tracer.tracer();
         if tracer.is_none() && !metrics {
             return Self { active: None };

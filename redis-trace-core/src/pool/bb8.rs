@@ -4,7 +4,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use redis::AsyncCommands;
-//! use redis_trace_core::pool::bb8::TracedPool;
+//! use redis_trace::pool::bb8::TracedPool;
 //!
 //! let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
 //! let pool = TracedPool::build(bb8::Pool::builder().max_size(8), client).await?;
@@ -20,9 +20,8 @@ use redis::aio::MultiplexedConnection;
 use redis::{RedisError, RedisResult};
 
 use super::registration::{Registration, TelemetryCell};
-use super::{default_name, Lease};
+use super::{default_name, Lease, Pooled};
 use crate::connection::connect;
-use crate::connection::Pooled;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::metrics::{PoolSnapshot, PoolTelemetry};
 

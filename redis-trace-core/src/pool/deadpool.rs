@@ -4,7 +4,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use redis::AsyncCommands;
-//! use redis_trace_core::pool::deadpool::TracedPool;
+//! use redis_trace::pool::deadpool::TracedPool;
 //!
 //! let url = "redis://127.0.0.1:6379/0";
 //! let pool = deadpool_redis::Config::from_url(url).create_pool(Some(deadpool_redis::Runtime::Tokio1))?;

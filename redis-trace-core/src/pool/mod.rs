@@ -8,6 +8,7 @@
 mod lease;
 #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
 mod lend;
+mod pooled;
 #[cfg(any(feature = "bb8", feature = "r2d2"))]
 mod registration;
 
@@ -17,6 +18,7 @@ use crate::metrics::{PoolInstruments, PoolTelemetry};
 pub use self::lease::Lease;
 #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]
 use self::lend::{default_name, lend};
+pub use self::pooled::Pooled;
 
 /// Records with `pool`'s instruments, when metrics are recorded.
 pub(crate) fn record(pool: &PoolTelemetry, measure: impl FnOnce(&PoolInstruments, &PoolTelemetry)) {

@@ -4,7 +4,7 @@
 //! ```no_run
 //! # fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use redis::Commands;
-//! use redis_trace_core::pool::r2d2::TracedPool;
+//! use redis_trace::pool::r2d2::TracedPool;
 //!
 //! let client = redis::Client::open("redis://127.0.0.1:6379/0")?;
 //! let pool = TracedPool::build(r2d2::Pool::builder().max_size(8), client)?;

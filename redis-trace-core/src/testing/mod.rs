@@ -76,8 +76,8 @@ impl Telemetry {
         let pipeline = PIPELINE.get_or_init(Pipeline::new).clone();
         opentelemetry::global::set_tracer_provider(pipeline.tracer_provider.clone());
         opentelemetry::global::set_meter_provider(pipeline.meter_provider.clone());
-        crate::globals::set_tracer_provider(&pipeline.tracer_provider);
-        crate::globals::set_meter_provider(&pipeline.meter_provider);
+        crate::globals::use_tracer_provider(&pipeline.tracer_provider);
+        crate::globals::use_meter_provider(&pipeline.meter_provider);
         crate::ConfigBuilder::default().install();
         crate::globals::clear_default_endpoint();
         let telemetry = Self {

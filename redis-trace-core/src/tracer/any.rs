@@ -1,5 +1,5 @@
 //! The tracer redis-trace builds spans with: the OpenTelemetry SDK's own tracer when the
-//! provider handed to `set_tracer_provider` is an `SdkTracerProvider`, else the boxed tracer
+//! provider handed to `use_tracer_provider` is an `SdkTracerProvider`, else the boxed tracer
 //! every provider gives.
 //!
 //! A boxed tracer returns a boxed span, which `Context::with_span` boxes once more; the SDK's

@@ -144,12 +144,12 @@ pub fn install(variant: Variant) -> Installed {
     // The documented fast path: the SDK provider handed to redis-trace directly (its own
     // tracer, no boxed tracer); without one, the global no-op provider.
     match &tracer_provider {
-        Some(provider) => redis_trace::set_tracer_provider(provider),
+        Some(provider) => redis_trace::use_tracer_provider(provider),
         None => redis_trace::reload_global_tracer(),
     }
     redis_trace::reload_global_meter();
     redis_trace::Config::builder()
-        .metrics(variant != Variant::SpanOnly)
+        .with_metrics(variant != Variant::SpanOnly)
         .install();
     let subscriber = (variant == Variant::TracingInstrument).then(|| {
         use tracing_subscriber::layer::SubscriberExt;

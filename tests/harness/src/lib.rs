@@ -29,7 +29,7 @@ pub use redis_cluster::RedisCluster;
 pub use redis_sentinel::{RedisSentinel, MASTER_NAME};
 pub use redis_server::RedisServer;
 pub use telemetry::{
-    assert_attributes, attributes, capture, expected, line_number, normalized, Capture,
+    assert_exact_attributes, attributes, capture, expected, line_number, normalized, Capture,
     LaterMeterProvider,
 };
 

@@ -56,7 +56,7 @@ pub fn expected<const N: usize>(pairs: [(&str, Value); N]) -> BTreeMap<String, V
 
 /// Asserts the span's attributes (all but `code.line.number`) are exactly `expected`.
 #[track_caller]
-pub fn assert_attributes(span: &SpanData, expected: BTreeMap<String, Value>) {
+pub fn assert_exact_attributes(span: &SpanData, expected: BTreeMap<String, Value>) {
     let expected = normalized(expected);
     assert_eq!(
         attributes(span),
@@ -66,7 +66,7 @@ pub fn assert_attributes(span: &SpanData, expected: BTreeMap<String, Value>) {
     );
 }
 
-/// A meter provider of its own, to hand to `redis_trace::set_meter_provider`, and a way to read
+/// A meter provider of its own, to hand to `redis_trace::use_meter_provider`, and a way to read
 /// the sums it collected for one counter: what a provider installed later receives.
 pub struct LaterMeterProvider {
     pub provider: opentelemetry_sdk::metrics::SdkMeterProvider,

@@ -109,7 +109,7 @@ impl<C> TracedConnection<C> {
 
     /// Carries the trace context in the messages this connection sends (`PUBLISH`,
     /// `SPUBLISH`, `XADD`) and removes it from the stream entries it reads, whatever the
-    /// configuration says (`Config::propagate_messages`, off by default). See
+    /// configuration says (`ConfigBuilder::with_propagation`, off by default). See
     /// `redis_trace::messaging` for the wire format.
     #[must_use]
     pub fn with_propagation(mut self, enabled: bool) -> Self {

@@ -5,7 +5,7 @@
 //!   `SPUBLISH` and `XADD` are PRODUCER spans (`messaging.operation.type = send`) with the
 //!   destination and, for `XADD`, the entry id Redis returned; `XACK` is a `settle` span.
 //! - **Carrying the context** is an explicit choice, because it changes what other consumers
-//!   see: `TracedConnection::with_propagation(true)`, or `Config::propagate_messages(true)` /
+//!   see: `TracedConnection::with_propagation(true)`, or `ConfigBuilder::with_propagation(true)` /
 //!   `REDIS_TRACE_PROPAGATE_MESSAGES=true` for every traced connection; off by default. Pub/sub
 //!   payloads travel in the envelope of [`envelope`] (stable format, documented there); stream
 //!   entries get the propagator's fields (`traceparent`, `tracestate`) appended. For one call:

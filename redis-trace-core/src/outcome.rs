@@ -4,7 +4,7 @@
 //! type aliases such as `redis::RedisResult<Option<T>>`. It uses "autoref specialization": the
 //! generated code calls a method on `&&&&Probe(&result)` and the compiler picks the impl with the
 //! most specific type (`Result<Option<T>, E>` before `Result<T, E>` before anything). The ladder
-//! lives in [`outcome_of!`] so the expansion stays one line.
+//! lives in `__classify!` so the expansion stays one line.
 //!
 //! What a found value or a flag *means* (a cache hit, an applied write, nothing) depends on the
 //! command, not the type: the operation decides that with the command table's `Answer`.
@@ -119,7 +119,7 @@ fn counts(found: impl IntoIterator<Item = bool>) -> Outcome<'static> {
     }
 }
 
-/// The classification ladders, most specific first. Brought into scope by [`outcome_of!`].
+/// The classification ladders, most specific first. Brought into scope by `__classify!`.
 #[doc(hidden)]
 pub mod ladder {
     use super::{counts, settled, Display, Failure, Outcome, Probe, Shape, StdError};

@@ -20,6 +20,8 @@ use crate::sink::AttributeSink;
 pub(crate) struct CommandSpec {
     /// `db.operation.name`: `GET`, `PIPELINE`, `PIPELINE GET`, `MULTI`, `MULTI SET`.
     pub(crate) operation: Cow<'static, str>,
+    /// `db.query.summary` and the span name, when summaries are on (`Config::query_summaries`).
+    pub(crate) summary: Option<StringValue>,
     /// `db.query.text`, sanitized.
     pub(crate) statement: StringValue,
     /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.

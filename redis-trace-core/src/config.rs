@@ -5,8 +5,11 @@
 //! configuration changes process-wide state, which `globals` owns: `ConfigBuilder::install` is
 //! defined there.
 
+use std::sync::Arc;
+
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::key::KeyPolicy;
+use crate::summary::{SummaryBudget, SummaryRules, DEFAULT_SUMMARY_LIMIT};
 
 /// Which attribute names are written (`OTEL_SEMCONV_STABILITY_OPT_IN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,11 @@ pub struct Config {
     trace_empty_polls: bool,
     max_key_length: usize,
     max_statement_length: usize,
+    query_summaries: bool,
+    query_summary_limit: usize,
+    /// The summaries given out under this configuration (shared by its clones; a new
+    /// configuration starts a new budget).
+    summary_budget: Arc<SummaryBudget>,
 }
 
 impl Config {
@@ -131,6 +139,9 @@ impl Config {
                 "REDIS_TRACE_MAX_STATEMENT_LENGTH",
                 DEFAULT_MAX_STATEMENT_LENGTH,
             ),
+            query_summaries: flag("REDIS_TRACE_QUERY_SUMMARIES", false),
+            query_summary_limit: length("REDIS_TRACE_QUERY_SUMMARY_LIMIT", DEFAULT_SUMMARY_LIMIT),
+            summary_budget: Arc::default(),
         }
     }
 
@@ -205,6 +216,37 @@ impl Config {
     #[must_use]
     pub fn max_statement_length(&self) -> usize {
         self.max_statement_length
+    }
+
+    /// Whether a traced connection's commands get a `db.query.summary` from their keys'
+    /// patterns (off by default).
+    #[must_use]
+    pub fn query_summaries(&self) -> bool {
+        self.query_summaries
+    }
+
+    /// How many distinct summaries a traced connection's commands get before falling back to
+    /// the operation name.
+    #[must_use]
+    pub fn query_summary_limit(&self) -> usize {
+        self.query_summary_limit
+    }
+
+    /// How many commands so far got the operation name as their summary because the limit was
+    /// reached (also counted in `redis_trace.query_summary.overflows`).
+    #[must_use]
+    pub fn query_summary_overflows(&self) -> u64 {
+        self.summary_budget.overflows()
+    }
+
+    /// How commands are summarized, when summaries are on.
+    pub(crate) fn summary_rules(&self) -> Option<SummaryRules<'_>> {
+        self.query_summaries.then(|| SummaryRules {
+            budget: &self.summary_budget,
+            limit: self.query_summary_limit,
+            key_policy: &self.key_policy,
+            max_key_length: self.max_key_length,
+        })
     }
 }
 
@@ -327,6 +369,26 @@ impl ConfigBuilder {
     /// Longest `db.query.text`, in bytes.
     pub fn with_max_statement_length(mut self, bytes: usize) -> Self {
         self.config.max_statement_length = bytes;
+        self
+    }
+
+    /// Give a traced connection's commands a `db.query.summary` (and span name) from their
+    /// keys' patterns, `GET user:?`, so latency, errors and hit ratio group by key pattern
+    /// (`REDIS_TRACE_QUERY_SUMMARIES`; default off: the pattern is rendered for every command).
+    /// Under the `hash` and `omit` key policies and custom ones, commands get no summary. See
+    /// [`ConfigBuilder::with_query_summary_limit`].
+    #[must_use]
+    pub fn with_query_summaries(mut self, enabled: bool) -> Self {
+        self.config.query_summaries = enabled;
+        self
+    }
+
+    /// At most this many distinct summaries (default 1000,
+    /// `REDIS_TRACE_QUERY_SUMMARY_LIMIT`): later new ones fall back to the operation name, and
+    /// are counted. Bounds the metric series a connection creates whatever its keys look like.
+    #[must_use]
+    pub fn with_query_summary_limit(mut self, limit: usize) -> Self {
+        self.config.query_summary_limit = limit;
         self
     }
 

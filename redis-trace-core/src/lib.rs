@@ -43,6 +43,7 @@ pub mod pool;
 pub mod semconv;
 mod sink;
 mod statement;
+mod summary;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text;

@@ -20,6 +20,10 @@ pub const DB_CLIENT_OPERATION_DURATION: &str = "db.client.operation.duration";
 /// `redis_trace.cache.requests`: counter of calls whose result says hit or miss, with
 /// `cache.hit`.
 pub const CACHE_REQUESTS: &str = "redis_trace.cache.requests";
+/// `redis_trace.query_summary.overflows`: counter of traced-connection commands whose
+/// `db.query.summary` fell back to the operation name because the configured limit of distinct
+/// summaries was reached.
+pub const QUERY_SUMMARY_OVERFLOWS: &str = "redis_trace.query_summary.overflows";
 
 /// `"redis"`, set at span creation.
 pub const DB_SYSTEM_NAME: &str = "db.system.name";

@@ -17,6 +17,9 @@ pub struct Template {
     pub literals: Vec<String>,
     /// The key with each placeholder as `?`.
     pub pattern: String,
+    /// The key as its shape reads: literal braces single, placeholders as written
+    /// (`"{{user:{id}}}"` → `{user:{id}}`), for the query summary.
+    pub shape: String,
     /// The placeholder expressions, spanned on the template literal.
     pub values: Vec<Expr>,
 }
@@ -27,6 +30,7 @@ pub fn parse(literal: &LitStr) -> Result<Template, syn::Error> {
     let error = |message: String| syn::Error::new(literal.span(), message);
     let mut literals = vec![String::new()];
     let mut pattern = String::new();
+    let mut shape = String::new();
     let mut values = Vec::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -34,10 +38,12 @@ pub fn parse(literal: &LitStr) -> Result<Template, syn::Error> {
             '{' if chars.peek() == Some(&'{') => {
                 chars.next();
                 push_literal(&mut literals, &mut pattern, '{');
+                shape.push('{');
             }
             '}' if chars.peek() == Some(&'}') => {
                 chars.next();
                 push_literal(&mut literals, &mut pattern, '}');
+                shape.push('}');
             }
             '{' => {
                 let mut placeholder = String::new();
@@ -55,6 +61,7 @@ pub fn parse(literal: &LitStr) -> Result<Template, syn::Error> {
                     }
                 }
                 values.push(placeholder_expression(&placeholder, literal)?);
+                shape.push_str(&format!("{{{}}}", placeholder.trim()));
                 literals.push(String::new());
                 pattern.push('?');
             }
@@ -63,12 +70,16 @@ pub fn parse(literal: &LitStr) -> Result<Template, syn::Error> {
                     "unmatched `}}` in key template \"{text}\": write `}}}}` for a literal brace"
                 )))
             }
-            c => push_literal(&mut literals, &mut pattern, c),
+            c => {
+                push_literal(&mut literals, &mut pattern, c);
+                shape.push(c);
+            }
         }
     }
     Ok(Template {
         literals,
         pattern,
+        shape,
         values,
     })
 }

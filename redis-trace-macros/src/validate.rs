@@ -21,8 +21,9 @@ use redis_trace_commands::{self as commands, KeyCount};
 pub struct Validated {
     /// The Redis command, canonical upper-case name.
     pub op: String,
-    /// The summary (`name = "..."`).
-    pub summary: Option<LitStr>,
+    /// `db.query.summary` and the span name: `name = "..."`, else the operation and its key
+    /// templates as they read (`GET user:{id}`), else none (a runtime key has no template).
+    pub summary: Option<String>,
     /// The keys (`key = ...` or `keys = [...]`), in order.
     pub keys: Vec<Key>,
     /// The endpoint expression.
@@ -101,9 +102,13 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
         CheckedOp::Known(command) => command.name.to_owned(),
         CheckedOp::Unchecked(name) => name,
     };
+    let summary = match &args.name {
+        Some(name) => Some(name.value()),
+        None => template_summary(&op, &keys),
+    };
     Some(Validated {
         op,
-        summary: args.name,
+        summary,
         keys,
         endpoint: args.endpoint,
         key_policy,
@@ -113,6 +118,20 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
             .krate
             .map_or_else(|| quote!(::redis_trace), |path| path.to_token_stream()),
     })
+}
+
+/// `{op} {template} {template}...` when every key is a template: a grouping key computed here,
+/// as a literal, so a call pays nothing for it.
+fn template_summary(op: &str, keys: &[Key]) -> Option<String> {
+    let shapes: Option<Vec<&str>> = keys
+        .iter()
+        .map(|key| match key {
+            Key::Template(template) => Some(template.shape.as_str()),
+            Key::Expression(_) => None,
+        })
+        .collect();
+    let shapes = shapes.filter(|shapes| !shapes.is_empty())?;
+    Some(format!("{op} {}", shapes.join(" ")))
 }
 
 /// A key policy named on the attribute.

@@ -9,16 +9,24 @@ use redis_trace_commands::{lookup_args, Answer, Command};
 use crate::args::{command_name, name_text};
 use crate::command::CommandSpec;
 use crate::config::Config;
+use crate::globals;
 use crate::intern;
 use crate::messaging;
 use crate::statement::sanitize;
+use crate::summary::Summary;
 use crate::text::truncate_on_char_boundary;
+use opentelemetry::StringValue;
 
 /// One command, given as its arguments (`args[0]` is the name).
 pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> CommandSpec {
     let known = lookup_args(args);
+    let operation = command_name(args);
+    let summary = config
+        .summary_rules()
+        .and_then(|rules| rules.command(&operation, args));
     CommandSpec {
-        operation: command_name(args),
+        summary: summary.and_then(count_overflow),
+        operation,
         answer: known.map_or(Answer::Other, |command| command.answer_to(args)),
         per_key: known.is_some_and(Command::replies_per_key),
         procedure: known
@@ -57,6 +65,13 @@ pub(super) fn pipeline(
         }
         joined.push_str(&statement(args, config));
     }
+    let summary = config.summary_rules().map(|rules| {
+        let each: Vec<_> = (commands.iter())
+            .zip(&names)
+            .map(|(args, name)| rules.command(name, args))
+            .collect();
+        rules.batch(kind, &each)
+    });
     let per_command = if config.pipeline_command_spans() {
         names
             .into_iter()
@@ -68,6 +83,7 @@ pub(super) fn pipeline(
     };
     CommandSpec {
         operation,
+        summary: summary.and_then(count_overflow),
         statement: intern::share(truncate_on_char_boundary(&joined, max_len)),
         batch_size: (commands.len() != 1).then_some(commands.len()),
         slot,
@@ -77,6 +93,14 @@ pub(super) fn pipeline(
         procedure: None,
         messaging: None,
     }
+}
+
+/// The summary's text, its overflow counted in `redis_trace.query_summary.overflows`.
+fn count_overflow(summary: Summary) -> Option<StringValue> {
+    if summary.overflowed {
+        globals::with_instruments(|instruments| instruments.count_summary_overflow());
+    }
+    Some(summary.text)
 }
 
 fn statement(args: &[&[u8]], config: &Config) -> String {

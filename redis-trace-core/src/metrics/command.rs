@@ -12,7 +12,8 @@ use crate::endpoint::Endpoint;
 /// A lookup command's tally, as one thread found it.
 struct CommandTally {
     recorded_for: RecordedFor,
-    operation: Box<str>,
+    /// Its summary, else its operation: what its attributes differ by.
+    grouping: Box<str>,
     tally: Arc<CacheTally>,
 }
 
@@ -32,14 +33,14 @@ pub(crate) fn count_command_lookups(
     instruments: &Instruments,
     mode: SemconvMode,
     endpoint: Option<&Endpoint>,
-    operation: &str,
+    grouping: &str,
     (hits, misses): (u64, u64),
     attributes: &[KeyValue],
 ) {
     let found = COMMAND_TALLIES.try_with(|kept| {
         let mut kept = kept.try_borrow_mut().ok()?;
         let known = kept.iter().find(|known| {
-            &*known.operation == operation && known.recorded_for.is(instruments, mode, endpoint)
+            &*known.grouping == grouping && known.recorded_for.is(instruments, mode, endpoint)
         });
         if let Some(known) = known {
             return Some(Arc::clone(&known.tally));
@@ -50,7 +51,7 @@ pub(crate) fn count_command_lookups(
         let tally = instruments.tally(attributes);
         kept.push(CommandTally {
             recorded_for: RecordedFor::new(instruments, mode, endpoint),
-            operation: operation.into(),
+            grouping: grouping.into(),
             tally: Arc::clone(&tally),
         });
         Some(tally)

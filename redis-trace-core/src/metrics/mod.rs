@@ -16,7 +16,7 @@ mod pool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use opentelemetry::metrics::{Histogram, Meter, MeterProvider, ObservableCounter};
+use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider, ObservableCounter};
 use opentelemetry::KeyValue;
 
 pub(crate) use self::cache::CacheTally;
@@ -29,7 +29,9 @@ pub(crate) use self::pool::PoolSnapshot;
 pub(crate) use self::pool::{PoolInstruments, PoolTelemetry};
 use crate::config::SemconvMode;
 use crate::endpoint::Endpoint;
-use crate::semconv::{scope, CACHE_REQUESTS, DB_CLIENT_OPERATION_DURATION};
+use crate::semconv::{
+    scope, CACHE_REQUESTS, DB_CLIENT_OPERATION_DURATION, QUERY_SUMMARY_OVERFLOWS,
+};
 
 /// The histogram's bucket boundaries, in seconds: the spec's advice with sub-millisecond
 /// buckets in front, because Redis answers in well under a millisecond.
@@ -44,6 +46,7 @@ pub(crate) struct Instruments {
     tallies: Arc<Tallies>,
     /// Kept with the instruments it belongs to.
     _cache_requests: ObservableCounter<u64>,
+    summary_overflows: Counter<u64>,
     /// The connection-pool instruments, from the same meter.
     pool: PoolInstruments,
     /// The messaging instruments, from the same meter.
@@ -72,6 +75,11 @@ impl Instruments {
                 .with_description("Redis reads by outcome: cache.hit true or false")
                 .with_callback(move |observer| reported.observe(observer))
                 .build(),
+            summary_overflows: meter
+                .u64_counter(QUERY_SUMMARY_OVERFLOWS)
+                .with_unit("{command}")
+                .with_description("Commands whose query summary fell back to the operation name")
+                .build(),
             pool: PoolInstruments::new(meter),
             messaging: MessagingInstruments::new(meter),
         }
@@ -88,6 +96,11 @@ impl Instruments {
     /// Tells these instruments from others: what was found for older ones is found again.
     pub(crate) fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Counts a command whose summary fell back to its operation name.
+    pub(crate) fn count_summary_overflow(&self) {
+        self.summary_overflows.add(1, &[]);
     }
 
     /// Records `seconds` with `attributes`.

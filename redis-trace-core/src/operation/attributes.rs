@@ -72,8 +72,19 @@ pub(super) fn creation_attributes(
             Value::I64(i64::from(port))
         });
     }
-    if let (Some(summary), true) = (target.summary(), mode.stable()) {
-        sink.add(semconv::DB_QUERY_SUMMARY, || Value::from(summary));
+    if mode.stable() {
+        match target {
+            Target::Function(callsite) => {
+                if let Some(summary) = callsite.summary() {
+                    sink.add(semconv::DB_QUERY_SUMMARY, || Value::from(summary));
+                }
+            }
+            Target::Command(spec) => {
+                if let Some(summary) = &spec.summary {
+                    sink.add(semconv::DB_QUERY_SUMMARY, || Value::String(summary.clone()));
+                }
+            }
+        }
     }
     if let (Some(namespace), true) = (endpoint.and_then(Endpoint::namespace_value), mode.stable()) {
         sink.add(semconv::DB_NAMESPACE, || Value::String(namespace));
@@ -153,16 +164,25 @@ pub(super) fn call_attribute_bound(
     3 * usize::from(config.code_attributes()) + usize::from(!keys.is_empty()) + fields.len()
 }
 
-/// `{summary}` if given, else `{operation} {address}:{port}`, else `{operation}`; never the key.
+/// The summary if there is one, else `{operation} {address}:{port}`, else `{operation}`; never
+/// a rendered key (a connection's summary holds key patterns). A messaging command is named
+/// after its destination, as the messaging conventions ask.
 pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'static, str> {
-    if let Some(summary) = target.summary() {
-        return Cow::Borrowed(summary);
-    }
     let operation = target.operation();
-    // Messaging spans are named after their destination, as the messaging conventions ask.
-    if let Target::Command(spec) = target {
-        if let Some(destination) = spec.messaging.as_ref().and_then(|m| m.destination.as_ref()) {
-            return format!("{operation} {}", destination.as_str()).into();
+    match target {
+        Target::Function(callsite) => {
+            if let Some(summary) = callsite.summary() {
+                return Cow::Borrowed(summary);
+            }
+        }
+        Target::Command(spec) => {
+            if let Some(destination) = spec.messaging.as_ref().and_then(|m| m.destination.as_ref())
+            {
+                return format!("{operation} {}", destination.as_str()).into();
+            }
+            if let Some(summary) = &spec.summary {
+                return summary.as_str().to_owned().into();
+            }
         }
     }
     match endpoint.and_then(|e| e.address().map(|address| (address, e.port()))) {
@@ -199,10 +219,14 @@ impl Target {
         }
     }
 
-    pub(super) fn summary(&self) -> Option<&'static str> {
+    /// What its metrics are grouped by besides the attributes: the summary, else the operation.
+    pub(super) fn grouping(&self) -> &str {
         match self {
-            Self::Function(callsite) => callsite.summary(),
-            Self::Command(_) => None,
+            Self::Function(callsite) => callsite.summary().unwrap_or(callsite.operation()),
+            Self::Command(spec) => spec
+                .summary
+                .as_ref()
+                .map_or(&spec.operation, |s| s.as_str()),
         }
     }
 }
@@ -219,6 +243,7 @@ mod tests {
     fn the_count_is_what_is_pushed_in_every_mode() {
         let command = CommandSpec {
             operation: "SET".into(),
+            summary: Some("SET k:?".into()),
             statement: "SET k ?".into(),
             batch_size: None,
             slot: None,

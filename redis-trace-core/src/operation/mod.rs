@@ -424,7 +424,7 @@ impl Active {
                 instruments,
                 mode,
                 self.endpoint.as_ref(),
-                self.target.operation(),
+                self.target.grouping(),
                 (hits, misses),
                 &attributes,
             );

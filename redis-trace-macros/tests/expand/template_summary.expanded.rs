@@ -1,0 +1,31 @@
+async fn get_user(&self, id: u64) -> redis::RedisResult<Option<String>> {
+    fn __redis_trace_fn() {}
+    static __REDIS_TRACE_CALLSITE: ::redis_trace::__private::Callsite = ::redis_trace::__private::Callsite::new(
+        "GET",
+        ::core::option::Option::Some("GET user:{id}"),
+        __redis_trace_fn,
+    );
+    let mut __operation = ::redis_trace::__private::Operation::start(
+        &__REDIS_TRACE_CALLSITE,
+        ::core::option::Option::None,
+        &[
+            &::redis_trace::__private::KeyTemplate::new(
+                &["user:", ""],
+                "user:?",
+                &[&(id) as &dyn ::core::fmt::Display],
+            ) as &dyn ::redis_trace::__private::RedisKey,
+        ],
+    );
+    let __result = __operation
+        .instrument(async move {
+            if false {
+                return ::redis_trace::__private::unreachable::<
+                    redis::RedisResult<Option<String>>,
+                >();
+            }
+            { self.conn.clone().get(format!("user:{id}")).await }
+        })
+        .await;
+    __operation.finish(::redis_trace::__private::outcome!(& __result));
+    __result
+}

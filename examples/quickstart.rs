@@ -119,5 +119,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!();
     telemetry.view().print();
+    // Per key pattern: calls, errors, p50, p99, cache hit ratio.
+    println!();
+    print!("{}", telemetry.patterns());
     Ok(())
 }

@@ -58,7 +58,8 @@ pub mod testing {
     //! long as the returned value lives. Then read what was recorded: [`Telemetry::spans`],
     //! [`Telemetry::span`] by name, [`Telemetry::tree`] (parents and children),
     //! [`Telemetry::metric_points`]; compare attributes with [`assert_attributes`]; and print
-    //! [`Telemetry::view`], the spans as a tree with a timeline.
+    //! [`Telemetry::view`], the spans as a tree with a timeline, and [`Telemetry::patterns`], a
+    //! table per key pattern (calls, errors, p50, p99, hit ratio).
     //!
     //! ```
     //! use redis_trace::testing::{assert_attributes, Telemetry};
@@ -97,7 +98,7 @@ pub mod testing {
     //! ```
 
     pub use redis_trace_core::testing::{
-        assert_attributes, attributes, MetricPoint, SpanNode, SpanTree, Telemetry, TraceView,
-        DEFAULT_ATTRIBUTES,
+        assert_attributes, attributes, MetricPoint, PatternReport, PatternRow, SpanNode, SpanTree,
+        Telemetry, TraceView, DEFAULT_ATTRIBUTES,
     };
 }

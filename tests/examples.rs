@@ -71,6 +71,40 @@ fn excerpt(file: &str, name: &str) -> String {
     code.rsplit_once("```").unwrap().0.to_owned()
 }
 
+/// The trace view and the pattern table of a quickstart's output (from its trace on), each
+/// without what changes from run to run.
+fn normalized_output(output: &str) -> (Vec<String>, Vec<String>) {
+    let output = &output[output.find("trace ").expect("a trace view")..];
+    let (trace, table) = output.split_once("\n\n").expect("a table after the trace");
+    (normalized_trace(trace), normalized_table(table))
+}
+
+/// A pattern table without durations and column padding.
+fn normalized_table(table: &str) -> Vec<String> {
+    let units = ["ns", "µs", "ms", "s"];
+    table
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let mut kept = Vec::new();
+            let mut at = 0;
+            while at < words.len() {
+                let is_duration = words[at].parse::<f64>().is_ok()
+                    && words.get(at + 1).is_some_and(|unit| units.contains(unit));
+                if is_duration {
+                    kept.push("T");
+                    at += 2;
+                } else {
+                    kept.push(words[at]);
+                    at += 1;
+                }
+            }
+            kept.join(" ")
+        })
+        .collect()
+}
+
 /// A trace view without what changes from run to run: the trace id and length, durations, the
 /// bars, the port and column padding.
 fn normalized_trace(view: &str) -> Vec<String> {
@@ -108,20 +142,19 @@ fn without_port(line: &str) -> String {
 fn quickstart_prints_the_trace_the_readme_shows() {
     let server = RedisServer::start();
     let stdout = run("quickstart", &server);
-    let printed = &stdout[stdout.find("trace ").expect("a trace view")..];
-    let printed = normalized_trace(printed);
+    let (printed, table) = normalized_output(&stdout);
+    let readme = excerpt("README.md", "quickstart");
     assert_eq!(
-        printed,
-        normalized_trace(&excerpt("README.md", "quickstart"))
+        (&printed, &table),
+        (&normalized_output(&readme).0, &normalized_output(&readme).1)
     );
-    // The normalization keeps what the trace says.
-    assert!(
-        printed.contains(
-            &"├─ GET 127.0.0.1:PORT | redis.key=redis-trace-quickstart:name:? cache.hit=false"
-                .to_owned()
-        ),
-        "{printed:#?}"
-    );
+    // The normalization keeps what the trace and the table say.
+    let lookup =
+        "├─ GET redis-trace-quickstart:name:{id} | redis.key=redis-trace-quickstart:name:? \
+                  cache.hit=false";
+    assert!(printed.contains(&lookup.to_owned()), "{printed:#?}");
+    let row = "GET redis-trace-quickstart:name:{id} 2 0 T T 50.0 %";
+    assert!(table.contains(&row.to_owned()), "{table:#?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! Tests of one binary run on several threads while providers and settings are process-wide, so
 //! [`Telemetry::install`] takes a process-wide lock, held until the value is dropped.
 
+mod patterns;
 mod tree;
 mod view;
 
@@ -20,6 +21,7 @@ use opentelemetry_sdk::metrics::{
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 
+pub use patterns::{PatternReport, PatternRow};
 pub use tree::{SpanNode, SpanTree};
 pub use view::{TraceView, DEFAULT_ATTRIBUTES};
 
@@ -117,6 +119,12 @@ impl Telemetry {
     /// The finished spans as trees: each span under its parent, children in start order.
     pub fn tree(&self) -> SpanTree {
         SpanTree::new(self.spans())
+    }
+
+    /// The finished Redis spans grouped by key pattern (`Display`: a table of calls, errors,
+    /// p50, p99 and cache hit ratio), for printing after [`Telemetry::view`].
+    pub fn patterns(&self) -> PatternReport {
+        PatternReport::new(&self.spans())
     }
 
     /// The finished spans drawn as a tree with a timeline (`Display`), for printing.

@@ -315,7 +315,7 @@ fn kind_name(kind: &SpanKind) -> &'static str {
     }
 }
 
-fn duration(span: &SpanData) -> Duration {
+pub(super) fn duration(span: &SpanData) -> Duration {
     span.end_time
         .duration_since(span.start_time)
         .unwrap_or_default()
@@ -333,7 +333,7 @@ fn visit(node: &SpanNode, each: &mut impl FnMut(&SpanData)) {
 }
 
 /// `text` cut to `width` characters, ending with `…` when cut; control characters as spaces.
-fn cut(text: &str, width: usize) -> String {
+pub(super) fn cut(text: &str, width: usize) -> String {
     let clean = |c: char| if c.is_control() { ' ' } else { c };
     if text.chars().count() <= width {
         return text.chars().map(clean).collect();
@@ -348,7 +348,7 @@ fn cut(text: &str, width: usize) -> String {
 }
 
 /// `850 ns`, `412.31 µs`, `3.21 ms`, `1.20 s`.
-fn format_duration(duration: Duration) -> String {
+pub(super) fn format_duration(duration: Duration) -> String {
     let nanos = duration.as_nanos();
     let mut text = String::new();
     let _ = match nanos {

@@ -84,13 +84,31 @@ impl RedisSentinel {
     /// `SENTINEL FAILOVER`, then waits until the Sentinel names the replica as master, the
     /// replica says it is one and the old master says it is a replica (Sentinel closes its
     /// clients as it demotes it).
+    ///
+    /// The Sentinel refuses (`NOGOODSLAVE`) while its last view of the replica is stale, which
+    /// happens on a loaded machine even after it first saw the replica: it is asked again for up
+    /// to 10 s.
     pub fn fail_over(&self) {
         let mut sentinel = self.sentinel_connection();
-        redis::cmd("SENTINEL")
-            .arg("FAILOVER")
-            .arg(MASTER_NAME)
-            .exec(&mut sentinel)
-            .expect("SENTINEL FAILOVER");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let asked = redis::cmd("SENTINEL")
+                .arg("FAILOVER")
+                .arg(MASTER_NAME)
+                .exec(&mut sentinel);
+            match asked {
+                Err(error)
+                    if error.to_string().contains("NOGOODSLAVE")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                asked => {
+                    asked.expect("SENTINEL FAILOVER");
+                    break;
+                }
+            }
+        }
         let replica_port = self.replica.port();
         self.wait_for("the Sentinel to name the replica as master", |s| {
             s.named_master_port() == Some(replica_port)

@@ -377,7 +377,6 @@ impl ConfigBuilder {
     /// (`REDIS_TRACE_QUERY_SUMMARIES`; default off: the pattern is rendered for every command).
     /// Under the `hash` and `omit` key policies and custom ones, commands get no summary. See
     /// [`ConfigBuilder::with_query_summary_limit`].
-    #[must_use]
     pub fn with_query_summaries(mut self, enabled: bool) -> Self {
         self.config.query_summaries = enabled;
         self
@@ -386,7 +385,6 @@ impl ConfigBuilder {
     /// At most this many distinct summaries (default 1000,
     /// `REDIS_TRACE_QUERY_SUMMARY_LIMIT`): later new ones fall back to the operation name, and
     /// are counted. Bounds the metric series a connection creates whatever its keys look like.
-    #[must_use]
     pub fn with_query_summary_limit(mut self, limit: usize) -> Self {
         self.config.query_summary_limit = limit;
         self

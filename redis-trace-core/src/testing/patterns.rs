@@ -179,7 +179,7 @@ mod tests {
             .build();
         let tracer = provider.tracer("test");
         let start = UNIX_EPOCH + Duration::from_secs(1_000);
-        let mut record = |name: &str, millis: u64, attributes: Vec<KeyValue>, failed: bool| {
+        let record = |name: &str, millis: u64, attributes: Vec<KeyValue>, failed: bool| {
             let mut span = tracer
                 .span_builder(name.to_owned())
                 .with_start_time(start)

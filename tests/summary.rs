@@ -174,6 +174,20 @@ async fn a_connection_summarizes_by_key_pattern_within_its_limit() {
     assert_eq!(Config::current().query_summary_overflows(), overflowed);
     let overflows = capture.metric_points("redis_trace.query_summary.overflows");
     assert_eq!(overflows.iter().map(|p| p.value).sum::<u64>(), overflowed);
+    // Reported once: an event on the first span that fell back.
+    let reported: Vec<usize> = (spans.iter().enumerate())
+        .filter(|(_, span)| {
+            (span.events.iter())
+                .any(|event| event.name == "redis_trace.query_summary.limit_reached")
+        })
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(reported, [kept]);
+    assert_eq!(spans[kept].name, "GET");
+    let event = &spans[kept].events.iter().next().unwrap();
+    let limit = &event.attributes[0];
+    assert_eq!(limit.key.as_str(), "redis_trace.query_summary.limit");
+    assert_eq!(limit.value, opentelemetry::Value::I64(1000));
 }
 
 #[tokio::test]

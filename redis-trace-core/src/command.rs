@@ -22,6 +22,9 @@ pub(crate) struct CommandSpec {
     pub(crate) operation: Cow<'static, str>,
     /// `db.query.summary` and the span name, when summaries are on (`Config::query_summaries`).
     pub(crate) summary: Option<StringValue>,
+    /// Whether its summary was the first to fall back because the limit was reached: its span
+    /// gets the event `redis_trace.query_summary.limit_reached`.
+    pub(crate) summary_limit_reached: bool,
     /// `db.query.text`, sanitized.
     pub(crate) statement: StringValue,
     /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.

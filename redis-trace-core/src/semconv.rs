@@ -24,6 +24,11 @@ pub const CACHE_REQUESTS: &str = "redis_trace.cache.requests";
 /// `db.query.summary` fell back to the operation name because the configured limit of distinct
 /// summaries was reached.
 pub const QUERY_SUMMARY_OVERFLOWS: &str = "redis_trace.query_summary.overflows";
+/// `redis_trace.query_summary.limit_reached`: span event on the first command whose summary fell
+/// back to the operation name, with `redis_trace.query_summary.limit`.
+pub const QUERY_SUMMARY_LIMIT_REACHED: &str = "redis_trace.query_summary.limit_reached";
+/// `redis_trace.query_summary.limit`: the configured limit of distinct summaries.
+pub const QUERY_SUMMARY_LIMIT: &str = "redis_trace.query_summary.limit";
 
 /// `"redis"`, set at span creation.
 pub const DB_SYSTEM_NAME: &str = "db.system.name";

@@ -5,10 +5,11 @@
 //! only sees rendered keys, whose shapes are unbounded in general (a key with an id the pattern
 //! policy does not recognise). So each configuration carries a [`SummaryBudget`]: the first
 //! `limit` distinct summaries are kept, every later one falls back to the operation name
-//! (`GET`), and the fallbacks are counted (`redis_trace.query_summary.overflows`).
+//! (`GET`), and the fallbacks are counted (`redis_trace.query_summary.overflows`); the first
+//! one is reported by an event on its span (`redis_trace.query_summary.limit_reached`).
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use opentelemetry::StringValue;
@@ -25,23 +26,39 @@ pub(crate) const DEFAULT_SUMMARY_LIMIT: usize = 1000;
 pub(crate) struct SummaryBudget {
     kept: Mutex<HashSet<Box<str>>>,
     overflows: AtomicU64,
+    reported: AtomicBool,
+}
+
+/// Whether building a summary overflowed the budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    No,
+    Yes,
+    /// The budget's first overflow: the one reported.
+    First,
 }
 
 impl SummaryBudget {
-    /// `summary` if it is kept or there is room for it, else `fallback`; `true` with it when
-    /// this call overflowed.
-    fn admit(&self, summary: &str, fallback: &str, limit: usize) -> (StringValue, bool) {
+    /// `summary` if it is kept or there is room for it, else `fallback`, with whether this call
+    /// overflowed.
+    fn admit(&self, summary: &str, fallback: &str, limit: usize) -> (StringValue, Overflow) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.contains(summary) {
-            return (intern::share(summary), false);
+            return (intern::share(summary), Overflow::No);
         }
         if kept.len() < limit {
             kept.insert(summary.into());
-            return (intern::share(summary), false);
+            return (intern::share(summary), Overflow::No);
         }
         drop(kept);
         self.overflows.fetch_add(1, Ordering::Relaxed);
-        (intern::share(fallback), true)
+        let first = !self.reported.swap(true, Ordering::Relaxed);
+        let overflow = if first {
+            Overflow::First
+        } else {
+            Overflow::Yes
+        };
+        (intern::share(fallback), overflow)
     }
 
     /// How many summaries fell back to the operation name so far.
@@ -61,7 +78,14 @@ pub(crate) struct SummaryRules<'a> {
 /// A summary and whether building it overflowed the budget.
 pub(crate) struct Summary {
     pub(crate) text: StringValue,
-    pub(crate) overflowed: bool,
+    pub(crate) overflow: Overflow,
+}
+
+impl Summary {
+    /// Whether building it was the budget's first overflow (reported on its span).
+    pub(crate) fn is_first_overflow(&self) -> bool {
+        self.overflow == Overflow::First
+    }
 }
 
 impl SummaryRules<'_> {
@@ -82,8 +106,8 @@ impl SummaryRules<'_> {
             let rendered = KeyPolicy::Pattern.render(args[position], self.max_key_length);
             text.push_str(rendered.as_deref().unwrap_or("?"));
         }
-        let (text, overflowed) = self.budget.admit(&text, operation, self.limit);
-        Some(Summary { text, overflowed })
+        let (text, overflow) = self.budget.admit(&text, operation, self.limit);
+        Some(Summary { text, overflow })
     }
 
     /// A pipeline's or transaction's summary, by the conventions' batch rule: `BATCH {summary}`
@@ -97,22 +121,27 @@ impl SummaryRules<'_> {
                     .is_some_and(|summary| summary.text == first.text)
             })
         });
-        let overflowed = commands.iter().flatten().any(|summary| summary.overflowed);
+        // The batch's overflow is the most telling of its commands' and its own.
+        let worst = |a: Overflow, b: Overflow| match (a, b) {
+            (Overflow::First, _) | (_, Overflow::First) => Overflow::First,
+            (Overflow::Yes, _) | (_, Overflow::Yes) => Overflow::Yes,
+            _ => Overflow::No,
+        };
+        let commands_overflow = (commands.iter().flatten())
+            .map(|summary| summary.overflow)
+            .fold(Overflow::No, worst);
         match shared {
             Some(shared) => {
-                let (text, over) = (self.budget).admit(
-                    &format!("BATCH {}", shared.text.as_str()),
-                    kind,
-                    self.limit,
-                );
+                let batch = format!("BATCH {}", shared.text.as_str());
+                let (text, overflow) = self.budget.admit(&batch, kind, self.limit);
                 Summary {
                     text,
-                    overflowed: overflowed || over,
+                    overflow: worst(commands_overflow, overflow),
                 }
             }
             None => Summary {
                 text: intern::share(kind),
-                overflowed,
+                overflow: commands_overflow,
             },
         }
     }
@@ -140,9 +169,17 @@ mod tests {
         assert_eq!(text(&[b"MGET", b"a:1", b"b:2"]).unwrap(), "X a:? b:?");
         assert_eq!(text(&[b"PING"]), None, "no keys, no summary");
         // The budget (2) is full: a third shape falls back, counted; kept ones still pass.
-        assert_eq!(text(&[b"GET", b"order:7"]).unwrap(), "X");
+        let first = rules.command("X", &[b"GET", b"order:7"]).unwrap();
+        assert_eq!(
+            (first.text.as_str(), first.overflow),
+            ("X", Overflow::First)
+        );
         assert_eq!(text(&[b"GET", b"user:43"]).unwrap(), "X user:?");
         assert_eq!(budget.overflows(), 1);
+        // Only the first overflow is the one reported.
+        let again = rules.command("X", &[b"GET", b"cart:9"]).unwrap();
+        assert_eq!((again.text.as_str(), again.overflow), ("X", Overflow::Yes));
+        assert_eq!(budget.overflows(), 2);
     }
 
     #[test]

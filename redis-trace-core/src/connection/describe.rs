@@ -13,9 +13,8 @@ use crate::globals;
 use crate::intern;
 use crate::messaging;
 use crate::statement::sanitize;
-use crate::summary::Summary;
+use crate::summary::{Overflow, Summary};
 use crate::text::truncate_on_char_boundary;
-use opentelemetry::StringValue;
 
 /// One command, given as its arguments (`args[0]` is the name).
 pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> CommandSpec {
@@ -25,7 +24,8 @@ pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> Com
         .summary_rules()
         .and_then(|rules| rules.command(&operation, args));
     CommandSpec {
-        summary: summary.and_then(count_overflow),
+        summary_limit_reached: summary.as_ref().is_some_and(Summary::is_first_overflow),
+        summary: summary.map(counted),
         operation,
         answer: known.map_or(Answer::Other, |command| command.answer_to(args)),
         per_key: known.is_some_and(Command::replies_per_key),
@@ -83,7 +83,8 @@ pub(super) fn pipeline(
     };
     CommandSpec {
         operation,
-        summary: summary.and_then(count_overflow),
+        summary_limit_reached: summary.as_ref().is_some_and(Summary::is_first_overflow),
+        summary: summary.map(counted),
         statement: intern::share(truncate_on_char_boundary(&joined, max_len)),
         batch_size: (commands.len() != 1).then_some(commands.len()),
         slot,
@@ -96,11 +97,11 @@ pub(super) fn pipeline(
 }
 
 /// The summary's text, its overflow counted in `redis_trace.query_summary.overflows`.
-fn count_overflow(summary: Summary) -> Option<StringValue> {
-    if summary.overflowed {
+fn counted(summary: Summary) -> opentelemetry::StringValue {
+    if summary.overflow != Overflow::No {
         globals::with_instruments(|instruments| instruments.count_summary_overflow());
     }
-    Some(summary.text)
+    summary.text
 }
 
 fn statement(args: &[&[u8]], config: &Config) -> String {

@@ -244,6 +244,7 @@ mod tests {
         let command = CommandSpec {
             operation: "SET".into(),
             summary: Some("SET k:?".into()),
+            summary_limit_reached: false,
             statement: "SET k ?".into(),
             batch_size: None,
             slot: None,

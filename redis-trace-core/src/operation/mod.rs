@@ -151,13 +151,24 @@ impl Operation {
         }
         let endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
         let spec = describe(&now.settings.config);
+        let limit_reached = spec.summary_limit_reached;
         Self::begin(
             &now,
             Target::Command(Box::new(spec)),
             endpoint,
             metrics,
             0,
-            |_, _| {},
+            |config, span| {
+                if limit_reached {
+                    let limit = i64::try_from(config.query_summary_limit()).unwrap_or(i64::MAX);
+                    let limit = KeyValue::new(semconv::QUERY_SUMMARY_LIMIT, limit);
+                    opentelemetry::trace::Span::add_event(
+                        span,
+                        semconv::QUERY_SUMMARY_LIMIT_REACHED,
+                        vec![limit],
+                    );
+                }
+            },
         )
     }
 

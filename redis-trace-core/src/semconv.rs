@@ -169,6 +169,44 @@ pub mod old {
 mod tests {
     use redis_trace_commands::RESERVED_ATTRIBUTE_NAMESPACES;
 
+    /// Every name of ours (`redis.*`, `cache.*`, `redis_trace.*`) is declared in our Weaver
+    /// registry (`semconv/` at the repository root; `weaver registry check` validates it against
+    /// OpenTelemetry's in CI), and the registry declares nothing we do not write.
+    #[test]
+    fn our_names_and_our_registry_agree() {
+        let ours = |name: &str| {
+            ["redis.", "cache.", "redis_trace."]
+                .iter()
+                .any(|p| name.starts_with(p))
+        };
+        let code = include_str!("semconv.rs")
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap();
+        let written: std::collections::BTreeSet<&str> = (code.lines())
+            .filter_map(|line| line.trim().strip_prefix("pub const "))
+            .filter_map(|declaration| declaration.split('"').nth(1))
+            .filter(|name| ours(name))
+            .collect();
+        let registry = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../semconv");
+        let mut declared = std::collections::BTreeSet::new();
+        for file in ["attributes.yaml", "metrics.yaml", "events.yaml"] {
+            let text = std::fs::read_to_string(registry.join(file)).unwrap();
+            for line in text.lines().map(str::trim) {
+                let name = ["- id: ", "metric_name: ", "name: "]
+                    .iter()
+                    .find_map(|key| line.strip_prefix(key));
+                if let Some(name) = name.filter(|name| ours(name)) {
+                    declared.insert(name.to_owned());
+                }
+            }
+        }
+        let declared: std::collections::BTreeSet<&str> =
+            declared.iter().map(String::as_str).collect();
+        assert!(written.len() >= 10, "the scan finds our names: {written:?}");
+        assert_eq!(written, declared, "semconv.rs and semconv/*.yaml disagree");
+    }
+
     /// Every name written here is in a namespace the attribute's `fields(...)` may not use, or
     /// is one of redis-trace's own metrics (`redis_trace.`): the macro's list and the names
     /// the runtime writes cannot drift apart.

@@ -130,6 +130,17 @@ async fn a_published_message_continues_the_producers_trace() {
     assert_eq!(point("messaging.client.sent.messages"), 1);
     assert_eq!(point("messaging.client.consumed.messages"), 1);
     assert_eq!(point("messaging.process.duration"), 1);
+    // The messaging metrics require messaging.operation.name on every point.
+    for (metric, operation) in [
+        ("messaging.client.consumed.messages", "receive"),
+        ("messaging.process.duration", "process"),
+    ] {
+        let points = capture.metric_points(metric);
+        let names: Vec<&Value> = (points.iter())
+            .map(|p| &p.attributes["messaging.operation.name"])
+            .collect();
+        assert_eq!(names, [&text(operation)], "{metric}");
+    }
     let operations = capture.metric_points("messaging.client.operation.duration");
     assert_eq!(operations.len(), 1);
     assert_eq!(operations[0].value, 1);

@@ -44,13 +44,17 @@ impl Delivery {
             .duration_since(started)
             .unwrap_or_default()
             .as_secs_f64();
-        self.record(|instruments, attributes| instruments.process.record(seconds, attributes));
+        self.record("process", |instruments, attributes| {
+            instruments.process.record(seconds, attributes);
+        });
         output
     }
 
     /// One in `messaging.client.consumed.messages`.
     pub(crate) fn count_consumed(&self) {
-        self.record(|instruments, attributes| instruments.consumed.add(1, attributes));
+        self.record("receive", |instruments, attributes| {
+            instruments.consumed.add(1, attributes);
+        });
     }
 
     fn start_span(&self, started: SystemTime) -> Option<Context> {
@@ -120,9 +124,16 @@ impl Delivery {
         attributes
     }
 
-    fn record(&self, measure: impl FnOnce(&MessagingInstruments, &[KeyValue])) {
+    /// Records with the shared attributes and `messaging.operation.name` = `operation` (which
+    /// the messaging metrics require).
+    fn record(
+        &self,
+        operation: &'static str,
+        measure: impl FnOnce(&MessagingInstruments, &[KeyValue]),
+    ) {
         globals::with_instruments(|instruments| {
-            let attributes = self.attributes(&globals::settings().config);
+            let mut attributes = self.attributes(&globals::settings().config);
+            attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
             measure(instruments.messaging(), &attributes);
         });
     }

@@ -44,7 +44,8 @@ pub(crate) struct CommandSpec {
 }
 
 impl CommandSpec {
-    /// Span-only attributes of a command: its statement, batch size and cluster slot.
+    /// Span-only attributes of a command: its statement, batch size, cluster slot and messaging
+    /// attributes (its stored procedure is a creation attribute, shared with the metrics).
     pub(crate) fn add_attributes(&self, mode: SemconvMode, sink: &mut impl AttributeSink) {
         if mode.stable() {
             sink.add(semconv::DB_QUERY_TEXT, || self.statement.clone().into());
@@ -59,11 +60,6 @@ impl CommandSpec {
         }
         if let Some(slot) = self.slot {
             sink.add(semconv::REDIS_CLUSTER_SLOT, || Value::I64(i64::from(slot)));
-        }
-        if let Some(procedure) = &self.procedure {
-            sink.add(semconv::DB_STORED_PROCEDURE_NAME, || {
-                Value::String(procedure.clone())
-            });
         }
         if let Some(messaging) = &self.messaging {
             messaging.add_attributes(&self.operation, sink);

@@ -84,7 +84,18 @@ impl Endpoint {
         Some(&*self.inner.address).filter(|address| !address.is_empty())
     }
 
-    /// `server.address` as an attribute value (shared, not copied).
+    /// Appends `db.namespace` (the database index) and the server attributes, where known, to
+    /// `attributes` (a stream read's receive span).
+    pub(crate) fn push_database_attributes(&self, attributes: &mut Vec<opentelemetry::KeyValue>) {
+        if let Some(namespace) = self.namespace_value() {
+            attributes.push(opentelemetry::KeyValue::new(
+                crate::semconv::DB_NAMESPACE,
+                namespace,
+            ));
+        }
+        self.push_server_attributes(attributes);
+    }
+
     /// Appends `server.address` and `server.port`, where known, to `attributes` (for the spans
     /// and metrics built outside an operation: messaging, reconnects).
     pub(crate) fn push_server_attributes(&self, attributes: &mut Vec<opentelemetry::KeyValue>) {
@@ -103,6 +114,7 @@ impl Endpoint {
         }
     }
 
+    /// `server.address` as an attribute value (shared, not copied).
     pub(crate) fn address_value(&self) -> Option<StringValue> {
         self.address()?;
         Some(StringValue::from(self.inner.address.clone()))

@@ -105,7 +105,7 @@ pub(crate) fn receive_span(
     let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
     attributes.push(KeyValue::new(semconv::MESSAGING_BATCH_MESSAGE_COUNT, count));
     if let Some(endpoint) = endpoint {
-        endpoint.push_server_attributes(&mut attributes);
+        endpoint.push_database_attributes(&mut attributes);
     }
     let links = entries
         .iter()

@@ -99,6 +99,15 @@ pub(super) fn creation_attributes(
             });
         }
     }
+    // A script's or function's name: recommended on the duration metric too (bounded: one per
+    // stored script or function).
+    if let Target::Command(spec) = target {
+        if let Some(procedure) = &spec.procedure {
+            sink.add(semconv::DB_STORED_PROCEDURE_NAME, || {
+                Value::String(procedure.clone())
+            });
+        }
+    }
     if let (Some(index), true) = (endpoint.and_then(Endpoint::database), mode.old()) {
         sink.add(old::DB_REDIS_DATABASE_INDEX, || Value::I64(index));
     }
@@ -182,6 +191,10 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
             }
             if let Some(summary) = &spec.summary {
                 return summary.as_str().to_owned().into();
+            }
+            // The conventions' target: the stored procedure before the server.
+            if let Some(procedure) = &spec.procedure {
+                return format!("{operation} {}", procedure.as_str()).into();
             }
         }
     }

@@ -302,7 +302,11 @@ async fn a_stream_entry_continues_the_producers_trace_through_a_consumer_group()
     let recorded = attributes(receive);
     assert_eq!(recorded["messaging.operation.type"], text("receive"));
     assert_eq!(recorded["messaging.batch.message_count"], Value::I64(1));
-    assert_eq!(recorded["db.namespace"], text("0"), "the database of the stream");
+    assert_eq!(
+        recorded["db.namespace"],
+        text("0"),
+        "the database of the stream"
+    );
     assert_eq!(recorded["messaging.consumer.group.name"], text("billing"));
     assert_eq!(receive.links.len(), 1);
     assert_eq!(

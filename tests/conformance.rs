@@ -1,0 +1,384 @@
+//! Conformance judged by OpenTelemetry's Weaver: every path that emits telemetry exports over
+//! OTLP gRPC to `weaver registry live-check` (OpenTelemetry's registry plus ours in `semconv/`),
+//! and the run fails on any violation; the counts by advice level and the advice by message are
+//! printed. Needs Weaver and the pinned OpenTelemetry registry (`../shared`, or
+//! `REDIS_TRACE_SHARED`): run by CI with `cargo test --test conformance -- --ignored --nocapture`.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use redis::AsyncCommands;
+use redis_trace::messaging::{self, TracedPubSub};
+use redis_trace::pool::deadpool::TracedPool;
+use redis_trace::{redis_traced, TracedConnection};
+use redis_trace_harness::RedisServer;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The directory holding `tools/weaver` and `semconv/model`.
+fn shared() -> PathBuf {
+    let candidates = [
+        std::env::var("REDIS_TRACE_SHARED").ok().map(PathBuf::from),
+        Some(Path::new(ROOT).join("../shared")),
+        Some(PathBuf::from("/work/shared")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("tools/weaver").exists() && dir.join("semconv/model").is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "Weaver not found: set REDIS_TRACE_SHARED to the directory holding tools/weaver \
+                 and semconv/model"
+            )
+        })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// `weaver registry live-check` on our registry, its dependency pointed at `shared`.
+struct LiveCheck {
+    child: Child,
+    dir: PathBuf,
+    grpc_port: u16,
+    admin_port: u16,
+}
+
+impl LiveCheck {
+    fn start(shared: &Path) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("redis-trace-live-check-{}", std::process::id()));
+        let registry = dir.join("registry");
+        std::fs::create_dir_all(&registry).unwrap();
+        // Our registry as it is, but its dependency's path made absolute for this run.
+        for file in [
+            "attributes.yaml",
+            "metrics.yaml",
+            "events.yaml",
+            "manifest.yaml",
+        ] {
+            let text = std::fs::read_to_string(Path::new(ROOT).join("semconv").join(file)).unwrap();
+            let model = shared.join("semconv/model");
+            let text = text.replace("../shared/semconv/model", &model.display().to_string());
+            std::fs::write(registry.join(file), text).unwrap();
+        }
+        let (grpc_port, admin_port) = (free_port(), free_port());
+        let child = Command::new(shared.join("tools/weaver"))
+            .args(["registry", "live-check", "--include-unreferenced", "-r"])
+            .arg(&registry)
+            .args(["--otlp-grpc-address", "127.0.0.1"])
+            .args(["--otlp-grpc-port", &grpc_port.to_string()])
+            .args(["--admin-port", &admin_port.to_string()])
+            .args([
+                "--inactivity-timeout",
+                "120",
+                "--format",
+                "json",
+                "--output",
+            ])
+            .arg(dir.join("out"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run weaver");
+        let live = Self {
+            child,
+            dir,
+            grpc_port,
+            admin_port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", grpc_port)).is_err() {
+            assert!(Instant::now() < deadline, "weaver did not listen in 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        live
+    }
+
+    /// Stops the live check and returns its report (`live_check.json`).
+    fn finish(mut self) -> serde_json::Value {
+        let mut admin = std::net::TcpStream::connect(("127.0.0.1", self.admin_port)).unwrap();
+        use std::io::Write as _;
+        write!(
+            admin,
+            "POST /stop HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let status = self.child.wait().unwrap();
+        let mut stderr = String::new();
+        use std::io::Read as _;
+        let _ = self
+            .child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr);
+        let report = self.dir.join("out/live_check.json");
+        let text = std::fs::read_to_string(&report)
+            .unwrap_or_else(|e| panic!("{}: {e} (weaver {status}: {stderr})", report.display()));
+        let _ = std::fs::remove_dir_all(&self.dir);
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+struct Store {
+    conn: redis::aio::MultiplexedConnection,
+}
+
+impl Store {
+    #[redis_traced(op = "GET", key = "user:{id}")]
+    async fn user(&self, id: u64) -> redis::RedisResult<Option<String>> {
+        self.conn.clone().get(format!("user:{id}")).await
+    }
+
+    #[redis_traced(op = "MGET", keys = ["user:{a}", "user:{b}"], name = "two users")]
+    async fn two(&self, a: u64, b: u64) -> redis::RedisResult<Vec<Option<String>>> {
+        self.conn
+            .clone()
+            .mget(&[format!("user:{a}"), format!("user:{b}")])
+            .await
+    }
+
+    #[redis_traced(op = "SET", key = "lock:{name}", ttl = 30)]
+    async fn lock(&self, name: &str) -> redis::RedisResult<bool> {
+        let options = redis::SetOptions::default()
+            .conditional_set(redis::ExistenceCheck::NX)
+            .with_expiration(redis::SetExpiry::EX(30));
+        self.conn
+            .clone()
+            .set_options(format!("lock:{name}"), "me", options)
+            .await
+    }
+
+    #[redis_traced(op = "BLPOP", key = "queue:{name}")]
+    async fn wait(&self, name: &str) -> redis::RedisResult<Option<(String, String)>> {
+        self.conn.clone().blpop(format!("queue:{name}"), 5.0).await
+    }
+
+    #[redis_traced(op = "PUBLISH", name = "publish news")]
+    async fn publish(&self, topic: &str) -> redis::RedisResult<i64> {
+        self.conn
+            .clone()
+            .publish(format!("news:{topic}"), "hi")
+            .await
+    }
+
+    #[redis_traced(op = "GET", key = "user:{id}")]
+    async fn panics(&self, id: u64) -> redis::RedisResult<Option<String>> {
+        let _ = id;
+        panic!("a panic inside a traced call")
+    }
+}
+
+/// Every path that emits telemetry, against `server`.
+async fn workload(server: &RedisServer) {
+    let client = server.client();
+    redis_trace::set_default_endpoint(&client);
+    let mut plain = server.connection(0).await;
+    let _: () = plain.set("user:1", "ada").await.unwrap();
+    let _: () = plain.rpush("user:3", "x").await.unwrap();
+    let store = Store {
+        conn: server.connection(0).await,
+    };
+    let tracer = opentelemetry::global::tracer_provider().tracer("conformance");
+    let cx = opentelemetry::Context::current_with_span(tracer.start("request"));
+    let annotated = async {
+        store.user(1).await.unwrap(); // hit
+        store.user(2).await.unwrap(); // miss
+        store.user(3).await.unwrap_err(); // WRONGTYPE
+        store.two(1, 2).await.unwrap(); // per-key counts
+        assert!(store.lock("report").await.unwrap()); // applied
+        assert!(!store.lock("report").await.unwrap()); // not applied
+        store.publish("sports").await.unwrap(); // a producer
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), store.wait("empty"));
+        assert!(cancelled.await.is_err(), "cancelled");
+    };
+    opentelemetry::context::FutureExt::with_context(annotated, cx.clone()).await;
+    let panicked = tokio::spawn(async move { store.panics(1).await });
+    assert!(panicked.await.is_err(), "a panic");
+    // Connect spans: an I/O error (nothing listens on the port), then a connection.
+    let closed = redis::Client::open(format!("redis://127.0.0.1:{}", free_port())).unwrap();
+    assert!(TracedConnection::connect(&closed).await.is_err(), "refused");
+
+    // A traced connection: commands, a pipeline, a transaction, scripts and functions.
+    let mut conn = TracedConnection::connect(&client).await.unwrap();
+    let _: Option<String> = conn.get("user:1").await.unwrap();
+    let _: () = conn.set("user:4", "grace").await.unwrap();
+    let _: (Option<String>, Option<String>) = redis::pipe()
+        .get("user:1")
+        .get("user:2")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: (i64,) = redis::pipe()
+        .atomic()
+        .incr("counter", 1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let script = redis::Script::new("return redis.call('GET', KEYS[1])");
+    let _: Option<String> = script.key("user:1").invoke_async(&mut conn).await.unwrap();
+    if server.at_least(7, 0, "FCALL in the conformance run") {
+        let library = "#!lua name=conformance\n\
+            redis.register_function('peek', function(keys) return redis.call('GET', keys[1]) end)";
+        let _: String = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg("REPLACE")
+            .arg(library)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: Option<String> = redis::cmd("FCALL")
+            .arg("peek")
+            .arg(1)
+            .arg("user:1")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    // Pub/sub and streams with propagation: producer, receive, process, settle.
+    let mut pubsub =
+        TracedPubSub::new(client.get_async_pubsub().await.unwrap()).with_endpoint(&client);
+    pubsub.subscribe("orders").await.unwrap();
+    let mut messages = pubsub.into_messages();
+    let mut producer = TracedConnection::new(server.connection(0).await)
+        .with_endpoint(&client)
+        .with_propagation(true);
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("invoices")
+        .arg("billing")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async(&mut producer)
+        .await
+        .unwrap();
+    let sending = async {
+        let _: i64 = producer.publish("orders", "order 42").await.unwrap();
+        let _: String = producer
+            .xadd("invoices", "*", &[("order", "42")])
+            .await
+            .unwrap();
+    };
+    opentelemetry::context::FutureExt::with_context(sending, cx.clone()).await;
+    let message = messages.next().await.unwrap();
+    message.process(async {}).await;
+    let options = redis::streams::StreamReadOptions::default()
+        .group("billing", "worker-1")
+        .count(10);
+    let read: redis::streams::StreamReadReply = producer
+        .xread_options(&["invoices"], &[">"], &options)
+        .await
+        .unwrap();
+    for entry in read.keys.iter().flat_map(|key| &key.ids) {
+        let from = producer.producer_of(&entry.id);
+        messaging::process_entry("invoices", &entry.id, from, async {}).await;
+        let _: i64 = producer
+            .xack("invoices", "billing", &[&entry.id])
+            .await
+            .unwrap();
+    }
+    cx.span().end();
+
+    // A pool: connections opened by redis-trace (connect spans), a wait, a timeout.
+    let mut config = deadpool_redis::Config::from_url(server.url(0));
+    config.pool = Some(deadpool_redis::PoolConfig {
+        max_size: 1,
+        timeouts: deadpool_redis::Timeouts {
+            wait: Some(Duration::from_millis(100)),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    let pool = TracedPool::new(
+        config
+            .create_pool(Some(deadpool_redis::Runtime::Tokio1))
+            .unwrap(),
+        &client,
+    );
+    let mut lease = pool.get().await.unwrap();
+    let _: Option<String> = lease.get("user:1").await.unwrap();
+    assert!(pool.get().await.is_err());
+    drop(lease);
+}
+
+#[test]
+#[ignore = "needs Weaver (../shared); CI runs it"]
+fn weaver_live_check_finds_no_violation() {
+    let shared = shared();
+    let live = LiveCheck::start(&shared);
+    let server = RedisServer::start();
+    let endpoint = format!("http://127.0.0.1:{}", live.grpc_port);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (spans, metrics) = {
+        let _entered = runtime.enter();
+        (
+            SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(&endpoint)
+                .build()
+                .unwrap(),
+            MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(&endpoint)
+                .build()
+                .unwrap(),
+        )
+    };
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_batch_exporter(spans)
+        .build();
+    let meter_provider = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(metrics).build())
+        .build();
+    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+    opentelemetry::global::set_meter_provider(meter_provider.clone());
+    redis_trace::use_tracer_provider(&tracer_provider);
+    redis_trace::use_meter_provider(&meter_provider);
+
+    runtime.block_on(workload(&server));
+    tracer_provider.force_flush().unwrap();
+    meter_provider.force_flush().unwrap();
+    let _ = tracer_provider.shutdown();
+    let _ = meter_provider.shutdown();
+    let report = live.finish();
+
+    let statistics = &report["statistics"];
+    let levels: BTreeMap<String, u64> = (statistics["advice_level_counts"].as_object())
+        .into_iter()
+        .flatten()
+        .map(|(level, count)| (level.clone(), count.as_u64().unwrap_or(0)))
+        .collect();
+    let entities = &statistics["total_entities_by_type"];
+    println!("conformance: entities {entities}");
+    println!("conformance: advice by level {levels:?}");
+    if let Some(messages) = statistics["advice_message_counts"].as_object() {
+        for (message, count) in messages {
+            println!("conformance: {count:>4} × {message}");
+        }
+    }
+    assert!(
+        entities["span"].as_u64().unwrap_or(0) >= 20
+            && entities["metric"].as_u64().unwrap_or(0) >= 5,
+        "the run reached weaver: {entities}"
+    );
+    assert_eq!(
+        levels.get("violation").copied().unwrap_or(0),
+        0,
+        "violations"
+    );
+}

@@ -1,8 +1,13 @@
 //! The names redis-trace writes: attributes, metrics and its instrumentation scope.
 //!
-//! The stable database semantic conventions (v1.33+) are used. Names with no OpenTelemetry
-//! convention (cache hit/miss, keys, cancellation) are documented here. These names are part of
-//! the public API: dashboards and tests can rely on them.
+//! The stable database semantic conventions (v1.33+) are used. Standard names are the constants
+//! of `opentelemetry-semantic-conventions` (schema 1.42.0, also the scope's schema URL); names
+//! with no OpenTelemetry convention (cache hit/miss, keys, query-summary limits) are written here
+//! and declared in redis-trace's Weaver registry (`semconv/` in the repository), which a test
+//! compares with this file. These names are part of the public API: dashboards and tests can
+//! rely on them.
+
+use opentelemetry_semantic_conventions::{attribute, metric};
 
 /// The instrumentation scope name of every span and metric redis-trace creates.
 pub const SCOPE_NAME: &str = "redis-trace";
@@ -11,12 +16,13 @@ pub const SCOPE_NAME: &str = "redis-trace";
 pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
     opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
+        .with_schema_url(opentelemetry_semantic_conventions::SCHEMA_URL)
         .build()
 }
 
 /// `db.client.operation.duration`: histogram of operation durations in seconds, the stable
 /// database metric.
-pub const DB_CLIENT_OPERATION_DURATION: &str = "db.client.operation.duration";
+pub const DB_CLIENT_OPERATION_DURATION: &str = metric::DB_CLIENT_OPERATION_DURATION;
 /// `redis_trace.cache.requests`: counter of calls whose result says hit or miss, with
 /// `cache.hit`.
 pub const CACHE_REQUESTS: &str = "redis_trace.cache.requests";
@@ -31,22 +37,22 @@ pub const QUERY_SUMMARY_LIMIT_REACHED: &str = "redis_trace.query_summary.limit_r
 pub const QUERY_SUMMARY_LIMIT: &str = "redis_trace.query_summary.limit";
 
 /// `"redis"`, set at span creation.
-pub const DB_SYSTEM_NAME: &str = "db.system.name";
+pub const DB_SYSTEM_NAME: &str = attribute::DB_SYSTEM_NAME;
 /// The Redis command as given to the attribute (`GET`, `HSET`, ...).
-pub const DB_OPERATION_NAME: &str = "db.operation.name";
+pub const DB_OPERATION_NAME: &str = attribute::DB_OPERATION_NAME;
 /// The database index as a string (`"0"`).
-pub const DB_NAMESPACE: &str = "db.namespace";
+pub const DB_NAMESPACE: &str = attribute::DB_NAMESPACE;
 /// The low-cardinality summary given with `name = "..."`.
-pub const DB_QUERY_SUMMARY: &str = "db.query.summary";
+pub const DB_QUERY_SUMMARY: &str = attribute::DB_QUERY_SUMMARY;
 /// The Redis error prefix (`WRONGTYPE`, `ERR`, ...) when the server answered with an error.
-pub const DB_RESPONSE_STATUS_CODE: &str = "db.response.status_code";
+pub const DB_RESPONSE_STATUS_CODE: &str = attribute::DB_RESPONSE_STATUS_CODE;
 /// Logical host name (or unix socket path) of the Redis server.
-pub const SERVER_ADDRESS: &str = "server.address";
+pub const SERVER_ADDRESS: &str = attribute::SERVER_ADDRESS;
 /// Port of the Redis server.
-pub const SERVER_PORT: &str = "server.port";
+pub const SERVER_PORT: &str = attribute::SERVER_PORT;
 /// Low-cardinality class of a failure: the Redis error prefix, `io`, `timeout`, `cancelled`,
 /// `panic`, a Rust type name, or `_OTHER`.
-pub const ERROR_TYPE: &str = "error.type";
+pub const ERROR_TYPE: &str = attribute::ERROR_TYPE;
 /// `true` when a read found its value, `false` on a miss (no OpenTelemetry convention exists;
 /// this is the name Sentry's cache module uses).
 pub const CACHE_HIT: &str = "cache.hit";
@@ -73,11 +79,11 @@ pub const TIMEOUT: &str = "timeout";
 /// The value of `error.type` when nothing more specific is known.
 pub const OTHER: &str = "_OTHER";
 /// The annotated function's path, `module::function`.
-pub const CODE_FUNCTION_NAME: &str = "code.function.name";
+pub const CODE_FUNCTION_NAME: &str = attribute::CODE_FUNCTION_NAME;
 /// The source file of the annotated function.
-pub const CODE_FILE_PATH: &str = "code.file.path";
+pub const CODE_FILE_PATH: &str = attribute::CODE_FILE_PATH;
 /// The line of the annotated function's attribute.
-pub const CODE_LINE_NUMBER: &str = "code.line.number";
+pub const CODE_LINE_NUMBER: &str = attribute::CODE_LINE_NUMBER;
 
 /// The key of a single-key call, rendered by the key policy (no OpenTelemetry convention).
 pub const REDIS_KEY: &str = "redis.key";
@@ -88,81 +94,87 @@ pub const REDIS_TTL: &str = "redis.ttl";
 /// The hash slot (0..16383) of the command's keys on a Redis Cluster connection.
 pub const REDIS_CLUSTER_SLOT: &str = "redis.cluster.slot";
 /// The sanitized statement (Redis CLI form, values replaced by `?`).
-pub const DB_QUERY_TEXT: &str = "db.query.text";
+pub const DB_QUERY_TEXT: &str = attribute::DB_QUERY_TEXT;
 /// The script or function called: the SHA of `EVALSHA`/`EVALSHA_RO`, the function name of
 /// `FCALL`/`FCALL_RO`.
-pub const DB_STORED_PROCEDURE_NAME: &str = "db.stored_procedure.name";
+pub const DB_STORED_PROCEDURE_NAME: &str = attribute::DB_STORED_PROCEDURE_NAME;
 /// The number of commands of a pipeline or transaction (≥ 2, or 0 for an empty one).
-pub const DB_OPERATION_BATCH_SIZE: &str = "db.operation.batch.size";
+pub const DB_OPERATION_BATCH_SIZE: &str = attribute::DB_OPERATION_BATCH_SIZE;
 
 /// Connections of a pool by state (`db.client.connection.state`), an up-down counter.
-pub const DB_CLIENT_CONNECTION_COUNT: &str = "db.client.connection.count";
+pub const DB_CLIENT_CONNECTION_COUNT: &str = metric::DB_CLIENT_CONNECTION_COUNT;
 /// The most connections a pool opens.
-pub const DB_CLIENT_CONNECTION_MAX: &str = "db.client.connection.max";
+pub const DB_CLIENT_CONNECTION_MAX: &str = metric::DB_CLIENT_CONNECTION_MAX;
 /// The most idle connections a pool keeps.
-pub const DB_CLIENT_CONNECTION_IDLE_MAX: &str = "db.client.connection.idle.max";
+pub const DB_CLIENT_CONNECTION_IDLE_MAX: &str = metric::DB_CLIENT_CONNECTION_IDLE_MAX;
 /// The fewest idle connections a pool keeps.
-pub const DB_CLIENT_CONNECTION_IDLE_MIN: &str = "db.client.connection.idle.min";
+pub const DB_CLIENT_CONNECTION_IDLE_MIN: &str = metric::DB_CLIENT_CONNECTION_IDLE_MIN;
 /// Callers waiting for a connection.
-pub const DB_CLIENT_CONNECTION_PENDING_REQUESTS: &str = "db.client.connection.pending_requests";
+pub const DB_CLIENT_CONNECTION_PENDING_REQUESTS: &str =
+    metric::DB_CLIENT_CONNECTION_PENDING_REQUESTS;
 /// Waits for a connection that timed out, a counter.
-pub const DB_CLIENT_CONNECTION_TIMEOUTS: &str = "db.client.connection.timeouts";
+pub const DB_CLIENT_CONNECTION_TIMEOUTS: &str = metric::DB_CLIENT_CONNECTION_TIMEOUTS;
 /// Time to open a new connection (connect and handshake), a histogram in seconds.
-pub const DB_CLIENT_CONNECTION_CREATE_TIME: &str = "db.client.connection.create_time";
+pub const DB_CLIENT_CONNECTION_CREATE_TIME: &str = metric::DB_CLIENT_CONNECTION_CREATE_TIME;
 /// Time to obtain a connection from the pool, a histogram in seconds.
-pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = "db.client.connection.wait_time";
+pub const DB_CLIENT_CONNECTION_WAIT_TIME: &str = metric::DB_CLIENT_CONNECTION_WAIT_TIME;
 /// Time between borrowing a connection and returning it, a histogram in seconds.
-pub const DB_CLIENT_CONNECTION_USE_TIME: &str = "db.client.connection.use_time";
+pub const DB_CLIENT_CONNECTION_USE_TIME: &str = metric::DB_CLIENT_CONNECTION_USE_TIME;
 /// The pool's name: `address:port/db` unless set.
-pub const DB_CLIENT_CONNECTION_POOL_NAME: &str = "db.client.connection.pool.name";
+pub const DB_CLIENT_CONNECTION_POOL_NAME: &str = attribute::DB_CLIENT_CONNECTION_POOL_NAME;
 /// `redis`, on messaging spans (a custom value: Redis is not in the well-known list).
-pub const MESSAGING_SYSTEM: &str = "messaging.system";
+pub const MESSAGING_SYSTEM: &str = attribute::MESSAGING_SYSTEM;
 /// `send`, `receive`, `process` or `settle`.
-pub const MESSAGING_OPERATION_TYPE: &str = "messaging.operation.type";
+pub const MESSAGING_OPERATION_TYPE: &str = attribute::MESSAGING_OPERATION_TYPE;
 /// The command (`PUBLISH`, `XADD`, `XREADGROUP`, `XACK`) or `process`.
-pub const MESSAGING_OPERATION_NAME: &str = "messaging.operation.name";
+pub const MESSAGING_OPERATION_NAME: &str = attribute::MESSAGING_OPERATION_NAME;
 /// The channel or stream, rendered by the key policy.
-pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
+pub const MESSAGING_DESTINATION_NAME: &str = attribute::MESSAGING_DESTINATION_NAME;
 /// The pattern a message matched (`PSUBSCRIBE`).
-pub const MESSAGING_DESTINATION_TEMPLATE: &str = "messaging.destination.template";
+pub const MESSAGING_DESTINATION_TEMPLATE: &str = attribute::MESSAGING_DESTINATION_TEMPLATE;
 /// A stream entry's id.
-pub const MESSAGING_MESSAGE_ID: &str = "messaging.message.id";
+pub const MESSAGING_MESSAGE_ID: &str = attribute::MESSAGING_MESSAGE_ID;
 /// The consumer group of `XREADGROUP` / `XACK`.
-pub const MESSAGING_CONSUMER_GROUP_NAME: &str = "messaging.consumer.group.name";
+pub const MESSAGING_CONSUMER_GROUP_NAME: &str = attribute::MESSAGING_CONSUMER_GROUP_NAME;
 /// Entries a receive returned.
-pub const MESSAGING_BATCH_MESSAGE_COUNT: &str = "messaging.batch.message_count";
+pub const MESSAGING_BATCH_MESSAGE_COUNT: &str = attribute::MESSAGING_BATCH_MESSAGE_COUNT;
 /// The payload's size in bytes (without redis-trace's envelope).
-pub const MESSAGING_MESSAGE_BODY_SIZE: &str = "messaging.message.body.size";
+pub const MESSAGING_MESSAGE_BODY_SIZE: &str = attribute::MESSAGING_MESSAGE_BODY_SIZE;
 /// Messages sent, a counter.
-pub const MESSAGING_CLIENT_SENT_MESSAGES: &str = "messaging.client.sent.messages";
+pub const MESSAGING_CLIENT_SENT_MESSAGES: &str = metric::MESSAGING_CLIENT_SENT_MESSAGES;
 /// Messages delivered to a consumer, a counter.
-pub const MESSAGING_CLIENT_CONSUMED_MESSAGES: &str = "messaging.client.consumed.messages";
+pub const MESSAGING_CLIENT_CONSUMED_MESSAGES: &str = metric::MESSAGING_CLIENT_CONSUMED_MESSAGES;
 /// Time a consumer spent processing a message, a histogram in seconds.
-pub const MESSAGING_PROCESS_DURATION: &str = "messaging.process.duration";
+pub const MESSAGING_PROCESS_DURATION: &str = metric::MESSAGING_PROCESS_DURATION;
 /// Duration of a send, receive or settle, a histogram in seconds.
-pub const MESSAGING_CLIENT_OPERATION_DURATION: &str = "messaging.client.operation.duration";
+pub const MESSAGING_CLIENT_OPERATION_DURATION: &str = metric::MESSAGING_CLIENT_OPERATION_DURATION;
 
 /// Connections a `ConnectionManager` lost and replaced, a counter (no OpenTelemetry
 /// convention exists); the first command on the new connection carries the span event
 /// `redis_trace.reconnected`.
 pub const REDIS_TRACE_CONNECTION_RECONNECTS: &str = "redis_trace.connection.reconnects";
 /// `idle` or `used`, on `db.client.connection.count`.
-pub const DB_CLIENT_CONNECTION_STATE: &str = "db.client.connection.state";
+pub const DB_CLIENT_CONNECTION_STATE: &str = attribute::DB_CLIENT_CONNECTION_STATE;
 
 /// Pre-stable names, written in the `Old` and `Both` modes.
 pub mod old {
+    // The crate marks them deprecated: they are written on purpose, in the old and dup modes.
+    #![allow(deprecated)]
+
+    use opentelemetry_semantic_conventions::attribute;
+
     /// Old name of `db.system.name`.
-    pub const DB_SYSTEM: &str = "db.system";
+    pub const DB_SYSTEM: &str = attribute::DB_SYSTEM;
     /// Old name of `db.operation.name`.
-    pub const DB_OPERATION: &str = "db.operation";
+    pub const DB_OPERATION: &str = attribute::DB_OPERATION;
     /// Old name of `db.query.text`.
-    pub const DB_STATEMENT: &str = "db.statement";
+    pub const DB_STATEMENT: &str = attribute::DB_STATEMENT;
     /// Old form of `db.namespace` for Redis: the database index as an integer.
-    pub const DB_REDIS_DATABASE_INDEX: &str = "db.redis.database_index";
+    pub const DB_REDIS_DATABASE_INDEX: &str = attribute::DB_REDIS_DATABASE_INDEX;
     /// Old name of `server.address`.
-    pub const NET_PEER_NAME: &str = "net.peer.name";
+    pub const NET_PEER_NAME: &str = attribute::NET_PEER_NAME;
     /// Old name of `server.port`.
-    pub const NET_PEER_PORT: &str = "net.peer.port";
+    pub const NET_PEER_PORT: &str = attribute::NET_PEER_PORT;
 }
 
 #[cfg(test)]
@@ -183,11 +195,18 @@ mod tests {
             .split("#[cfg(test)]")
             .next()
             .unwrap();
-        let written: std::collections::BTreeSet<&str> = (code.lines())
+        let literals: Vec<&str> = (code.lines())
             .filter_map(|line| line.trim().strip_prefix("pub const "))
             .filter_map(|declaration| declaration.split('"').nth(1))
-            .filter(|name| ours(name))
+            .filter(|name| name.contains('.'))
             .collect();
+        for name in &literals {
+            assert!(
+                ours(name),
+                "{name}: standard names come from opentelemetry-semantic-conventions"
+            );
+        }
+        let written: std::collections::BTreeSet<&str> = literals.into_iter().collect();
         let registry = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../semconv");
         let mut declared = std::collections::BTreeSet::new();
         for file in ["attributes.yaml", "metrics.yaml", "events.yaml"] {
@@ -213,12 +232,30 @@ mod tests {
     #[test]
     fn every_name_written_is_reserved_from_fields() {
         let code = include_str!("semconv.rs").split("#[cfg(test)]").next();
-        let names: Vec<&str> = (code.unwrap().lines())
+        let declarations: Vec<&str> = (code.unwrap().lines())
             .filter_map(|line| line.trim().strip_prefix("pub const "))
+            .collect();
+        // Ours are literals; a standard one names its constant in the conventions crate, whose
+        // first word is its namespace (`attribute::MESSAGING_SYSTEM` is `messaging.system`).
+        let standard: Vec<String> = (declarations.iter())
+            .filter_map(|declaration| declaration.split("attribute::").nth(1))
+            .chain(
+                declarations
+                    .iter()
+                    .filter_map(|d| d.split("metric::").nth(1)),
+            )
+            .map(|constant| constant.split('_').next().unwrap().to_ascii_lowercase() + ".")
+            .collect();
+        assert!(
+            standard.len() > 40,
+            "the scan finds the standard names: {standard:?}"
+        );
+        let names: Vec<&str> = (declarations.iter())
             .filter_map(|declaration| declaration.split('"').nth(1))
             .filter(|value| value.contains('.'))
+            .chain(standard.iter().map(String::as_str))
             .collect();
-        assert!(names.len() > 40, "the scan finds the names: {names:?}");
+        assert!(names.len() > 50, "the scan finds the names: {names:?}");
         for name in names {
             assert!(
                 name.starts_with("redis_trace.")

@@ -14,8 +14,8 @@
 //! - `callsite` (static per annotated fn), `operation` (the per-call guard: lifecycle,
 //!   attributes, scope), `outcome` (result shapes), `failure` (errors → attributes).
 //! - `connection` (`TracedConnection` and what it describes), `command` (a command's span
-//!   attributes and replies), `statement` (sanitized `db.query.text`), `args` (what a
-//!   command's arguments say).
+//!   attributes and replies), `statement` (sanitized `db.query.text`), `summary` (a
+//!   command's `db.query.summary`, within its budget), `args` (what a command's arguments say).
 //! - `messaging` (pub/sub and streams: what a messaging command is, send, receive, process,
 //!   the carrier and envelope), `pool` (the pool integrations).
 //! - `metrics` (every instrument and tally), `tracer` (the tracer in use), `semconv` (names).

@@ -17,6 +17,10 @@ use redis_trace_commands::lookup_args;
 
 use crate::intern;
 use crate::key::KeyPolicy;
+use crate::text::truncate_on_char_boundary;
+
+/// Longest summary, in bytes (a command with many distinct key patterns).
+const MAX_SUMMARY_LEN: usize = 256;
 
 /// Distinct summaries a configuration keeps by default (`REDIS_TRACE_QUERY_SUMMARY_LIMIT`).
 pub(crate) const DEFAULT_SUMMARY_LIMIT: usize = 1000;
@@ -100,13 +104,19 @@ impl SummaryRules<'_> {
         if positions.is_empty() {
             return None;
         }
-        let mut text = String::from(operation);
+        // Each distinct pattern once, in order: an MGET of 3 or 300 `user:?` keys is one
+        // summary, not one per key count.
+        let mut patterns: Vec<String> = Vec::new();
         for position in positions {
-            text.push(' ');
             let rendered = KeyPolicy::Pattern.render(args[position], self.max_key_length);
-            text.push_str(rendered.as_deref().unwrap_or("?"));
+            let rendered = rendered.unwrap_or_else(|| "?".to_owned());
+            if !patterns.contains(&rendered) {
+                patterns.push(rendered);
+            }
         }
-        let (text, overflow) = self.budget.admit(&text, operation, self.limit);
+        let text = format!("{operation} {}", patterns.join(" "));
+        let text = truncate_on_char_boundary(&text, MAX_SUMMARY_LEN);
+        let (text, overflow) = self.budget.admit(text, operation, self.limit);
         Some(Summary { text, overflow })
     }
 
@@ -163,10 +173,25 @@ mod tests {
     #[test]
     fn commands_are_summarized_by_their_key_patterns_within_the_budget() {
         let budget = SummaryBudget::default();
+        let long = [b"MGET".to_vec()]
+            .into_iter()
+            .chain((0..200).map(|i| format!("k{i}:x").into_bytes()))
+            .collect::<Vec<_>>();
+        let long: Vec<&[u8]> = long.iter().map(Vec::as_slice).collect();
+        let capped = rules(&budget, &KeyPolicy::Pattern)
+            .command("MGET", &long)
+            .unwrap();
+        assert!(capped.text.as_str().len() <= MAX_SUMMARY_LEN);
+        let budget = SummaryBudget::default();
         let rules = rules(&budget, &KeyPolicy::Pattern);
         let text = |args: &[&[u8]]| rules.command("X", args).map(|s| s.text.to_string());
         assert_eq!(text(&[b"GET", b"user:42"]).unwrap(), "X user:?");
         assert_eq!(text(&[b"MGET", b"a:1", b"b:2"]).unwrap(), "X a:? b:?");
+        assert_eq!(
+            text(&[b"MGET", b"a:1", b"a:2", b"b:3"]).unwrap(),
+            "X a:? b:?",
+            "each once"
+        );
         assert_eq!(text(&[b"PING"]), None, "no keys, no summary");
         // The budget (2) is full: a third shape falls back, counted; kept ones still pass.
         let first = rules.command("X", &[b"GET", b"order:7"]).unwrap();

@@ -6,7 +6,7 @@ use redis_trace_harness as support;
 use opentelemetry::Value;
 use redis::AsyncCommands;
 use redis_trace::pool::Pooled;
-use redis_trace::{redis_traced, Config, TracedConnection};
+use redis_trace::{redis_traced, Config, Endpoint, TracedConnection};
 use support::{assert_exact_attributes, attributes, capture, expected, RedisCluster, RedisServer};
 
 fn command_attributes(
@@ -379,8 +379,9 @@ async fn pipeline_command_spans_are_opt_in() {
     );
 }
 
-/// After a slot moves to another master, spans for its keys name the new master once the slot
-/// map is read again (here after 100 ms; a `MOVED` that redis-rs follows is not seen).
+/// After a slot moves to another master, spans for its keys name the new master as their peer
+/// (`network.peer.port`) once the slot map is read again (here after 100 ms; a `MOVED` that
+/// redis-rs follows is not seen).
 #[tokio::test]
 async fn cluster_spans_follow_a_migrated_slot() {
     let capture = capture();
@@ -392,7 +393,8 @@ async fn cluster_spans_follow_a_migrated_slot() {
     let slot = key_slot(&cluster, key);
     let before = cluster.port_for_slot(slot);
     let _: Option<String> = conn.get(key).await.unwrap();
-    let port = |span: &opentelemetry_sdk::trace::SpanData| attributes(span)["server.port"].clone();
+    let port =
+        |span: &opentelemetry_sdk::trace::SpanData| attributes(span)["network.peer.port"].clone();
     assert_eq!(port(&capture.spans()[0]), Value::I64(before.into()));
 
     let to = (0..3)
@@ -445,8 +447,16 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
     let capture = capture();
     let cluster = RedisCluster::start(3);
     let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
-    let mut conn =
-        TracedConnection::new(client.get_async_connection().await.unwrap()).for_cluster();
+    let seeds: Vec<redis::ConnectionInfo> = (cluster.urls().iter())
+        .map(|url| url.parse().unwrap())
+        .collect();
+    let mut conn = TracedConnection::new(client.get_async_connection().await.unwrap())
+        .with_endpoint(Endpoint::nodes(&seeds))
+        .for_cluster();
+    let seed_list: Vec<String> = (cluster.nodes().iter())
+        .map(|node| format!("127.0.0.1:{}", node.port()))
+        .collect();
+    let seed_list = seed_list.join(",");
 
     let keys: Vec<String> = (0..30).map(|i| format!("user:{i}")).collect();
     for key in &keys {
@@ -464,16 +474,39 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
         let recorded = attributes(&span);
         assert_eq!(recorded["redis.cluster.slot"], Value::I64(slot), "{key}");
         let port = cluster.port_for_slot(u16::try_from(slot).unwrap());
-        assert_eq!(recorded["server.port"], Value::I64(port.into()), "{key}");
+        // The configured target in server.*, the master that served it in network.peer.*.
         assert_eq!(
             recorded["server.address"],
-            Value::from("127.0.0.1"),
+            Value::from(seed_list.clone()),
             "{key}"
         );
-        assert_eq!(span.name, format!("SET 127.0.0.1:{port}"));
+        assert!(
+            !recorded.contains_key("server.port"),
+            "{key}: a list has no port"
+        );
+        assert_eq!(
+            recorded["network.peer.port"],
+            Value::I64(port.into()),
+            "{key}"
+        );
+        assert_eq!(recorded["network.peer.address"], Value::from("127.0.0.1"));
+        assert_eq!(span.name, format!("SET {seed_list}"));
         ports.insert(port);
     }
     assert_eq!(ports.len(), 3, "keys on every master");
+    // The duration metric groups by the same target and peer.
+    let peers: std::collections::BTreeSet<String> =
+        (capture.metric_points("db.client.operation.duration").iter())
+            .filter(|point| point.attributes["db.operation.name"] == Value::from("SET"))
+            .map(|point| {
+                assert_eq!(
+                    point.attributes["server.address"],
+                    Value::from(seed_list.clone())
+                );
+                point.attributes["network.peer.port"].to_string()
+            })
+            .collect();
+    assert_eq!(peers.len(), 3, "one series per master: {peers:?}");
 
     // Keys of different slots in one command: the server refuses with CROSSSLOT.
     capture.clear();

@@ -1,11 +1,11 @@
 //! Redis Sentinel with real processes (a master, a replica, a Sentinel on loopback ports the
-//! harness picks): spans carry the master's address before a failover, and the new master's
-//! after it.
+//! harness picks): spans carry the configured Sentinels and master name in `server.address`,
+//! and the master that served them in `network.peer.*`, before a failover and after it.
 
 use opentelemetry::Value;
 use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::AsyncCommands;
-use redis_trace::TracedSentinelClient;
+use redis_trace::{Endpoint, TracedSentinelClient};
 use redis_trace_harness::{attributes, capture, RedisSentinel, MASTER_NAME};
 
 #[tokio::test]
@@ -19,7 +19,9 @@ async fn spans_name_the_master_before_and_after_a_failover() {
         SentinelServerType::Master,
     )
     .unwrap();
-    let mut sentinel = TracedSentinelClient::new(client);
+    let sentinels: Vec<redis::ConnectionInfo> = vec![set_up.sentinel_url().parse().unwrap()];
+    let mut sentinel = TracedSentinelClient::new(client)
+        .with_endpoint(Endpoint::sentinels(&sentinels, MASTER_NAME));
 
     let mut before = sentinel.get_async_connection().await.unwrap();
     let _: () = before.set("order:1", "new").await.unwrap();
@@ -36,12 +38,22 @@ async fn spans_name_the_master_before_and_after_a_failover() {
         .unwrap();
 
     let spans = capture.spans();
-    let port = |index: usize| attributes(&spans[index])["server.port"].clone();
+    let target = format!(
+        "{}/{MASTER_NAME}",
+        set_up.sentinel_url().trim_start_matches("redis://")
+    );
+    for span in &spans {
+        let recorded = attributes(span);
+        assert_eq!(recorded["server.address"], Value::from(target.clone()));
+        assert!(!recorded.contains_key("server.port"), "a list has no port");
+        assert_eq!(recorded["network.peer.address"], Value::from("127.0.0.1"));
+    }
+    let port = |index: usize| attributes(&spans[index])["network.peer.port"].clone();
     let (old, new) = (set_up.master_port(), set_up.replica_port());
     assert_eq!(port(0), Value::I64(old.into()), "before the failover");
     assert_eq!(port(1), Value::I64(old.into()), "the stale connection");
     assert!(attributes(&spans[1]).contains_key("error.type"));
     assert_eq!(port(2), Value::I64(new.into()), "after the failover");
-    assert_eq!(spans[2].name, format!("SET 127.0.0.1:{new}"));
+    assert_eq!(spans[2].name, format!("SET {target}"));
     assert_eq!(port(3), Value::I64(new.into()), "a blocking connection");
 }

@@ -25,6 +25,9 @@ pub(crate) struct CommandSpec {
     /// Whether its summary was the first to fall back because the limit was reached: its span
     /// gets the event `redis_trace.query_summary.limit_reached`.
     pub(crate) summary_limit_reached: bool,
+    /// The node that served it (`network.peer.*`) when it is not the configured target: a
+    /// cluster's master for the slot, the server a Sentinel named.
+    pub(crate) peer: Option<crate::endpoint::Endpoint>,
     /// `db.query.text`, sanitized.
     pub(crate) statement: StringValue,
     /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.

@@ -50,6 +50,47 @@ impl Endpoint {
         Self::new(self.inner.address.to_string(), self.inner.port, Some(index))
     }
 
+    /// A client configured with several nodes, a cluster's seed list: `server.address` is the
+    /// list `host:port,host:port` and `server.port` is absent, as the conventions ask for a
+    /// client configured with several endpoints; `db.namespace` is the first node's database.
+    /// The node that served a command is recorded apart, as `network.peer.*`.
+    ///
+    /// ```
+    /// use redis_trace::Endpoint;
+    ///
+    /// let seeds = Endpoint::nodes([Endpoint::tcp("10.0.0.1", 7000), Endpoint::tcp("10.0.0.2", 7000)]);
+    /// assert_eq!(seeds.address(), Some("10.0.0.1:7000,10.0.0.2:7000"));
+    /// assert_eq!(seeds.port(), None);
+    /// ```
+    #[must_use]
+    pub fn nodes<T: ToEndpoint>(nodes: impl IntoIterator<Item = T>) -> Self {
+        let nodes: Vec<Endpoint> = nodes.into_iter().map(|node| node.to_endpoint()).collect();
+        let database = nodes.first().and_then(Endpoint::database);
+        let list: Vec<String> = nodes.iter().map(Endpoint::host_and_port).collect();
+        Self::new(list.join(","), None, database)
+    }
+
+    /// Sentinels monitoring the master `master_name`: `server.address` is
+    /// `host:port,host:port/master_name` (the form of a Sentinel URL), `server.port` absent; the
+    /// server the Sentinels named is recorded apart, as `network.peer.*`.
+    #[must_use]
+    pub fn sentinels<T: ToEndpoint>(
+        sentinels: impl IntoIterator<Item = T>,
+        master_name: &str,
+    ) -> Self {
+        let list = Self::nodes(sentinels);
+        let address = format!("{}/{master_name}", list.inner.address);
+        Self::new(address, None, list.database())
+    }
+
+    /// `host:port`, or the socket path.
+    fn host_and_port(&self) -> String {
+        match self.inner.port {
+            Some(port) => format!("{}:{port}", self.inner.address),
+            None => self.inner.address.to_string(),
+        }
+    }
+
     /// The endpoint a redis-rs connection with `info` talks to. Credentials are never read.
     #[must_use]
     pub fn from_connection_info(info: &redis::ConnectionInfo) -> Self {
@@ -94,6 +135,23 @@ impl Endpoint {
             ));
         }
         self.push_server_attributes(attributes);
+    }
+
+    /// Appends `network.peer.address` and `network.peer.port` (this endpoint as the node that
+    /// served a command).
+    pub(crate) fn push_peer_attributes(&self, attributes: &mut Vec<opentelemetry::KeyValue>) {
+        if let Some(address) = self.address_value() {
+            attributes.push(opentelemetry::KeyValue::new(
+                crate::semconv::NETWORK_PEER_ADDRESS,
+                address,
+            ));
+        }
+        if let Some(port) = self.port() {
+            attributes.push(opentelemetry::KeyValue::new(
+                crate::semconv::NETWORK_PEER_PORT,
+                i64::from(port),
+            ));
+        }
     }
 
     /// Appends `server.address` and `server.port`, where known, to `attributes` (for the spans

@@ -20,6 +20,12 @@ pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
         .build()
 }
 
+/// `network.peer.address`: the node that served a command (a cluster's master for the slot,
+/// the server a Sentinel named), when the configured target is several nodes.
+pub const NETWORK_PEER_ADDRESS: &str = attribute::NETWORK_PEER_ADDRESS;
+/// `network.peer.port`: that node's port.
+pub const NETWORK_PEER_PORT: &str = attribute::NETWORK_PEER_PORT;
+
 /// `db.client.operation.duration`: histogram of operation durations in seconds, the stable
 /// database metric.
 pub const DB_CLIENT_OPERATION_DURATION: &str = metric::DB_CLIENT_OPERATION_DURATION;

@@ -177,7 +177,8 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
-    /// A command on a cluster connection: its span names the slot's master.
+    /// A command on a cluster connection: its span carries the configured target in
+    /// `server.*` and the slot's master in `network.peer.*`.
     pub(super) async fn cluster_command(
         &mut self,
         nodes: Arc<ClusterNodes>,
@@ -186,10 +187,12 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         nodes.discover(&mut self.inner).await;
         let args = cmd_args(cmd);
         let slot = common_slot([args.as_slice()]);
-        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
+        // The configured target (the seed list) and the slot's master, apart.
+        let peer = nodes.owner(slot);
         let mut operation = Operation::start_command(
             |config| describe::command(&args, slot, config),
-            endpoint.as_ref(),
+            self.endpoint.as_ref(),
+            peer.as_ref(),
         );
         let result = operation
             .instrument(self.inner.req_packed_command(cmd))
@@ -199,8 +202,8 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         result
     }
 
-    /// A pipeline on a cluster connection: its span names the master when all its keys share
-    /// a slot.
+    /// A pipeline on a cluster connection: its span names the master in `network.peer.*` when
+    /// all its keys share a slot.
     pub(super) async fn cluster_pipeline(
         &mut self,
         nodes: Arc<ClusterNodes>,
@@ -211,10 +214,11 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         nodes.discover(&mut self.inner).await;
         let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
         let slot = common_slot(commands.iter().map(Vec::as_slice));
-        let endpoint = nodes.owner(slot).or_else(|| self.endpoint.clone());
+        let peer = nodes.owner(slot);
         let mut operation = Operation::start_command(
             |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
-            endpoint.as_ref(),
+            self.endpoint.as_ref(),
+            peer.as_ref(),
         );
         let result = operation
             .instrument(self.inner.req_packed_commands(pipeline, offset, count))

@@ -36,6 +36,7 @@ pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> Com
         statement: intern::share(&statement(args, config)),
         batch_size: None,
         slot,
+        peer: None,
         commands: Vec::new(),
         messaging: messaging::describe(args, config),
     }
@@ -88,6 +89,7 @@ pub(super) fn pipeline(
         statement: intern::share(truncate_on_char_boundary(&joined, max_len)),
         batch_size: (commands.len() != 1).then_some(commands.len()),
         slot,
+        peer: None,
         commands: per_command,
         answer: Answer::Other,
         per_key: false,

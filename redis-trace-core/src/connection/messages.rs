@@ -38,19 +38,21 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let propagate = self
             .propagation
             .unwrap_or_else(|| config.propagate_messages());
-        // On a cluster, the span names the master of the channel's or stream's slot.
-        let (slot, node) = match self.cluster.clone() {
+        // On a cluster, the span names the master of the channel's or stream's slot as its
+        // peer (`network.peer.*`), the configured target in `server.*`.
+        let (slot, peer) = match self.cluster.clone() {
             Some(nodes) => {
                 nodes.discover(&mut self.inner).await;
                 let slot = common_slot([args.as_slice()]);
                 (slot, nodes.owner(slot))
             }
-            None => (None, None),
+            None => (None, self.peer.clone()),
         };
-        let endpoint = node.or_else(|| self.endpoint.clone());
+        let endpoint = self.endpoint.clone();
         let mut operation = Operation::start_command(
             |config| describe::command(&args, slot, config),
             endpoint.as_ref(),
+            peer.as_ref(),
         );
         let carrying = (propagate && role.sends())
             .then(|| {
@@ -97,7 +99,8 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
                     let entries = received(reply, propagate);
                     if !entries.is_empty() || config.trace_empty_polls() {
                         let times = (started_at, ended_at);
-                        receive_span(&spec, &name, endpoint.as_ref(), &parent, times, &entries);
+                        let at = (endpoint.as_ref(), peer.as_ref());
+                        receive_span(&spec, &name, at, &parent, times, &entries);
                     }
                     let entries_read = u64::try_from(entries.len()).unwrap_or(u64::MAX);
                     count(&spec, &name, endpoint.as_ref(), entries_read);

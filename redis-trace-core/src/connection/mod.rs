@@ -53,6 +53,9 @@ pub struct TracedConnection<C> {
     cluster: Option<Arc<ClusterNodes>>,
     /// Set by `with_reconnects`: whether the connection was lost.
     reconnects: Option<Arc<Reconnects>>,
+    /// The server that serves this connection, when `endpoint` is the configured target of
+    /// several nodes (a Sentinel connection): recorded as `network.peer.*`.
+    peer: Option<Endpoint>,
     /// Set by `with_propagation`; `None`: the configuration's `propagate_messages`.
     propagation: Option<bool>,
     /// The producers of the stream entries read last, by entry id (`producer_of`).
@@ -71,6 +74,7 @@ impl<C> TracedConnection<C> {
             endpoint: None,
             cluster: None,
             reconnects: None,
+            peer: None,
             propagation: None,
             producers: Arc::default(),
         }
@@ -83,9 +87,20 @@ impl<C> TracedConnection<C> {
         self
     }
 
+    /// Records `peer` as the server that serves this connection (`network.peer.*`), apart from
+    /// the configured target given to [`TracedConnection::with_endpoint`].
+    #[cfg(feature = "sentinel")]
+    pub(crate) fn with_peer(mut self, peer: Endpoint) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+
     /// Marks a Redis Cluster connection. Spans carry `redis.cluster.slot`, the hash slot of the
     /// command's keys when they all map to one slot, and on async cluster connections the
-    /// `server.address` / `server.port` of the master that owns that slot.
+    /// master that owns that slot as `network.peer.address` / `network.peer.port`, on spans and
+    /// on the duration metric. `server.*` is the configured target: give the seed list with
+    /// `.with_endpoint(Endpoint::nodes(&seeds))` (`server.address` = `host:port,host:port`,
+    /// no `server.port`, as the conventions ask for a client configured with several nodes).
     ///
     /// redis-rs does not say which node served a command, so redis-trace keeps its own slot map
     /// from `CLUSTER SLOTS`: one round trip before the first command, then again after a command
@@ -201,6 +216,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         let mut operation = Operation::start_command(
             |config| describe::command(&cmd_args(cmd), None, config),
             self.endpoint.as_ref(),
+            self.peer.as_ref(),
         );
         let reconnects = self.reconnects.clone();
         let endpoint = self.endpoint.as_ref();
@@ -230,6 +246,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
                 describe::pipeline(&commands, pipeline.is_transaction(), None, config)
             },
             self.endpoint.as_ref(),
+            self.peer.as_ref(),
         );
         let reconnects = self.reconnects.clone();
         let endpoint = self.endpoint.as_ref();
@@ -262,6 +279,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                 ),
             },
             self.endpoint.as_ref(),
+            self.peer.as_ref(),
         );
         let result = self.inner.req_packed_command(cmd);
         operation.finish_replies(&result);
@@ -292,6 +310,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                 }
             },
             self.endpoint.as_ref(),
+            self.peer.as_ref(),
         );
         let result = self.inner.req_packed_commands(cmd, offset, count);
         operation.finish_replies(&result);
@@ -305,6 +324,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                 describe::command(&args, self.slot_of([args.as_slice()]), config)
             },
             self.endpoint.as_ref(),
+            self.peer.as_ref(),
         );
         let result = self.inner.req_command(cmd);
         operation.finish_replies(&result);

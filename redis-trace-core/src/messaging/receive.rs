@@ -88,7 +88,7 @@ fn carrier_of(fields: &mut Vec<Value>, names: &[String], strip: bool) -> Option<
 pub(crate) fn receive_span(
     spec: &MessagingSpec,
     operation: &str,
-    endpoint: Option<&Endpoint>,
+    (endpoint, peer): (Option<&Endpoint>, Option<&Endpoint>),
     parent: &Context,
     (started_at, ended_at): (SystemTime, SystemTime),
     entries: &[Received],
@@ -106,6 +106,9 @@ pub(crate) fn receive_span(
     attributes.push(KeyValue::new(semconv::MESSAGING_BATCH_MESSAGE_COUNT, count));
     if let Some(endpoint) = endpoint {
         endpoint.push_database_attributes(&mut attributes);
+    }
+    if let Some(peer) = peer {
+        peer.push_peer_attributes(&mut attributes);
     }
     let links = entries
         .iter()

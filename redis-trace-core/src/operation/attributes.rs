@@ -99,6 +99,17 @@ pub(super) fn creation_attributes(
             });
         }
     }
+    // The node that served the command, where the target is several nodes.
+    if let (Target::Command(spec), true) = (target, mode.stable()) {
+        if let Some(peer) = &spec.peer {
+            if let Some(address) = peer.address_value() {
+                sink.add(semconv::NETWORK_PEER_ADDRESS, || Value::String(address));
+            }
+            if let Some(port) = peer.port() {
+                sink.add(semconv::NETWORK_PEER_PORT, || Value::I64(i64::from(port)));
+            }
+        }
+    }
     // A script's or function's name: recommended on the duration metric too (bounded: one per
     // stored script or function).
     if let Target::Command(spec) = target {
@@ -258,6 +269,7 @@ mod tests {
             operation: "SET".into(),
             summary: Some("SET k:?".into()),
             summary_limit_reached: false,
+            peer: Some(Endpoint::tcp("10.0.0.7", 7001)),
             statement: "SET k ?".into(),
             batch_size: None,
             slot: None,

@@ -140,6 +140,7 @@ impl Operation {
     pub(crate) fn start_command(
         describe: impl FnOnce(&Config) -> CommandSpec,
         endpoint: Option<&Endpoint>,
+        peer: Option<&Endpoint>,
     ) -> Self {
         if globals::nothing_to_record() {
             return Self { active: None };
@@ -150,7 +151,8 @@ impl Operation {
             return Self { active: None };
         }
         let endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
-        let spec = describe(&now.settings.config);
+        let mut spec = describe(&now.settings.config);
+        spec.peer = peer.cloned();
         let limit_reached = spec.summary_limit_reached;
         Self::begin(
             &now,

@@ -1,4 +1,5 @@
-//! Conformance judged by OpenTelemetry's Weaver: every path that emits telemetry exports over
+//! Conformance judged by OpenTelemetry's Weaver: every path that emits telemetry (a cluster and
+//! a Sentinel included) exports over
 //! OTLP gRPC to `weaver registry live-check` (OpenTelemetry's registry plus ours in `semconv/`),
 //! and the run fails on any violation; the counts by advice level and the advice by message are
 //! printed. Needs Weaver and the pinned OpenTelemetry registry (`../shared`, or
@@ -15,11 +16,12 @@ use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use redis::sentinel::{SentinelClient, SentinelServerType};
 use redis::AsyncCommands;
 use redis_trace::messaging::{self, TracedPubSub};
 use redis_trace::pool::deadpool::TracedPool;
-use redis_trace::{redis_traced, TracedConnection};
-use redis_trace_harness::RedisServer;
+use redis_trace::{redis_traced, Endpoint, TracedConnection, TracedSentinelClient};
+use redis_trace_harness::{RedisCluster, RedisSentinel, RedisServer, MASTER_NAME};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -314,6 +316,56 @@ async fn workload(server: &RedisServer) {
     let _: Option<String> = lease.get("user:1").await.unwrap();
     assert!(pool.get().await.is_err());
     drop(lease);
+    // bb8 and r2d2, which open their connections through redis-trace (connect spans).
+    let builder = ::bb8::Pool::builder().max_size(2);
+    let pool = redis_trace::pool::bb8::TracedPool::build(builder, server.client())
+        .await
+        .unwrap();
+    let _: Option<String> = pool.get().await.unwrap().get("user:1").await.unwrap();
+    let url = server.url(0);
+    tokio::task::spawn_blocking(move || {
+        let builder = ::r2d2::Pool::builder().max_size(1);
+        let client = redis::Client::open(url).unwrap();
+        let pool = redis_trace::pool::r2d2::TracedPool::build(builder, client).unwrap();
+        redis::cmd("GET")
+            .arg("user:1")
+            .exec(&mut *pool.get().unwrap())
+            .unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// A real 3-master cluster (the seed list as the target, the slot's master as the peer) and a
+/// Sentinel (the Sentinels and master name as the target, the master as the peer).
+async fn topologies() {
+    let cluster = RedisCluster::start(3);
+    let seeds: Vec<redis::ConnectionInfo> = (cluster.urls().iter())
+        .map(|url| url.parse().unwrap())
+        .collect();
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut conn = TracedConnection::new(client.get_async_connection().await.unwrap())
+        .with_endpoint(Endpoint::nodes(&seeds))
+        .for_cluster();
+    for key in ["user:1", "user:2", "user:3"] {
+        let _: () = conn.set(key, "v").await.unwrap();
+        let _: Option<String> = conn.get(key).await.unwrap();
+    }
+
+    let set_up = RedisSentinel::start();
+    let client = SentinelClient::build(
+        vec![set_up.sentinel_url()],
+        MASTER_NAME.to_owned(),
+        None,
+        SentinelServerType::Master,
+    )
+    .unwrap();
+    let sentinels: Vec<redis::ConnectionInfo> = vec![set_up.sentinel_url().parse().unwrap()];
+    let mut sentinel = TracedSentinelClient::new(client)
+        .with_endpoint(Endpoint::sentinels(&sentinels, MASTER_NAME));
+    let mut conn = sentinel.get_async_connection().await.unwrap();
+    let _: () = conn.set("order:1", "new").await.unwrap();
+    let _: Option<String> = conn.get("order:1").await.unwrap();
 }
 
 #[test]
@@ -350,7 +402,10 @@ fn weaver_live_check_finds_no_violation() {
     redis_trace::use_tracer_provider(&tracer_provider);
     redis_trace::use_meter_provider(&meter_provider);
 
-    runtime.block_on(workload(&server));
+    runtime.block_on(async {
+        workload(&server).await;
+        topologies().await;
+    });
     tracer_provider.force_flush().unwrap();
     meter_provider.force_flush().unwrap();
     let _ = tracer_provider.shutdown();

@@ -159,6 +159,9 @@ pub const MESSAGING_CLIENT_OPERATION_DURATION: &str = metric::MESSAGING_CLIENT_O
 /// convention exists); the first command on the new connection carries the span event
 /// `redis_trace.reconnected`.
 pub const REDIS_TRACE_CONNECTION_RECONNECTS: &str = "redis_trace.connection.reconnects";
+/// `redis_trace.reconnected`: span event on the first command that succeeded after a
+/// `ConnectionManager` replaced its lost connection.
+pub const RECONNECTED: &str = "redis_trace.reconnected";
 /// `idle` or `used`, on `db.client.connection.count`.
 pub const DB_CLIENT_CONNECTION_STATE: &str = attribute::DB_CLIENT_CONNECTION_STATE;
 

@@ -16,9 +16,6 @@ use crate::endpoint::Endpoint;
 use crate::operation::Operation;
 use crate::{globals, semconv};
 
-/// The event on the first command span after a reconnect.
-pub(crate) const RECONNECTED: &str = "redis_trace.reconnected";
-
 /// Whether the connection was lost since the last command that succeeded.
 #[derive(Debug, Default)]
 pub(super) struct Reconnects {
@@ -38,7 +35,7 @@ impl Reconnects {
                 self.lost.store(true, Ordering::Relaxed);
             }
             Ok(_) if self.lost.swap(false, Ordering::Relaxed) => {
-                operation.add_event(RECONNECTED);
+                operation.add_event(semconv::RECONNECTED);
                 count(endpoint);
             }
             _ => {}

@@ -336,8 +336,9 @@ async fn workload(server: &RedisServer) {
     .unwrap();
 }
 
-/// A real 3-master cluster (the seed list as the target, the slot's master as the peer) and a
-/// Sentinel (the Sentinels and master name as the target, the master as the peer).
+/// A real 3-master cluster (the seed list as the target, the slot's master as the peer), a
+/// Sentinel (the Sentinels and master name as the target, the master as the peer), and a
+/// ConnectionManager that reconnects.
 async fn topologies() {
     let cluster = RedisCluster::start(3);
     let seeds: Vec<redis::ConnectionInfo> = (cluster.urls().iter())
@@ -366,6 +367,31 @@ async fn topologies() {
     let mut conn = sentinel.get_async_connection().await.unwrap();
     let _: () = conn.set("order:1", "new").await.unwrap();
     let _: Option<String> = conn.get("order:1").await.unwrap();
+
+    // A ConnectionManager whose connection is killed: a failed command, then the reconnect
+    // (its event and its counter).
+    let server = RedisServer::start();
+    let manager = redis::aio::ConnectionManager::new(server.client())
+        .await
+        .unwrap();
+    let mut manager = TracedConnection::new(manager)
+        .with_endpoint(server.client())
+        .with_reconnects();
+    let _: () = manager.set("m", "before").await.unwrap();
+    let mut admin = server.client().get_connection().unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut admin)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while manager.set::<_, _, ()>("m", "after").await.is_err() {
+        assert!(Instant::now() < deadline, "the manager did not reconnect");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[test]

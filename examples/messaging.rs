@@ -78,6 +78,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await;
     }
     let sent_id = producer.await??;
+    // A consumer that falls behind: the receive span says by how much (`redis.stream.max_lag`,
+    // seconds) and `redis.client.stream.lag` records each entry's lag.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let options = redis::streams::StreamReadOptions::default()
         .group("billing", "worker-1")
         .count(10);

@@ -57,6 +57,7 @@ const INSTRUMENTS: &[(&str, Kind)] = &[
         Kind::Histogram,
     ),
     (semconv::REDIS_TRACE_CONNECTION_RECONNECTS, Kind::Counter),
+    (semconv::REDIS_CLIENT_STREAM_LAG, Kind::Histogram),
 ];
 
 /// `name` as the Collector's Prometheus exporter writes it: dots as underscores, `_seconds` for
@@ -110,6 +111,25 @@ async fn workload(server: &RedisServer) {
     for key in ["user:1", "order:2"] {
         let _: Option<String> = traced.get(key).await.unwrap();
     }
+    // A stream consumer's lag.
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("invoices")
+        .arg("billing")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async(&mut traced)
+        .await
+        .unwrap();
+    let _: String = traced
+        .xadd("invoices", "*", &[("order", "1")])
+        .await
+        .unwrap();
+    let options = redis::streams::StreamReadOptions::default().group("billing", "worker");
+    let _: redis::streams::StreamReadReply = traced
+        .xread_options(&["invoices"], &[">"], &options)
+        .await
+        .unwrap();
 
     let mut config = deadpool_redis::Config::from_url(server.url(0));
     config.pool = Some(deadpool_redis::PoolConfig {

@@ -206,6 +206,14 @@ fn every_example_runs_against_a_private_server() {
         messaging.contains("messaging.batch.message_count=1"),
         "{messaging}"
     );
+    let lag: f64 = (messaging.split("redis.stream.max_lag=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("a stream lag: {messaging}"));
+    assert!(
+        (0.3..60.0).contains(&lag),
+        "a consumer 300 ms behind: {messaging}"
+    );
 
     let service = run("tracing_service", &server);
     assert!(service.contains("└─ load session"), "{service}");

@@ -63,6 +63,8 @@ const WRITTEN: &[&str] = &[
     semconv::MESSAGING_CLIENT_OPERATION_DURATION,
     semconv::REDIS_TRACE_CONNECTION_RECONNECTS,
     semconv::RECONNECTED,
+    semconv::REDIS_CLIENT_STREAM_LAG,
+    semconv::REDIS_STREAM_MAX_LAG,
     semconv::DB_CLIENT_CONNECTION_STATE,
     semconv::old::DB_SYSTEM,
     semconv::old::DB_OPERATION,

@@ -454,3 +454,67 @@ async fn a_sharded_message_on_the_cluster_continues_the_trace() {
         send.span_context.span_id()
     );
 }
+
+/// A consumer reading entries added 2 s earlier lags by 2 to 3 s: one histogram point per entry
+/// and the batch's largest lag on the receive span; an explicit id records no lag.
+#[tokio::test]
+async fn a_stream_read_records_how_far_behind_it_is() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg("late")
+        .arg("billing")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for order in ["1", "2"] {
+        let _: String = conn.xadd("late", "*", &[("order", order)]).await.unwrap();
+    }
+    let _: String = conn
+        .xadd("explicit", "1-1", &[("order", "3")])
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    capture.clear();
+
+    let options = redis::streams::StreamReadOptions::default().group("billing", "worker");
+    let read: redis::streams::StreamReadReply = conn
+        .xread_options(&["late"], &[">"], &options)
+        .await
+        .unwrap();
+    assert_eq!(read.keys[0].ids.len(), 2);
+    let lags = capture.metric_points("redis.client.stream.lag");
+    let [point] = lags.as_slice() else {
+        panic!("one series: {lags:?}");
+    };
+    assert_eq!(point.value, 2, "one point per entry");
+    assert!(
+        (4.0..6.0).contains(&point.sum),
+        "two lags of 2 to 3 s: {}",
+        point.sum
+    );
+    assert_eq!(point.unit, "s");
+    assert_eq!(point.attributes["messaging.destination.name"], text("late"));
+    assert_eq!(
+        point.attributes["messaging.consumer.group.name"],
+        text("billing")
+    );
+    let receive = capture.span("XREADGROUP late");
+    let Value::F64(max_lag) = attributes(&receive)["redis.stream.max_lag"] else {
+        panic!("a max lag in seconds");
+    };
+    assert!((2.0..3.0).contains(&max_lag), "{max_lag}");
+
+    // An explicit id is not a time: no lag, no attribute.
+    capture.clear();
+    let read: redis::streams::StreamReadReply = conn.xread(&["explicit"], &["0"]).await.unwrap();
+    assert_eq!(read.keys[0].ids[0].id, "1-1");
+    assert!(capture.metric_points("redis.client.stream.lag").is_empty());
+    let receive = capture.span("XREAD explicit");
+    assert!(!attributes(&receive).contains_key("redis.stream.max_lag"));
+}

@@ -84,6 +84,7 @@ pub struct Config {
     max_statement_length: usize,
     query_summaries: bool,
     query_summary_limit: usize,
+    stream_lag: bool,
     /// The summaries given out under this configuration (shared by its clones; a new
     /// configuration starts a new budget).
     summary_budget: Arc<SummaryBudget>,
@@ -140,6 +141,7 @@ impl Config {
                 DEFAULT_MAX_STATEMENT_LENGTH,
             ),
             query_summaries: flag("REDIS_TRACE_QUERY_SUMMARIES", false),
+            stream_lag: flag("REDIS_TRACE_STREAM_LAG", true),
             query_summary_limit: length("REDIS_TRACE_QUERY_SUMMARY_LIMIT", DEFAULT_SUMMARY_LIMIT),
             summary_budget: Arc::default(),
         }
@@ -237,6 +239,12 @@ impl Config {
     #[must_use]
     pub fn query_summary_overflows(&self) -> u64 {
         self.summary_budget.overflows()
+    }
+
+    /// Whether stream reads record each entry's lag (`redis.client.stream.lag`).
+    #[must_use]
+    pub fn stream_lag(&self) -> bool {
+        self.stream_lag
     }
 
     /// How commands are summarized, when summaries are on.
@@ -387,6 +395,15 @@ impl ConfigBuilder {
     /// are counted. Bounds the metric series a connection creates whatever its keys look like.
     pub fn with_query_summary_limit(mut self, limit: usize) -> Self {
         self.config.query_summary_limit = limit;
+        self
+    }
+
+    /// Record each stream entry's lag when `XREAD` / `XREADGROUP` returns it: the histogram
+    /// `redis.client.stream.lag` (seconds, from the entry id's time; ids that are not times, such
+    /// as `1-1`, record nothing) and the receive span's `redis.stream.max_lag`
+    /// (`REDIS_TRACE_STREAM_LAG`; default on: it reads only the ids the reply holds).
+    pub fn with_stream_lag(mut self, enabled: bool) -> Self {
+        self.config.stream_lag = enabled;
         self
     }
 

@@ -162,6 +162,12 @@ pub const REDIS_TRACE_CONNECTION_RECONNECTS: &str = "redis_trace.connection.reco
 /// `redis_trace.reconnected`: span event on the first command that succeeded after a
 /// `ConnectionManager` replaced its lost connection.
 pub const RECONNECTED: &str = "redis_trace.reconnected";
+/// `redis.client.stream.lag`: histogram of the time between a stream entry's creation (its id)
+/// and its receipt by `XREAD` / `XREADGROUP`, in seconds (the name Redis Inc's clients use).
+pub const REDIS_CLIENT_STREAM_LAG: &str = "redis.client.stream.lag";
+/// `redis.stream.max_lag`: the largest lag, in seconds, of the entries a stream read returned,
+/// on its receive span.
+pub const REDIS_STREAM_MAX_LAG: &str = "redis.stream.max_lag";
 /// `idle` or `used`, on `db.client.connection.count`.
 pub const DB_CLIENT_CONNECTION_STATE: &str = attribute::DB_CLIENT_CONNECTION_STATE;
 

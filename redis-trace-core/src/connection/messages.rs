@@ -15,8 +15,8 @@ use super::describe;
 use super::{TracedConnection, REMEMBERED_PRODUCERS};
 use crate::args::{cmd_args, command_name, common_slot};
 use crate::messaging::{
-    self, count, message_id, receive_span, received, record_duration, sending_context,
-    with_context, Received,
+    self, count, lag_of, message_id, receive_span, received, record_duration, record_lags,
+    sending_context, with_context, Received,
 };
 use crate::operation::Operation;
 
@@ -97,11 +97,17 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
                 }
                 MessagingRole::Read if !failed => {
                     let entries = received(reply, propagate);
+                    let lags: Vec<f64> = (entries.iter())
+                        .filter(|_| config.stream_lag())
+                        .filter_map(|entry| lag_of(&entry.id, ended_at))
+                        .collect();
+                    let max_lag = lags.iter().copied().reduce(f64::max);
                     if !entries.is_empty() || config.trace_empty_polls() {
                         let times = (started_at, ended_at);
                         let at = (endpoint.as_ref(), peer.as_ref());
-                        receive_span(&spec, &name, at, &parent, times, &entries);
+                        receive_span(&spec, &name, at, &parent, times, &entries, max_lag);
                     }
+                    record_lags(&spec, &name, endpoint.as_ref(), &lags);
                     let entries_read = u64::try_from(entries.len()).unwrap_or(u64::MAX);
                     count(&spec, &name, endpoint.as_ref(), entries_read);
                     self.remember(entries);

@@ -24,6 +24,25 @@ pub(crate) fn record_duration(
     with_instruments(|instruments| instruments.operation.record(seconds, &attributes));
 }
 
+/// `redis.client.stream.lag` of each entry a stream read returned (`lags`, in seconds), with
+/// the stream, the group and the endpoint.
+pub(crate) fn record_lags(
+    spec: &MessagingSpec,
+    operation: &str,
+    endpoint: Option<&Endpoint>,
+    lags: &[f64],
+) {
+    if lags.is_empty() {
+        return;
+    }
+    let attributes = metric_attributes(spec, operation, endpoint);
+    with_instruments(|instruments| {
+        for lag in lags {
+            instruments.stream_lag.record(*lag, &attributes);
+        }
+    });
+}
+
 fn with_instruments(record: impl FnOnce(&MessagingInstruments)) {
     globals::with_instruments(|instruments| record(instruments.messaging()));
 }

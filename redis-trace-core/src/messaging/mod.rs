@@ -28,6 +28,7 @@
 mod carrier;
 mod command;
 pub mod envelope;
+mod lag;
 mod measure;
 mod process;
 mod pubsub;
@@ -58,7 +59,8 @@ pub fn carrier_fields() -> Vec<(String, String)> {
 }
 
 pub(crate) use self::command::{describe, MessagingSpec};
-pub(crate) use self::measure::{count, record_duration};
+pub(crate) use self::lag::lag_of;
+pub(crate) use self::measure::{count, record_duration, record_lags};
 pub(crate) use self::receive::{receive_span, received, Received};
 pub(crate) use self::send::{message_id, sending_context, with_context};
 

@@ -92,6 +92,7 @@ pub(crate) fn receive_span(
     parent: &Context,
     (started_at, ended_at): (SystemTime, SystemTime),
     entries: &[Received],
+    max_lag: Option<f64>,
 ) {
     let slot = globals::tracer();
     let Some(tracer) = slot.tracer() else {
@@ -109,6 +110,9 @@ pub(crate) fn receive_span(
     }
     if let Some(peer) = peer {
         peer.push_peer_attributes(&mut attributes);
+    }
+    if let Some(lag) = max_lag {
+        attributes.push(KeyValue::new(semconv::REDIS_STREAM_MAX_LAG, lag));
     }
     let links = entries
         .iter()

@@ -49,8 +49,9 @@ pub(crate) struct Instruments {
     summary_overflows: Counter<u64>,
     /// The connection-pool instruments, from the same meter.
     pool: PoolInstruments,
-    /// The messaging instruments, from the same meter.
-    messaging: MessagingInstruments,
+    /// The messaging instruments, from the same meter (boxed: most services never read them,
+    /// and the slot holding these instruments stays small).
+    messaging: Box<MessagingInstruments>,
 }
 
 /// Source of [`Instruments::generation`].
@@ -81,7 +82,7 @@ impl Instruments {
                 .with_description("Commands whose query summary fell back to the operation name")
                 .build(),
             pool: PoolInstruments::new(meter),
-            messaging: MessagingInstruments::new(meter),
+            messaging: Box::new(MessagingInstruments::new(meter)),
         }
     }
 

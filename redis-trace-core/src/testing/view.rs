@@ -30,6 +30,7 @@ pub const DEFAULT_ATTRIBUTES: &[&str] = &[
     "redis.applied",
     "messaging.message.id",
     "messaging.batch.message_count",
+    "redis.stream.max_lag",
     "error.type",
 ];
 

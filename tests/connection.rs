@@ -507,6 +507,24 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
             })
             .collect();
     assert_eq!(peers.len(), 3, "one series per master: {peers:?}");
+    // Lookups count their hits under the master that served them, each its own tally.
+    for key in &keys {
+        let _: Option<String> = conn.get(key).await.unwrap();
+    }
+    let hits: std::collections::BTreeMap<String, u64> =
+        (capture.metric_points("redis_trace.cache.requests").iter())
+            .map(|point| {
+                (
+                    point.attributes["network.peer.port"].to_string(),
+                    point.value,
+                )
+            })
+            .fold(Default::default(), |mut hits, (peer, value)| {
+                *hits.entry(peer).or_default() += value;
+                hits
+            });
+    assert_eq!(hits.len(), 3, "hits by master: {hits:?}");
+    assert_eq!(hits.values().sum::<u64>(), keys.len() as u64);
 
     // Keys of different slots in one command: the server refuses with CROSSSLOT.
     capture.clear();

@@ -142,9 +142,10 @@ impl Command {
     /// value instead).
     #[must_use]
     pub fn answer_to<A: AsRef<[u8]>>(&self, args: &[A]) -> Answer {
+        // SET key value [options]: the options follow the value (a value "NX" is no option).
         let has = |token: &[u8]| {
             args.iter()
-                .skip(1)
+                .skip(3)
                 .any(|arg| arg.as_ref().eq_ignore_ascii_case(token))
         };
         match self.answer() {
@@ -247,6 +248,16 @@ mod tests {
         );
         assert_eq!(answer(&["SET", "k", "v", "XX", "GET"]), Answer::Other);
         assert_eq!(answer(&["SETNX", "k", "v"]), Answer::Applied);
+        assert_eq!(
+            answer(&["SET", "flag", "NX"]),
+            Answer::Other,
+            "a value, not an option"
+        );
+        assert_eq!(
+            answer(&["SET", "k", "GET", "NX"]),
+            Answer::Applied,
+            "GET is the value"
+        );
         assert_eq!(answer(&["GETDEL", "k"]), Answer::Lookup);
         assert_eq!(answer(&["EVALSHA_RO", "abc", "0"]), Answer::Other);
     }

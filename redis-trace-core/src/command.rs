@@ -22,9 +22,9 @@ pub(crate) struct CommandSpec {
     pub(crate) operation: Cow<'static, str>,
     /// `db.query.summary` and the span name, when summaries are on (`Config::query_summaries`).
     pub(crate) summary: Option<StringValue>,
-    /// Whether its summary was the first to fall back because the limit was reached: its span
-    /// gets the event `redis_trace.query_summary.limit_reached`.
-    pub(crate) summary_limit_reached: bool,
+    /// Whether its summary fell back because the limit was reached: the first such span that
+    /// is kept gets the event `redis_trace.query_summary.limit_reached`.
+    pub(crate) summary_overflowed: bool,
     /// The node that served it (`network.peer.*`) when it is not the configured target: a
     /// cluster's master for the slot, the server a Sentinel named.
     pub(crate) peer: Option<crate::endpoint::Endpoint>,

@@ -247,6 +247,11 @@ impl Config {
         self.stream_lag
     }
 
+    /// Whether the caller is the first to report that the summary limit was reached.
+    pub(crate) fn claim_summary_report(&self) -> bool {
+        self.summary_budget.claim_report()
+    }
+
     /// How commands are summarized, when summaries are on.
     pub(crate) fn summary_rules(&self) -> Option<SummaryRules<'_>> {
         self.query_summaries.then(|| SummaryRules {

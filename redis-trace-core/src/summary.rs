@@ -6,7 +6,7 @@
 //! policy does not recognise). So each configuration carries a [`SummaryBudget`]: the first
 //! `limit` distinct summaries are kept, every later one falls back to the operation name
 //! (`GET`), and the fallbacks are counted (`redis_trace.query_summary.overflows`); the first
-//! one is reported by an event on its span (`redis_trace.query_summary.limit_reached`).
+//! one whose span is kept reports it, by the event `redis_trace.query_summary.limit_reached`.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,43 +26,44 @@ const MAX_SUMMARY_LEN: usize = 256;
 pub(crate) const DEFAULT_SUMMARY_LIMIT: usize = 1000;
 
 /// The summaries given out under one configuration, and how many fell back.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct SummaryBudget {
     kept: Mutex<HashSet<Box<str>>>,
     overflows: AtomicU64,
     reported: AtomicBool,
 }
 
-/// Whether building a summary overflowed the budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Overflow {
-    No,
-    Yes,
-    /// The budget's first overflow: the one reported.
-    First,
+impl std::fmt::Debug for SummaryBudget {
+    // Counts, not the up to `limit` key patterns it keeps.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.kept.lock().map_or(0, |kept| kept.len());
+        f.debug_struct("SummaryBudget")
+            .field("kept", &kept)
+            .field("overflows", &self.overflows())
+            .finish()
+    }
 }
 
 impl SummaryBudget {
     /// `summary` if it is kept or there is room for it, else `fallback`, with whether this call
     /// overflowed.
-    fn admit(&self, summary: &str, fallback: &str, limit: usize) -> (StringValue, Overflow) {
+    fn admit(&self, summary: &str, fallback: &str, limit: usize) -> (StringValue, bool) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.contains(summary) {
-            return (intern::share(summary), Overflow::No);
+            return (intern::share(summary), false);
         }
         if kept.len() < limit {
             kept.insert(summary.into());
-            return (intern::share(summary), Overflow::No);
+            return (intern::share(summary), false);
         }
         drop(kept);
         self.overflows.fetch_add(1, Ordering::Relaxed);
-        let first = !self.reported.swap(true, Ordering::Relaxed);
-        let overflow = if first {
-            Overflow::First
-        } else {
-            Overflow::Yes
-        };
-        (intern::share(fallback), overflow)
+        (intern::share(fallback), true)
+    }
+
+    /// Whether the caller is the first to report an overflow (then it does, once).
+    pub(crate) fn claim_report(&self) -> bool {
+        !self.reported.swap(true, Ordering::Relaxed)
     }
 
     /// How many summaries fell back to the operation name so far.
@@ -82,21 +83,18 @@ pub(crate) struct SummaryRules<'a> {
 /// A summary and whether building it overflowed the budget.
 pub(crate) struct Summary {
     pub(crate) text: StringValue,
-    pub(crate) overflow: Overflow,
+    pub(crate) overflowed: bool,
 }
 
-impl Summary {
-    /// Whether building it was the budget's first overflow (reported on its span).
-    pub(crate) fn is_first_overflow(&self) -> bool {
-        self.overflow == Overflow::First
-    }
-}
+/// Keys a summary looks at: a command with more gets the patterns of its first ones.
+const MAX_SUMMARY_KEYS: usize = 64;
 
 impl SummaryRules<'_> {
-    /// `{operation} {key} {key}...` of the command `args`, its keys rendered by the pattern
-    /// policy. `None` for a command without keys, and under a key policy that hides key shapes
-    /// (`hash`, `omit`, custom): the summary must not say more than the keys do.
-    pub(crate) fn command(&self, operation: &str, args: &[&[u8]]) -> Option<Summary> {
+    /// `{operation} {pattern} {pattern}...`: the command's keys as the pattern policy renders
+    /// them, each distinct pattern once, from its first keys, at most 256 bytes. `None` for a
+    /// command without keys, and under a key policy that hides key shapes (`hash`, `omit`,
+    /// custom): the summary must not say more than the keys do.
+    fn render(&self, operation: &str, args: &[&[u8]]) -> Option<String> {
         if !matches!(self.key_policy, KeyPolicy::Pattern | KeyPolicy::Raw) {
             return None;
         }
@@ -104,54 +102,61 @@ impl SummaryRules<'_> {
         if positions.is_empty() {
             return None;
         }
-        // Each distinct pattern once, in order: an MGET of 3 or 300 `user:?` keys is one
-        // summary, not one per key count.
-        let mut patterns: Vec<String> = Vec::new();
-        for position in positions {
-            let rendered = KeyPolicy::Pattern.render(args[position], self.max_key_length);
-            let rendered = rendered.unwrap_or_else(|| "?".to_owned());
-            if !patterns.contains(&rendered) {
-                patterns.push(rendered);
+        let mut text = String::from(operation);
+        let mut seen: Vec<String> = Vec::new();
+        for position in positions.into_iter().take(MAX_SUMMARY_KEYS) {
+            if text.len() >= MAX_SUMMARY_LEN {
+                break;
+            }
+            let pattern = KeyPolicy::Pattern.render(args[position], self.max_key_length);
+            let pattern = pattern.unwrap_or_else(|| "?".to_owned());
+            if !seen.contains(&pattern) {
+                text.push(' ');
+                text.push_str(&pattern);
+                seen.push(pattern);
             }
         }
-        let text = format!("{operation} {}", patterns.join(" "));
-        let text = truncate_on_char_boundary(&text, MAX_SUMMARY_LEN);
-        let (text, overflow) = self.budget.admit(text, operation, self.limit);
-        Some(Summary { text, overflow })
+        Some(truncate_on_char_boundary(&text, MAX_SUMMARY_LEN).to_owned())
+    }
+
+    /// A command's summary, within the budget (else its operation, counted).
+    pub(crate) fn command(&self, operation: &str, args: &[&[u8]]) -> Option<Summary> {
+        let text = self.render(operation, args)?;
+        let (text, overflowed) = self.budget.admit(&text, operation, self.limit);
+        Some(Summary { text, overflowed })
     }
 
     /// A pipeline's or transaction's summary, by the conventions' batch rule: `BATCH {summary}`
-    /// when every command has the same one, else `kind` (`PIPELINE`, `MULTI`).
-    pub(crate) fn batch(&self, kind: &str, commands: &[Option<Summary>]) -> Summary {
-        let first = commands.first().and_then(Option::as_ref);
-        let shared = first.filter(|first| {
-            commands.iter().all(|summary| {
-                summary
-                    .as_ref()
-                    .is_some_and(|summary| summary.text == first.text)
-            })
-        });
-        // The batch's overflow is the most telling of its commands' and its own.
-        let worst = |a: Overflow, b: Overflow| match (a, b) {
-            (Overflow::First, _) | (_, Overflow::First) => Overflow::First,
-            (Overflow::Yes, _) | (_, Overflow::Yes) => Overflow::Yes,
-            _ => Overflow::No,
-        };
-        let commands_overflow = (commands.iter().flatten())
-            .map(|summary| summary.overflow)
-            .fold(Overflow::No, worst);
-        match shared {
-            Some(shared) => {
-                let batch = format!("BATCH {}", shared.text.as_str());
-                let (text, overflow) = self.budget.admit(&batch, kind, self.limit);
-                Summary {
-                    text,
-                    overflow: worst(commands_overflow, overflow),
+    /// when every command (`(operation, args)`) has the same one, else `kind` (`PIPELINE`,
+    /// `MULTI`). Only the batch's own summary takes a place in the budget.
+    pub(crate) fn batch<'a>(
+        &self,
+        kind: &str,
+        commands: impl IntoIterator<Item = (&'a str, &'a [&'a [u8]])>,
+    ) -> Summary {
+        let mut shared: Option<String> = None;
+        let mut all_same = true;
+        for (operation, args) in commands {
+            let text = self.render(operation, args);
+            match (&shared, text) {
+                (None, Some(text)) if all_same => shared = Some(text),
+                (Some(first), Some(text)) if *first == text => {}
+                _ => {
+                    all_same = false;
+                    break;
                 }
+            }
+        }
+        match shared.filter(|_| all_same) {
+            Some(text) => {
+                let batch = format!("BATCH {text}");
+                let batch = truncate_on_char_boundary(&batch, MAX_SUMMARY_LEN);
+                let (text, overflowed) = self.budget.admit(batch, kind, self.limit);
+                Summary { text, overflowed }
             }
             None => Summary {
                 text: intern::share(kind),
-                overflow: commands_overflow,
+                overflowed: false,
             },
         }
     }
@@ -178,10 +183,9 @@ mod tests {
             .chain((0..200).map(|i| format!("k{i}:x").into_bytes()))
             .collect::<Vec<_>>();
         let long: Vec<&[u8]> = long.iter().map(Vec::as_slice).collect();
-        let capped = rules(&budget, &KeyPolicy::Pattern)
-            .command("MGET", &long)
-            .unwrap();
-        assert!(capped.text.as_str().len() <= MAX_SUMMARY_LEN);
+        let rules_of = rules(&budget, &KeyPolicy::Pattern);
+        assert!(rules_of.render("MGET", &long).unwrap().len() <= MAX_SUMMARY_LEN);
+
         let budget = SummaryBudget::default();
         let rules = rules(&budget, &KeyPolicy::Pattern);
         let text = |args: &[&[u8]]| rules.command("X", args).map(|s| s.text.to_string());
@@ -195,16 +199,12 @@ mod tests {
         assert_eq!(text(&[b"PING"]), None, "no keys, no summary");
         // The budget (2) is full: a third shape falls back, counted; kept ones still pass.
         let first = rules.command("X", &[b"GET", b"order:7"]).unwrap();
-        assert_eq!(
-            (first.text.as_str(), first.overflow),
-            ("X", Overflow::First)
-        );
+        assert_eq!((first.text.as_str(), first.overflowed), ("X", true));
         assert_eq!(text(&[b"GET", b"user:43"]).unwrap(), "X user:?");
         assert_eq!(budget.overflows(), 1);
-        // Only the first overflow is the one reported.
-        let again = rules.command("X", &[b"GET", b"cart:9"]).unwrap();
-        assert_eq!((again.text.as_str(), again.overflow), ("X", Overflow::Yes));
-        assert_eq!(budget.overflows(), 2);
+        // The report is claimed once.
+        assert!(budget.claim_report());
+        assert!(!budget.claim_report());
     }
 
     #[test]
@@ -218,18 +218,23 @@ mod tests {
     }
 
     #[test]
-    fn batches_follow_the_conventions_rule() {
+    fn batches_follow_the_conventions_rule_and_take_one_place() {
         let budget = SummaryBudget::default();
         let rules = rules(&budget, &KeyPolicy::Pattern);
-        let same = [
-            rules.command("GET", &[b"GET", b"user:1"]),
-            rules.command("GET", &[b"GET", b"user:2"]),
-        ];
-        assert_eq!(
-            rules.batch("PIPELINE", &same).text.as_str(),
-            "BATCH GET user:?"
+        let one: &[&[u8]] = &[b"GET", b"user:1"];
+        let two: &[&[u8]] = &[b"GET", b"user:2"];
+        let order: &[&[u8]] = &[b"GET", b"order:2"];
+        let same = rules.batch("PIPELINE", [("GET", one), ("GET", two)]);
+        assert_eq!(same.text.as_str(), "BATCH GET user:?");
+        let mixed = rules.batch("MULTI", [("GET", one), ("GET", order)]);
+        assert_eq!((mixed.text.as_str(), mixed.overflowed), ("MULTI", false));
+        // Only `BATCH GET user:?` took a place: one is left.
+        assert!(!rules.command("GET", order).unwrap().overflowed);
+        assert!(
+            rules
+                .command("GET", &[b"GET", b"cart:1"])
+                .unwrap()
+                .overflowed
         );
-        let mixed = [rules.command("GET", &[b"GET", b"user:1"]), None];
-        assert_eq!(rules.batch("MULTI", &mixed).text.as_str(), "MULTI");
     }
 }

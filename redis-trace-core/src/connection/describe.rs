@@ -13,7 +13,7 @@ use crate::globals;
 use crate::intern;
 use crate::messaging;
 use crate::statement::sanitize;
-use crate::summary::{Overflow, Summary};
+use crate::summary::Summary;
 use crate::text::truncate_on_char_boundary;
 
 /// One command, given as its arguments (`args[0]` is the name).
@@ -24,7 +24,7 @@ pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> Com
         .summary_rules()
         .and_then(|rules| rules.command(&operation, args));
     CommandSpec {
-        summary_limit_reached: summary.as_ref().is_some_and(Summary::is_first_overflow),
+        summary_overflowed: summary.as_ref().is_some_and(|s| s.overflowed),
         summary: summary.map(counted),
         operation,
         answer: known.map_or(Answer::Other, |command| command.answer_to(args)),
@@ -67,11 +67,8 @@ pub(super) fn pipeline(
         joined.push_str(&statement(args, config));
     }
     let summary = config.summary_rules().map(|rules| {
-        let each: Vec<_> = (commands.iter())
-            .zip(&names)
-            .map(|(args, name)| rules.command(name, args))
-            .collect();
-        rules.batch(kind, &each)
+        let each = (commands.iter()).zip(&names);
+        rules.batch(kind, each.map(|(args, name)| (&**name, args.as_slice())))
     });
     let per_command = if config.pipeline_command_spans() {
         names
@@ -84,7 +81,7 @@ pub(super) fn pipeline(
     };
     CommandSpec {
         operation,
-        summary_limit_reached: summary.as_ref().is_some_and(Summary::is_first_overflow),
+        summary_overflowed: summary.as_ref().is_some_and(|s| s.overflowed),
         summary: summary.map(counted),
         statement: intern::share(truncate_on_char_boundary(&joined, max_len)),
         batch_size: (commands.len() != 1).then_some(commands.len()),
@@ -100,7 +97,7 @@ pub(super) fn pipeline(
 
 /// The summary's text, its overflow counted in `redis_trace.query_summary.overflows`.
 fn counted(summary: Summary) -> opentelemetry::StringValue {
-    if summary.overflow != Overflow::No {
+    if summary.overflowed {
         globals::with_instruments(|instruments| instruments.count_summary_overflow());
     }
     summary.text

@@ -56,9 +56,17 @@ impl TracedSentinelClient {
     /// `connection` traced, carrying the target and `server` as this client records them.
     fn traced<C>(&self, connection: C, server: &redis::Client) -> TracedConnection<C> {
         match &self.target {
-            Some(target) => TracedConnection::new(connection)
-                .with_endpoint(target)
-                .with_peer(server.to_endpoint()),
+            Some(target) => {
+                // The served server's database, the Sentinels' list as the address.
+                let served = server.to_endpoint();
+                let target = match served.database() {
+                    Some(database) => target.clone().with_database(database),
+                    None => target.clone(),
+                };
+                TracedConnection::new(connection)
+                    .with_endpoint(target)
+                    .with_peer(served)
+            }
             None => TracedConnection::new(connection).with_endpoint(server),
         }
     }

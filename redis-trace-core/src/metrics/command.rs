@@ -14,6 +14,8 @@ struct CommandTally {
     recorded_for: RecordedFor,
     /// Its summary, else its operation: what its attributes differ by.
     grouping: Box<str>,
+    /// The node that served it (`network.peer.*`), part of its attributes too.
+    peer: Option<Endpoint>,
     tally: Arc<CacheTally>,
 }
 
@@ -32,7 +34,7 @@ thread_local! {
 pub(crate) fn count_command_lookups(
     instruments: &Instruments,
     mode: SemconvMode,
-    endpoint: Option<&Endpoint>,
+    (endpoint, peer): (Option<&Endpoint>, Option<&Endpoint>),
     grouping: &str,
     (hits, misses): (u64, u64),
     attributes: &[KeyValue],
@@ -40,7 +42,9 @@ pub(crate) fn count_command_lookups(
     let found = COMMAND_TALLIES.try_with(|kept| {
         let mut kept = kept.try_borrow_mut().ok()?;
         let known = kept.iter().find(|known| {
-            &*known.grouping == grouping && known.recorded_for.is(instruments, mode, endpoint)
+            &*known.grouping == grouping
+                && known.peer.as_ref() == peer
+                && known.recorded_for.is(instruments, mode, endpoint)
         });
         if let Some(known) = known {
             return Some(Arc::clone(&known.tally));
@@ -52,6 +56,7 @@ pub(crate) fn count_command_lookups(
         kept.push(CommandTally {
             recorded_for: RecordedFor::new(instruments, mode, endpoint),
             grouping: grouping.into(),
+            peer: peer.cloned(),
             tally: Arc::clone(&tally),
         });
         Some(tally)

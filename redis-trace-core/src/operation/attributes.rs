@@ -100,7 +100,8 @@ pub(super) fn creation_attributes(
         }
     }
     // The node that served the command, where the target is several nodes.
-    if let (Target::Command(spec), true) = (target, mode.stable()) {
+    // In every mode: the old names have no equivalent of the node apart from the target.
+    if let Target::Command(spec) = target {
         if let Some(peer) = &spec.peer {
             if let Some(address) = peer.address_value() {
                 sink.add(semconv::NETWORK_PEER_ADDRESS, || Value::String(address));
@@ -243,6 +244,14 @@ impl Target {
         }
     }
 
+    /// The node that served a command, when it is not the configured target.
+    pub(super) fn peer(&self) -> Option<&Endpoint> {
+        match self {
+            Self::Function(_) => None,
+            Self::Command(spec) => spec.peer.as_ref(),
+        }
+    }
+
     /// What its metrics are grouped by besides the attributes: the summary, else the operation.
     pub(super) fn grouping(&self) -> &str {
         match self {
@@ -268,7 +277,7 @@ mod tests {
         let command = CommandSpec {
             operation: "SET".into(),
             summary: Some("SET k:?".into()),
-            summary_limit_reached: false,
+            summary_overflowed: false,
             peer: Some(Endpoint::tcp("10.0.0.7", 7001)),
             statement: "SET k ?".into(),
             batch_size: None,

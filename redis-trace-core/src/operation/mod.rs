@@ -153,7 +153,7 @@ impl Operation {
         let endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
         let mut spec = describe(&now.settings.config);
         spec.peer = peer.cloned();
-        let limit_reached = spec.summary_limit_reached;
+        let overflowed = spec.summary_overflowed;
         Self::begin(
             &now,
             Target::Command(Box::new(spec)),
@@ -161,7 +161,8 @@ impl Operation {
             metrics,
             0,
             |config, span| {
-                if limit_reached {
+                // Reported once, by the first kept span whose summary fell back.
+                if overflowed && config.claim_summary_report() {
                     let limit = i64::try_from(config.query_summary_limit()).unwrap_or(i64::MAX);
                     let limit = KeyValue::new(semconv::QUERY_SUMMARY_LIMIT, limit);
                     opentelemetry::trace::Span::add_event(
@@ -436,7 +437,7 @@ impl Active {
             metrics::count_command_lookups(
                 instruments,
                 mode,
-                self.endpoint.as_ref(),
+                (self.endpoint.as_ref(), self.target.peer()),
                 self.target.grouping(),
                 (hits, misses),
                 &attributes,

@@ -178,6 +178,13 @@ impl Store {
             .await
     }
 
+    /// Fails with an I/O error: nothing listens where `client` points.
+    #[redis_traced(op = "GET", key = "user:{id}")]
+    async fn unreachable(client: &redis::Client, id: u64) -> redis::RedisResult<Option<String>> {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        conn.get(format!("user:{id}")).await
+    }
+
     #[redis_traced(op = "GET", key = "user:{id}")]
     async fn panics(&self, id: u64) -> redis::RedisResult<Option<String>> {
         let _ = id;
@@ -211,8 +218,13 @@ async fn workload(server: &RedisServer) {
     opentelemetry::context::FutureExt::with_context(annotated, cx.clone()).await;
     let panicked = tokio::spawn(async move { store.panics(1).await });
     assert!(panicked.await.is_err(), "a panic");
-    // Connect spans: an I/O error (nothing listens on the port), then a connection.
+    // An I/O error, in an annotated function and in a connect span (nothing listens on the
+    // port), then a connection.
     let closed = redis::Client::open(format!("redis://127.0.0.1:{}", free_port())).unwrap();
+    assert!(
+        Store::unreachable(&closed, 1).await.is_err(),
+        "an I/O error"
+    );
     assert!(TracedConnection::connect(&closed).await.is_err(), "refused");
 
     // A traced connection: commands, a pipeline, a transaction, scripts and functions.

@@ -20,7 +20,8 @@
 //! is configured.
 //
 // Layout: `command` (what a messaging command is on a span and a metric), `send` (the context
-// a send carries), `receive` (a stream read's entries and its receive span), `process` (the
+// a send carries), `receive` (a stream read's entries and its receive span), `lag` (an
+// entry's lag from its id), `process` (the
 // consumer's process span), `measure` (the messaging metrics), `carrier` and `envelope` (the
 // wire formats), `pubsub` (the consumer wrapper). The traced connection drives the first four;
 // nothing here knows the connection.

@@ -272,15 +272,7 @@ async fn workload(server: &RedisServer) {
     let mut producer = TracedConnection::new(server.connection(0).await)
         .with_endpoint(&client)
         .with_propagation(true);
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("invoices")
-        .arg("billing")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query_async(&mut producer)
-        .await
-        .unwrap();
+    redis_trace_harness::create_stream_group(&mut producer, "invoices", "billing").await;
     let sending = async {
         let _: i64 = producer.publish("orders", "order 42").await.unwrap();
         let _: String = producer

@@ -112,15 +112,7 @@ async fn workload(server: &RedisServer) {
         let _: Option<String> = traced.get(key).await.unwrap();
     }
     // A stream consumer's lag.
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("invoices")
-        .arg("billing")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query_async(&mut traced)
-        .await
-        .unwrap();
+    redis_trace_harness::create_stream_group(&mut traced, "invoices", "billing").await;
     let _: String = traced
         .xadd("invoices", "*", &[("order", "1")])
         .await

@@ -235,15 +235,7 @@ async fn a_stream_entry_continues_the_producers_trace_through_a_consumer_group()
     let capture = capture();
     let server = RedisServer::start();
     let mut conn = producer(&server, true).await;
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("orders")
-        .arg("billing")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    redis_trace_harness::create_stream_group(&mut conn, "orders", "billing").await;
     capture.clear();
 
     let tracer = capture.tracer_provider().tracer("test");
@@ -463,15 +455,7 @@ async fn a_stream_read_records_how_far_behind_it_is() {
     let server = RedisServer::start();
     let client = server.client();
     let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("late")
-        .arg("billing")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    redis_trace_harness::create_stream_group(&mut conn, "late", "billing").await;
     for order in ["1", "2"] {
         let _: String = conn.xadd("late", "*", &[("order", order)]).await.unwrap();
     }

@@ -114,15 +114,7 @@ async fn every_span_family_is_named_and_described_at_creation() {
     let script = redis::Script::new("return 1");
     let _: i64 = script.invoke_async(&mut conn).await.unwrap();
     let _: i64 = conn.publish("orders", "42").await.unwrap();
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg("invoices")
-        .arg("billing")
-        .arg("$")
-        .arg("MKSTREAM")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    redis_trace_harness::create_stream_group(&mut conn, "invoices", "billing").await;
     let _: String = conn
         .xadd("invoices", "*", &[("order", "42")])
         .await

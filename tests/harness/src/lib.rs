@@ -33,6 +33,24 @@ pub use telemetry::{
     LaterMeterProvider,
 };
 
+/// `XGROUP CREATE stream group $ MKSTREAM` over `conn` (traced or not): an empty stream and a
+/// consumer group reading what is added from now on.
+pub async fn create_stream_group(
+    conn: &mut (impl redis::aio::ConnectionLike + Send),
+    stream: &str,
+    group: &str,
+) {
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg("$")
+        .arg("MKSTREAM")
+        .exec_async(conn)
+        .await
+        .expect("XGROUP CREATE");
+}
+
 /// Polls `future` to completion on this thread; for futures that never wait (no I/O).
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);

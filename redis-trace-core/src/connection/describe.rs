@@ -19,7 +19,8 @@ use crate::text::truncate_on_char_boundary;
 /// One command, given as its arguments (`args[0]` is the name).
 pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> CommandSpec {
     let known = lookup_args(args);
-    let operation = command_name(args);
+    // The table's name when the table knows it: one lookup, not two.
+    let operation = known.map_or_else(|| command_name(args), |command| Cow::Borrowed(command.name));
     let summary = config
         .summary_rules()
         .and_then(|rules| rules.command(&operation, args));

@@ -7,6 +7,10 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
 pub use redis_trace_core::TracedSentinelClient;
 
+#[cfg(feature = "client-side-caching")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client-side-caching")))]
+pub use redis_trace_core::CacheStatisticsSource;
+
 pub use redis_trace_core::messaging;
 
 /// Connection pools: the `db.client.connection.*` metrics and traced connections, for

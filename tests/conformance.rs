@@ -264,6 +264,21 @@ async fn workload(server: &RedisServer) {
             .unwrap();
     }
 
+    // Client-side caching (RESP3): a miss, then a hit, and the csc counters.
+    let caching = redis::Client::open(format!("{}?protocol=resp3", server.url(0))).unwrap();
+    let cache = redis::caching::CacheConfig::new();
+    let config = redis::AsyncConnectionConfig::new().set_cache_config(cache);
+    let cached = caching
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .unwrap();
+    let mut cached = TracedConnection::new(cached)
+        .with_endpoint(&caching)
+        .with_client_side_caching();
+    for _ in 0..2 {
+        let _: Option<String> = cached.get("user:1").await.unwrap();
+    }
+
     // Pub/sub and streams with propagation: producer, receive, process, settle.
     let mut pubsub =
         TracedPubSub::new(client.get_async_pubsub().await.unwrap()).with_endpoint(&client);

@@ -58,6 +58,8 @@ const INSTRUMENTS: &[(&str, Kind)] = &[
     ),
     (semconv::REDIS_TRACE_CONNECTION_RECONNECTS, Kind::Counter),
     (semconv::REDIS_CLIENT_STREAM_LAG, Kind::Histogram),
+    (semconv::REDIS_CLIENT_CSC_REQUESTS, Kind::Counter),
+    (semconv::REDIS_CLIENT_CSC_EVICTIONS, Kind::Counter),
 ];
 
 /// `name` as the Collector's Prometheus exporter writes it: dots as underscores, `_seconds` for
@@ -122,6 +124,25 @@ async fn workload(server: &RedisServer) {
         .xread_options(&["invoices"], &[">"], &options)
         .await
         .unwrap();
+
+    // A client-side cache: a miss, then a hit.
+    let caching = redis::Client::open(format!("{}?protocol=resp3", server.url(0))).unwrap();
+    let cache = redis::AsyncConnectionConfig::new()
+        .set_cache_config(redis::caching::CacheConfig::new());
+    let mut cached = TracedConnection::new(
+        caching
+            .get_multiplexed_async_connection_with_config(&cache)
+            .await
+            .unwrap(),
+    )
+    .with_endpoint(&caching)
+    .with_client_side_caching();
+    for _ in 0..2 {
+        let _: Option<String> = cached.get("user:1").await.unwrap();
+    }
+    // Another client's write evicts the entry.
+    let _: () = server.connection(0).await.set("user:1", "b").await.unwrap();
+    let _: Option<String> = cached.get("user:1").await.unwrap();
 
     let mut config = deadpool_redis::Config::from_url(server.url(0));
     config.pool = Some(deadpool_redis::PoolConfig {

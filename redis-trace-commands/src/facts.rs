@@ -158,6 +158,14 @@ impl Command {
         }
     }
 
+    /// Whether redis-rs's client-side cache (`cache-aio`) might answer the command from the
+    /// process's memory: a read-only command that takes keys. A superset of redis-rs's own list
+    /// (`GET`, `HGETALL`, `MGET`, ...): the reads it leaves out merely count as possible lookups.
+    #[must_use]
+    pub fn may_be_cached_locally(&self) -> bool {
+        self.has_flag("readonly") && self.key_count() != KeyCount::None && !self.runs_script()
+    }
+
     /// Whether the reply holds one answer per key or field (`MGET`, `HMGET`, `SMISMEMBER`).
     #[must_use]
     pub fn replies_per_key(&self) -> bool {

@@ -44,6 +44,27 @@ pub(crate) struct CommandSpec {
     pub(crate) procedure: Option<StringValue>,
     /// For the commands that send, read or settle messages: what the messaging conventions add.
     pub(crate) messaging: Option<MessagingSpec>,
+    /// Whether the client-side cache answered it, when known (set after the reply).
+    pub(crate) cache_result: Option<CacheResult>,
+}
+
+/// Whether redis-rs's client-side cache answered a read (`redis.client.csc.result`).
+#[cfg_attr(not(feature = "client-side-caching"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheResult {
+    /// Every key was answered from the process's memory: Redis was not reached.
+    Hit,
+    /// At least one key was sent to Redis.
+    Miss,
+}
+
+impl CacheResult {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+        }
+    }
 }
 
 impl CommandSpec {

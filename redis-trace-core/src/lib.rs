@@ -50,6 +50,8 @@ mod text;
 mod tracer;
 
 pub use config::{Config, ConfigBuilder, SemconvMode};
+#[cfg(feature = "client-side-caching")]
+pub use connection::CacheStatisticsSource;
 pub use connection::TracedConnection;
 #[cfg(feature = "sentinel")]
 pub use connection::TracedSentinelClient;

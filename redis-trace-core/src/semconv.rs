@@ -168,6 +168,16 @@ pub const REDIS_CLIENT_STREAM_LAG: &str = "redis.client.stream.lag";
 /// `redis.stream.max_lag`: the largest lag, in seconds, of the entries a stream read returned,
 /// on its receive span.
 pub const REDIS_STREAM_MAX_LAG: &str = "redis.stream.max_lag";
+/// `redis.client.csc.requests`: client-side cache lookups (redis-rs `cache-aio`) by
+/// `redis.client.csc.result`, an observable counter (the name Redis Inc's clients use).
+pub const REDIS_CLIENT_CSC_REQUESTS: &str = "redis.client.csc.requests";
+/// `redis.client.csc.evictions`: entries the client-side cache dropped, on the server's
+/// invalidation or to make room, an observable counter.
+pub const REDIS_CLIENT_CSC_EVICTIONS: &str = "redis.client.csc.evictions";
+/// `redis.client.csc.result`: `hit` (answered from the process's memory, Redis not reached)
+/// or `miss` (sent to Redis), on the lookup counter, on the spans and the duration metric of
+/// the commands that were looked up.
+pub const REDIS_CLIENT_CSC_RESULT: &str = "redis.client.csc.result";
 /// `idle` or `used`, on `db.client.connection.count`.
 pub const DB_CLIENT_CONNECTION_STATE: &str = attribute::DB_CLIENT_CONNECTION_STATE;
 

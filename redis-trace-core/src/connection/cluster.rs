@@ -194,9 +194,18 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
             self.endpoint.as_ref(),
             peer.as_ref(),
         );
+        #[cfg(feature = "client-side-caching")]
+        let lookup = self
+            .local_cache
+            .as_deref()
+            .and_then(|cache| cache.begin(cmd));
         let result = operation
             .instrument(self.inner.req_packed_command(cmd))
             .await;
+        #[cfg(feature = "client-side-caching")]
+        if let Some(result) = lookup.and_then(super::local_cache::Lookup::result) {
+            operation.set_cache_result(result);
+        }
         operation.finish_replies(&result);
         nodes.refresh_if_stale(&mut self.inner, &result).await;
         result

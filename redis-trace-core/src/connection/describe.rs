@@ -40,6 +40,7 @@ pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> Com
         peer: None,
         commands: Vec::new(),
         messaging: messaging::describe(args, config),
+        cache_result: None,
     }
 }
 
@@ -93,6 +94,7 @@ pub(super) fn pipeline(
         per_key: false,
         procedure: None,
         messaging: None,
+        cache_result: None,
     }
 }
 

@@ -8,6 +8,8 @@
 mod cluster;
 pub(crate) mod connect;
 mod describe;
+#[cfg(feature = "client-side-caching")]
+mod local_cache;
 mod messages;
 mod reconnect;
 mod resp;
@@ -23,6 +25,10 @@ use opentelemetry::trace::SpanContext;
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
 use self::cluster::ClusterNodes;
+#[cfg(feature = "client-side-caching")]
+pub use self::local_cache::CacheStatisticsSource;
+#[cfg(feature = "client-side-caching")]
+use self::local_cache::LocalCache;
 use self::reconnect::Reconnects;
 #[cfg(feature = "sentinel")]
 pub use self::sentinel::TracedSentinelClient;
@@ -60,6 +66,9 @@ pub struct TracedConnection<C> {
     propagation: Option<bool>,
     /// The producers of the stream entries read last, by entry id (`producer_of`).
     producers: Arc<Mutex<VecDeque<(String, SpanContext)>>>,
+    /// Set by `with_client_side_caching`: the connection's client-side cache.
+    #[cfg(feature = "client-side-caching")]
+    local_cache: Option<Arc<LocalCache>>,
 }
 
 /// How many entries' producers `producer_of` remembers.
@@ -77,6 +86,8 @@ impl<C> TracedConnection<C> {
             peer: None,
             propagation: None,
             producers: Arc::default(),
+            #[cfg(feature = "client-side-caching")]
+            local_cache: None,
         }
     }
 
@@ -165,6 +176,47 @@ impl<C> TracedConnection<C> {
     }
 }
 
+#[cfg(feature = "client-side-caching")]
+impl<C: CacheStatisticsSource> TracedConnection<C> {
+    /// Makes redis-rs's client-side cache visible (feature `client-side-caching`; the
+    /// connection opened with a `redis::caching::CacheConfig` over RESP3). Call it after
+    /// [`TracedConnection::with_endpoint`]: the counters carry the endpoint.
+    ///
+    /// - A read answered from the process's memory carries `redis.client.csc.result` = `hit`
+    ///   on its span and on `db.client.operation.duration`: it still is a `GET` (same name,
+    ///   same `db.*` and `server.*`, the configured target), and its duration is that of the
+    ///   local lookup, so a dashboard can split hits from the reads that reached Redis (`miss`).
+    ///   `cache.hit` keeps saying whether the key had a value.
+    /// - The marking is exact or absent: redis-rs counts hits and misses per connection, not per
+    ///   command, so a read is marked when no other read on this connection (or its clones)
+    ///   overlapped it, and left unmarked otherwise. Wrap the connection once and clone the
+    ///   wrapper: wrappers around separate clones of one connection cannot see each other.
+    /// - `redis.client.csc.requests` (by `redis.client.csc.result`) and
+    ///   `redis.client.csc.evictions` (entries dropped on the server's invalidation or to make
+    ///   room) read redis-rs's statistics when metrics are collected: exact, whatever overlaps.
+    ///
+    /// ```no_run
+    /// # async fn run() -> redis::RedisResult<()> {
+    /// use redis::caching::CacheConfig;
+    /// use redis::AsyncConnectionConfig;
+    /// use redis_trace::TracedConnection;
+    ///
+    /// let client = redis::Client::open("redis://127.0.0.1/?protocol=resp3")?;
+    /// let config = AsyncConnectionConfig::new().set_cache_config(CacheConfig::new());
+    /// let conn = client.get_multiplexed_async_connection_with_config(&config).await?;
+    /// let conn = TracedConnection::new(conn)
+    ///     .with_endpoint(&client)
+    ///     .with_client_side_caching();
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_client_side_caching(mut self) -> Self {
+        let cache = LocalCache::watch(self.inner.clone(), self.endpoint.as_ref());
+        self.local_cache = Some(Arc::new(cache));
+        self
+    }
+}
+
 impl TracedConnection<redis::aio::MultiplexedConnection> {
     /// Opens a multiplexed connection to `client`'s server under a CLIENT span named
     /// `connect {address}:{port}`, covering connect and handshake (`HELLO`, `AUTH`, `SELECT`);
@@ -220,9 +272,18 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         );
         let reconnects = self.reconnects.clone();
         let endpoint = self.endpoint.as_ref();
+        #[cfg(feature = "client-side-caching")]
+        let lookup = self
+            .local_cache
+            .as_deref()
+            .and_then(|cache| cache.begin(cmd));
         let reply = self.inner.req_packed_command(cmd);
         Box::pin(async move {
             let result = operation.instrument(reply).await;
+            #[cfg(feature = "client-side-caching")]
+            if let Some(result) = lookup.and_then(local_cache::Lookup::result) {
+                operation.set_cache_result(result);
+            }
             if let Some(reconnects) = reconnects {
                 reconnects.observe(&result, &operation, endpoint);
             }

@@ -2,12 +2,15 @@
 //! duration histogram and the cache counter (`cache`), what an annotated function's successful
 //! calls record into (`function`), lookup commands' tallies (`command`), the connection-pool
 //! instruments and the registry of live pools (`pool`), the messaging instruments
-//! (`messaging`).
+//! (`messaging`), the client-side cache counters and the registry of watched caches
+//! (`client_cache`).
 //!
 //! The instruments in use are held by `globals`. What records (operations, connections, pools,
 //! messaging) points here; nothing here knows those modules.
 
 mod cache;
+#[cfg(feature = "client-side-caching")]
+mod client_cache;
 mod command;
 mod function;
 mod messaging;
@@ -21,6 +24,8 @@ use opentelemetry::KeyValue;
 
 pub(crate) use self::cache::CacheTally;
 use self::cache::Tallies;
+#[cfg(feature = "client-side-caching")]
+pub(crate) use self::client_cache::{CacheCounts, WatchedCache};
 pub(crate) use self::command::count_command_lookups;
 pub(crate) use self::function::{FunctionMetrics, Success};
 pub(crate) use self::messaging::MessagingInstruments;
@@ -52,6 +57,9 @@ pub(crate) struct Instruments {
     /// The messaging instruments, from the same meter (boxed: most services never read them,
     /// and the slot holding these instruments stays small).
     messaging: Box<MessagingInstruments>,
+    /// Kept with the instruments they belong to; they read the watched client-side caches.
+    #[cfg(feature = "client-side-caching")]
+    _client_cache: client_cache::ClientCacheInstruments,
 }
 
 /// Source of [`Instruments::generation`].
@@ -83,6 +91,8 @@ impl Instruments {
                 .build(),
             pool: PoolInstruments::new(meter),
             messaging: Box::new(MessagingInstruments::new(meter)),
+            #[cfg(feature = "client-side-caching")]
+            _client_cache: client_cache::ClientCacheInstruments::new(meter),
         }
     }
 

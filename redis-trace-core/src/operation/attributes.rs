@@ -252,6 +252,14 @@ impl Target {
         }
     }
 
+    /// Whether the client-side cache answered it, when known.
+    pub(super) fn cache_result(&self) -> Option<crate::command::CacheResult> {
+        match self {
+            Self::Function(_) => None,
+            Self::Command(spec) => spec.cache_result,
+        }
+    }
+
     /// What its metrics are grouped by besides the attributes: the summary, else the operation.
     pub(super) fn grouping(&self) -> &str {
         match self {
@@ -287,6 +295,7 @@ mod tests {
             per_key: false,
             procedure: None,
             messaging: None,
+            cache_result: None,
         };
         let targets = [
             Target::Function(&CALLSITE),

@@ -275,6 +275,18 @@ impl Operation {
         body()
     }
 
+    /// Records whether the client-side cache answered the command.
+    #[cfg(feature = "client-side-caching")]
+    pub(crate) fn set_cache_result(&mut self, result: crate::command::CacheResult) {
+        if let Some(Active {
+            target: Target::Command(spec),
+            ..
+        }) = &mut self.active
+        {
+            spec.cache_result = Some(result);
+        }
+    }
+
     /// Ends the call with its outcome.
     pub fn finish(mut self, outcome: Outcome<'_>) {
         if let Some(active) = self.active.take() {
@@ -370,6 +382,12 @@ impl Active {
                 handle.set_attribute(KeyValue::new(semconv::REDIS_APPLIED, applied));
             }
         }
+        if let Some(result) = self.target.cache_result() {
+            handle.set_attribute(KeyValue::new(
+                semconv::REDIS_CLIENT_CSC_RESULT,
+                result.as_str(),
+            ));
+        }
         if let Some(error) = error {
             if let (Some(code), true) = (&error.status_code, self.mode.stable()) {
                 handle.set_attribute(KeyValue::new(
@@ -425,6 +443,9 @@ impl Active {
         let mut attributes = InlineAttributes::new();
         creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
         let common = attributes.len();
+        if let Some(result) = self.target.cache_result() {
+            attributes.add(semconv::REDIS_CLIENT_CSC_RESULT, || result.as_str().into());
+        }
         if let Some(error) = error {
             attributes.add(semconv::ERROR_TYPE, || error.error_type.clone().into());
             if let (Some(code), true) = (&error.status_code, mode.stable()) {

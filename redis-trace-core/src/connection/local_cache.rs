@@ -1,0 +1,138 @@
+//! Client-side caching (redis-rs `cache-aio`, RESP3): which reads the process's own memory
+//! answered, told from redis-rs's cache statistics.
+//!
+//! redis-rs counts hits, misses and invalidations per connection (its clones share the cache)
+//! and says nothing per command. A read is marked from how the counts moved while it ran, and
+//! only when that reading is exact: when no other possible lookup on the same traced connection
+//! (or its clones) overlapped it. A read that overlapped another stays unmarked; the counters
+//! stay exact whatever overlaps.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use opentelemetry::KeyValue;
+use redis::caching::CacheStatistics;
+
+use crate::args::cmd_name;
+use crate::command::CacheResult;
+use crate::endpoint::Endpoint;
+use crate::metrics::{CacheCounts, WatchedCache};
+use crate::semconv;
+
+/// The redis-rs connections that keep a client-side cache and say how it fares.
+///
+/// Implemented for `MultiplexedConnection`, `ConnectionManager` (feature `connection-manager`)
+/// and the async cluster `ClusterConnection`; not for users to implement.
+pub trait CacheStatisticsSource: Clone + Send + Sync + 'static {
+    /// redis-rs's statistics of the connection's cache, if it has one.
+    #[doc(hidden)]
+    fn cache_statistics(&self) -> Option<CacheStatistics>;
+}
+
+impl CacheStatisticsSource for redis::aio::MultiplexedConnection {
+    fn cache_statistics(&self) -> Option<CacheStatistics> {
+        self.get_cache_statistics()
+    }
+}
+
+#[cfg(feature = "connection-manager")]
+impl CacheStatisticsSource for redis::aio::ConnectionManager {
+    fn cache_statistics(&self) -> Option<CacheStatistics> {
+        self.get_cache_statistics()
+    }
+}
+
+impl CacheStatisticsSource for redis::cluster_async::ClusterConnection {
+    fn cache_statistics(&self) -> Option<CacheStatistics> {
+        self.get_cache_statistics()
+    }
+}
+
+/// One traced connection's view of its cache, shared by its clones.
+#[derive(Debug)]
+pub(super) struct LocalCache {
+    watched: Arc<WatchedCache>,
+    /// Possible lookups under way, and ever started: a lookup that saw neither move ran alone.
+    in_flight: AtomicUsize,
+    started: AtomicUsize,
+}
+
+impl LocalCache {
+    /// Watches `connection`'s cache; the counters carry `endpoint`.
+    pub(super) fn watch<C: CacheStatisticsSource>(
+        connection: C,
+        endpoint: Option<&Endpoint>,
+    ) -> Self {
+        let mut attributes = vec![KeyValue::new(semconv::DB_SYSTEM_NAME, "redis")];
+        if let Some(endpoint) = endpoint {
+            endpoint.push_server_attributes(&mut attributes);
+        }
+        let watched = WatchedCache::register(attributes, move || {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            connection
+                .cache_statistics()
+                .map(|statistics| CacheCounts {
+                    hits: count(statistics.hit),
+                    misses: count(statistics.miss),
+                    evictions: count(statistics.invalidate),
+                })
+                .unwrap_or_default()
+        });
+        Self {
+            watched,
+            in_flight: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
+        }
+    }
+
+    /// Starts watching `cmd`, if the cache might answer it.
+    pub(super) fn begin(&self, cmd: &redis::Cmd) -> Option<Lookup<'_>> {
+        let might_be_cached = cmd_name(cmd).is_none_or(|name| {
+            redis_trace_commands::lookup_args(&[name])
+                .is_none_or(redis_trace_commands::Command::may_be_cached_locally)
+        });
+        if !might_be_cached {
+            return None;
+        }
+        let others = self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let ticket = self.started.fetch_add(1, Ordering::SeqCst);
+        Some(Lookup {
+            cache: self,
+            alone: others == 0,
+            ticket,
+            before: self.watched.counts(),
+        })
+    }
+}
+
+/// A possible lookup under way; ends (also when cancelled) when dropped.
+pub(super) struct Lookup<'a> {
+    cache: &'a LocalCache,
+    alone: bool,
+    ticket: usize,
+    before: CacheCounts,
+}
+
+impl Lookup<'_> {
+    /// Whether the cache answered the read, when that can be told exactly.
+    pub(super) fn result(self) -> Option<CacheResult> {
+        let after = self.cache.watched.counts();
+        let alone = self.alone && self.cache.started.load(Ordering::SeqCst) == self.ticket + 1;
+        if !alone {
+            return None;
+        }
+        let hits = after.hits.saturating_sub(self.before.hits);
+        let misses = after.misses.saturating_sub(self.before.misses);
+        match (hits, misses) {
+            (0, 0) => None, // not looked up (a read redis-rs does not cache, or opted out)
+            (_, 0) => Some(CacheResult::Hit),
+            _ => Some(CacheResult::Miss),
+        }
+    }
+}
+
+impl Drop for Lookup<'_> {
+    fn drop(&mut self) {
+        self.cache.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}

@@ -561,3 +561,91 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
         .unwrap();
     assert_eq!(attributes(&span)["redis.cluster.slot"], Value::I64(slot));
 }
+
+/// 32 concurrent first calls on a new cluster connection: they share the first read of the
+/// slot map, and every span names the master that served it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_cluster_calls_all_name_their_node() {
+    let capture = capture();
+    let cluster = RedisCluster::start(3);
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let conn = TracedConnection::new(client.get_async_connection().await.unwrap()).for_cluster();
+    let calls: Vec<_> = (0..32)
+        .map(|i| {
+            let mut conn = conn.clone();
+            tokio::spawn(async move {
+                let _: () = conn.set(format!("first:{i}"), i).await.unwrap();
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap();
+    }
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 32);
+    for span in &spans {
+        let Value::I64(slot) = attributes(span)["redis.cluster.slot"] else {
+            panic!("a slot: {span:?}");
+        };
+        let port = cluster.port_for_slot(u16::try_from(slot).unwrap());
+        assert_eq!(
+            attributes(span).get("network.peer.port"),
+            Some(&Value::I64(port.into())),
+            "{span:?}"
+        );
+    }
+}
+
+/// A slot-map read whose caller is dropped mid-read (every node paused) leaves the map able to
+/// be read again: the next calls name their node, and a slot moved afterwards is followed
+/// within the unsettled re-read period (250 ms), not after the 30 s interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_slot_map_read_does_not_stop_later_reads() {
+    let capture = capture();
+    let cluster = RedisCluster::start(3);
+    let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut conn =
+        TracedConnection::new(client.get_async_connection().await.unwrap()).for_cluster();
+    let pause = |ms: u64| {
+        for node in cluster.nodes() {
+            let mut admin = node.client().get_connection().unwrap();
+            redis::cmd("CLIENT")
+                .arg("PAUSE")
+                .arg(ms)
+                .arg("ALL")
+                .exec(&mut admin)
+                .unwrap();
+        }
+    };
+    // The first call reads the map; every node is paused, the caller gives up mid-read.
+    pause(600);
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(100),
+        conn.get::<_, Option<String>>("user:0"),
+    )
+    .await;
+    assert!(cut.is_err(), "the call was cut short");
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    capture.clear();
+
+    let key = "user:0";
+    let slot = key_slot(&cluster, key);
+    let before = cluster.port_for_slot(slot);
+    let _: Option<String> = conn.get(key).await.unwrap();
+    let port = |span: &opentelemetry_sdk::trace::SpanData| {
+        attributes(span).get("network.peer.port").cloned()
+    };
+    assert_eq!(port(&capture.spans()[0]), Some(Value::I64(before.into())));
+
+    let to = (0..3)
+        .find(|&i| cluster.nodes()[i].port() != before)
+        .unwrap();
+    cluster.move_slot(slot, to);
+    let after = cluster.nodes()[to].port();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    capture.clear();
+    let _: Option<String> = conn.get(key).await.unwrap(); // reads the map after its span
+    let _: Option<String> = conn.get(key).await.unwrap();
+    let spans = capture.spans();
+    assert_eq!(port(&spans[1]), Some(Value::I64(after.into())), "followed");
+}

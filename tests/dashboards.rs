@@ -127,8 +127,8 @@ async fn workload(server: &RedisServer) {
 
     // A client-side cache: a miss, then a hit.
     let caching = redis::Client::open(format!("{}?protocol=resp3", server.url(0))).unwrap();
-    let cache = redis::AsyncConnectionConfig::new()
-        .set_cache_config(redis::caching::CacheConfig::new());
+    let cache =
+        redis::AsyncConnectionConfig::new().set_cache_config(redis::caching::CacheConfig::new());
     let mut cached = TracedConnection::new(
         caching
             .get_multiplexed_async_connection_with_config(&cache)

@@ -1,13 +1,24 @@
 //! Which master serves a hash slot, so cluster spans name their node.
 //!
 //! redis-rs routes cluster commands itself and does not say which node answered, so redis-trace
-//! keeps its own slot map from `CLUSTER SLOTS` (Redis 3.0+, so 6.2 and 7.x alike): read once
-//! before the first command, then again after a command when the map is older than the refresh
-//! interval, or when a reply says the topology moved (`MOVED`, `ASK`, `CLUSTERDOWN`,
-//! `TRYAGAIN`, a connection error). A refresh is one round trip through the wrapped
-//! connection, sent by at most one caller at a time, after that caller's span has ended.
+//! keeps its own slot map from `CLUSTER SLOTS` (Redis 3.0+, so 6.2 and 7.x alike), read through
+//! the wrapped connection:
+//! - once before the first command; the first commands wait for that one read, so none goes
+//!   without its node;
+//! - at once after a command whose reply or error says the topology moved (`MOVED`, `ASK`,
+//!   `CLUSTERDOWN`, `TRYAGAIN`, an I/O error);
+//! - while the cluster is *unsettled*, every 250 ms: for 10 s after any sign of trouble a
+//!   wrapper can see (those replies, a call cancelled before its reply, a call slower than 1 s
+//!   that does not block by design). redis-rs follows a failover silently (its own retries and
+//!   redirections), so a promoted replica is found by reading again, not by waiting for a
+//!   `MOVED` the caller never sees;
+//! - otherwise when the map is older than the refresh interval (30 s by default).
+//!
+//! A read is sent by one caller at a time, after that caller's span has ended, and is bounded
+//! (1 s): a read cut short, by that bound or by the caller's future being dropped, releases the
+//! lock and leaves the map due for the next caller.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +34,15 @@ use crate::operation::Operation;
 
 /// How often the slot map is read again without a sign of change.
 pub(super) const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
+/// How often the map is read while the cluster is unsettled.
+const UNSETTLED_REFRESH: Duration = Duration::from_millis(250);
+/// How long the cluster stays unsettled after the last sign of trouble: longer than a failover
+/// takes to show once its first calls have failed.
+const UNSETTLED_FOR: Duration = Duration::from_secs(10);
+/// A call this slow (that does not block by design) is a sign of trouble.
+const SLOW_CALL: Duration = Duration::from_secs(1);
+/// The longest a caller waits for a read of the map.
+const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
 const SLOTS: usize = 16384;
 const UNOWNED: u16 = u16::MAX;
@@ -31,9 +51,12 @@ const UNOWNED: u16 = u16::MAX;
 #[derive(Debug)]
 pub(super) struct ClusterNodes {
     topology: ArcSwapOption<Topology>,
-    refreshing: AtomicBool,
-    /// Milliseconds from `created` to the last refresh.
-    refreshed_at: AtomicU64,
+    /// Held by the caller reading the map; dropping its future releases it.
+    reading: tokio::sync::Mutex<()>,
+    /// Milliseconds from `created` to the last read (or attempt).
+    read_at: AtomicU64,
+    /// Milliseconds from `created` until which the cluster counts as unsettled.
+    unsettled_until: AtomicU64,
     created: Instant,
     interval: Duration,
 }
@@ -49,8 +72,9 @@ impl ClusterNodes {
     pub(super) fn new(interval: Duration) -> Self {
         Self {
             topology: ArcSwapOption::const_empty(),
-            refreshing: AtomicBool::new(false),
-            refreshed_at: AtomicU64::new(0),
+            reading: tokio::sync::Mutex::new(()),
+            read_at: AtomicU64::new(0),
+            unsettled_until: AtomicU64::new(0),
             created: Instant::now(),
             interval,
         }
@@ -64,16 +88,40 @@ impl ClusterNodes {
         topology.masters.get(usize::from(index)).cloned()
     }
 
-    /// Reads the map when it was never read.
+    fn now(&self) -> u64 {
+        u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Reads the map when it was never read. Concurrent first callers wait for one read; after
+    /// a failed read, callers go on without a node until the next attempt is due.
     pub(super) async fn discover<C: redis::aio::ConnectionLike>(&self, conn: &mut C) {
-        if self.topology.load().is_none() {
-            self.refresh(conn).await;
+        if self.topology.load().is_some() {
+            return;
+        }
+        let _reading = self.reading.lock().await;
+        let attempted = self.read_at.load(Ordering::Relaxed);
+        let retry = u64::try_from(UNSETTLED_REFRESH.as_millis()).unwrap_or(u64::MAX);
+        if self.topology.load().is_none() && (attempted == 0 || self.now() >= attempted + retry) {
+            self.read(conn).await;
         }
     }
 
-    /// Reads the map again when `result` or its age says it may be stale.
-    pub(super) async fn refresh_if_stale<C, R>(&self, conn: &mut C, result: &RedisResult<R>)
-    where
+    /// A sign that the topology may be changing: the map is read often for a while.
+    pub(super) fn unsettle(&self) {
+        let until = u64::try_from(UNSETTLED_FOR.as_millis()).unwrap_or(u64::MAX);
+        self.unsettled_until
+            .fetch_max(self.now().saturating_add(until), Ordering::Relaxed);
+    }
+
+    /// After a call that took `elapsed`: reads the map again when the call or the map's age
+    /// says it may be stale.
+    pub(super) async fn after_call<C, R>(
+        &self,
+        conn: &mut C,
+        result: &RedisResult<R>,
+        elapsed: Duration,
+        blocks: bool,
+    ) where
         C: redis::aio::ConnectionLike,
         R: Replies,
     {
@@ -81,31 +129,70 @@ impl ClusterNodes {
             Ok(replies) => replies.error_reply().is_some_and(|e| moved(e.code())),
             Err(error) => error.code().is_some_and(moved) || error.is_io_error(),
         };
-        let age = self.created.elapsed().saturating_sub(Duration::from_millis(
-            self.refreshed_at.load(Ordering::Relaxed),
-        ));
-        if moved || age >= self.interval {
+        if moved || (elapsed >= SLOW_CALL && !blocks) {
+            self.unsettle();
+        }
+        let now = self.now();
+        let unsettled = now < self.unsettled_until.load(Ordering::Relaxed);
+        let every = if unsettled {
+            UNSETTLED_REFRESH
+        } else {
+            self.interval
+        };
+        let age = now.saturating_sub(self.read_at.load(Ordering::Relaxed));
+        if moved || u128::from(age) >= every.as_millis() {
             self.refresh(conn).await;
         }
     }
 
+    /// Reads the map unless another caller is reading it.
     async fn refresh<C: redis::aio::ConnectionLike>(&self, conn: &mut C) {
-        if self.refreshing.swap(true, Ordering::Acquire) {
-            return; // another caller is reading it
+        if let Ok(_reading) = self.reading.try_lock() {
+            self.read(conn).await;
         }
-        let reply = conn
-            .req_packed_command(redis::cmd("CLUSTER").arg("SLOTS"))
-            .await;
-        // A failed read keeps the old map and is retried after the interval.
-        if let Ok(reply) = reply {
-            if let Some(topology) = Topology::from_cluster_slots(&reply) {
-                self.topology.store(Some(Arc::new(topology)));
-            }
-        }
-        let now = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.refreshed_at.store(now, Ordering::Relaxed);
-        self.refreshing.store(false, Ordering::Release);
     }
+
+    /// One bounded read; a failed one keeps the old map. The caller holds `reading`.
+    async fn read<C: redis::aio::ConnectionLike>(&self, conn: &mut C) {
+        // Stamped first: a read cut short leaves the map due again one interval later, not
+        // retried by every caller.
+        self.read_at.store(self.now().max(1), Ordering::Relaxed);
+        let command = redis::cmd("CLUSTER").arg("SLOTS").clone();
+        // A read cut short (its caller's future dropped) or failed is itself a sign of trouble.
+        let unanswered = Unanswered(Some(self));
+        let reply = tokio::time::timeout(READ_TIMEOUT, conn.req_packed_command(&command)).await;
+        unanswered.answered();
+        match reply.ok().and_then(Result::ok) {
+            Some(reply) => match Topology::from_cluster_slots(&reply) {
+                Some(topology) => self.topology.store(Some(Arc::new(topology))),
+                None => self.unsettle(),
+            },
+            None => self.unsettle(),
+        }
+    }
+}
+
+/// Unsettles the cluster if the call it watches is dropped before its reply.
+struct Unanswered<'a>(Option<&'a ClusterNodes>);
+
+impl Unanswered<'_> {
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(nodes) = self.0 {
+            nodes.unsettle();
+        }
+    }
+}
+
+/// Whether the command may wait by design (`BLPOP`, `XREAD BLOCK`, `WAIT`): its slowness says
+/// nothing about the cluster.
+fn blocks(args: &[&[u8]]) -> bool {
+    redis_trace_commands::lookup_args(args).is_some_and(|command| command.has_flag("blocking"))
 }
 
 /// Error codes that mean the slot map moved on.
@@ -194,20 +281,27 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
             self.endpoint.as_ref(),
             peer.as_ref(),
         );
+        let blocks = blocks(&args);
         #[cfg(feature = "client-side-caching")]
         let lookup = self
             .local_cache
             .as_deref()
             .and_then(|cache| cache.begin(cmd));
+        let started = Instant::now();
+        let unanswered = Unanswered(Some(&nodes));
         let result = operation
             .instrument(self.inner.req_packed_command(cmd))
             .await;
+        unanswered.answered();
+        let elapsed = started.elapsed();
         #[cfg(feature = "client-side-caching")]
         if let Some(result) = lookup.and_then(super::local_cache::Lookup::result) {
             operation.set_cache_result(result);
         }
         operation.finish_replies(&result);
-        nodes.refresh_if_stale(&mut self.inner, &result).await;
+        nodes
+            .after_call(&mut self.inner, &result, elapsed, blocks)
+            .await;
         result
     }
 
@@ -223,17 +317,24 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         nodes.discover(&mut self.inner).await;
         let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
         let slot = common_slot(commands.iter().map(Vec::as_slice));
+        let blocks = commands.iter().any(|args| blocks(args));
         let peer = nodes.owner(slot);
         let mut operation = Operation::start_command(
             |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
             self.endpoint.as_ref(),
             peer.as_ref(),
         );
+        let started = Instant::now();
+        let unanswered = Unanswered(Some(&nodes));
         let result = operation
             .instrument(self.inner.req_packed_commands(pipeline, offset, count))
             .await;
+        unanswered.answered();
         operation.finish_replies(&result);
-        nodes.refresh_if_stale(&mut self.inner, &result).await;
+        let elapsed = started.elapsed();
+        nodes
+            .after_call(&mut self.inner, &result, elapsed, blocks)
+            .await;
         result
     }
 }

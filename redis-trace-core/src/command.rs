@@ -28,6 +28,9 @@ pub(crate) struct CommandSpec {
     /// The node that served it (`network.peer.*`) when it is not the configured target: a
     /// cluster's master for the slot, the server a Sentinel named.
     pub(crate) peer: Option<crate::endpoint::Endpoint>,
+    /// The node of a cluster command, recorded when it ends rather than when it starts: a call
+    /// that outlives a failover was served by the slot's owner at its end.
+    pub(crate) late_peer: Option<crate::endpoint::Endpoint>,
     /// `db.query.text`, sanitized.
     pub(crate) statement: StringValue,
     /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.

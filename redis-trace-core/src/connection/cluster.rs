@@ -15,7 +15,7 @@
 //! - otherwise when the map is older than the refresh interval (30 s by default).
 //!
 //! A read is sent by one caller at a time, after that caller's span has ended, and is bounded
-//! (1 s): a read cut short, by that bound or by the caller's future being dropped, releases the
+//! (250 ms): a read cut short, by that bound or by the caller's future being dropped, releases the
 //! lock and leaves the map due for the next caller.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,8 +41,9 @@ const UNSETTLED_REFRESH: Duration = Duration::from_millis(250);
 const UNSETTLED_FOR: Duration = Duration::from_secs(10);
 /// A call this slow (that does not block by design) is a sign of trouble.
 const SLOW_CALL: Duration = Duration::from_secs(1);
-/// The longest a caller waits for a read of the map.
-const READ_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest a caller waits for a read of the map (one cheap command: a read that takes
+/// longer went to a node that is gone, and the next one tries another).
+const READ_TIMEOUT: Duration = Duration::from_millis(250);
 
 const SLOTS: usize = 16384;
 const UNOWNED: u16 = u16::MAX;
@@ -274,13 +275,14 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         nodes.discover(&mut self.inner).await;
         let args = cmd_args(cmd);
         let slot = common_slot([args.as_slice()]);
-        // The configured target (the seed list) and the slot's master, apart.
-        let peer = nodes.owner(slot);
+        // The configured target (the seed list) on the span from its start; the slot's master
+        // when it ends (a call that outlives a failover was served by the new one).
         let mut operation = Operation::start_command(
             |config| describe::command(&args, slot, config),
             self.endpoint.as_ref(),
-            peer.as_ref(),
+            None,
         );
+        operation.set_late_peer(nodes.owner(slot));
         let blocks = blocks(&args);
         #[cfg(feature = "client-side-caching")]
         let lookup = self
@@ -293,6 +295,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
             .instrument(self.inner.req_packed_command(cmd))
             .await;
         unanswered.answered();
+        operation.set_late_peer(nodes.owner(slot));
         let elapsed = started.elapsed();
         #[cfg(feature = "client-side-caching")]
         if let Some(result) = lookup.and_then(super::local_cache::Lookup::result) {
@@ -318,18 +321,19 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
         let slot = common_slot(commands.iter().map(Vec::as_slice));
         let blocks = commands.iter().any(|args| blocks(args));
-        let peer = nodes.owner(slot);
         let mut operation = Operation::start_command(
             |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
             self.endpoint.as_ref(),
-            peer.as_ref(),
+            None,
         );
+        operation.set_late_peer(nodes.owner(slot));
         let started = Instant::now();
         let unanswered = Unanswered(Some(&nodes));
         let result = operation
             .instrument(self.inner.req_packed_commands(pipeline, offset, count))
             .await;
         unanswered.answered();
+        operation.set_late_peer(nodes.owner(slot));
         operation.finish_replies(&result);
         let elapsed = started.elapsed();
         nodes

@@ -287,6 +287,7 @@ mod tests {
             summary: Some("SET k:?".into()),
             summary_overflowed: false,
             peer: Some(Endpoint::tcp("10.0.0.7", 7001)),
+            late_peer: None,
             statement: "SET k ?".into(),
             batch_size: None,
             slot: None,

@@ -287,6 +287,21 @@ impl Operation {
         }
     }
 
+    /// The node serving a cluster command as far as known now: recorded as its
+    /// `network.peer.*` when it ends (the last one given, also when it is dropped).
+    pub(crate) fn set_late_peer(&mut self, peer: Option<Endpoint>) {
+        if let (
+            Some(Active {
+                target: Target::Command(spec),
+                ..
+            }),
+            Some(peer),
+        ) = (&mut self.active, peer)
+        {
+            spec.late_peer = Some(peer);
+        }
+    }
+
     /// Ends the call with its outcome.
     pub fn finish(mut self, outcome: Outcome<'_>) {
         if let Some(active) = self.active.take() {
@@ -322,7 +337,15 @@ impl Drop for Operation {
 }
 
 impl Active {
-    fn end(self, ending: Ending<'_>) {
+    fn end(mut self, ending: Ending<'_>) {
+        // A node known only now joins the metric attributes, and the span's below.
+        let late_peer = match &mut self.target {
+            Target::Command(spec) if spec.peer.is_none() => {
+                spec.peer = spec.late_peer.take();
+                spec.peer.is_some()
+            }
+            _ => false,
+        };
         // (start, end); a wall clock stepping back gives a zero, never a negative, duration.
         let timing = self.started_at.map(|started_at| {
             let elapsed = SystemTime::now()
@@ -349,7 +372,7 @@ impl Active {
         };
 
         if let Some(span) = &self.span {
-            self.end_span(span, meaning, error.as_ref(), timing);
+            self.end_span(span, meaning, error.as_ref(), timing, late_peer);
         }
         if let (true, Some((started_at, ended_at))) = (self.metrics, timing) {
             let elapsed = ended_at.duration_since(started_at).unwrap_or_default();
@@ -363,12 +386,18 @@ impl Active {
         meaning: Meaning,
         error: Option<&ErrorAttributes>,
         timing: Option<(SystemTime, SystemTime)>,
+        late_peer: bool,
     ) {
         let handle = span.cx.span();
         if !span.recording {
             // Nothing would keep the attributes.
             handle.end();
             return;
+        }
+        if let (Some(peer), true) = (self.target.peer(), late_peer) {
+            let mut attributes = Vec::with_capacity(2);
+            peer.push_peer_attributes(&mut attributes);
+            handle.set_attributes(attributes);
         }
         match meaning {
             Meaning::Nothing => {}

@@ -8,22 +8,90 @@ use crate::RedisServer;
 /// A running cluster of `redis-server --cluster-enabled yes` nodes.
 pub struct RedisCluster {
     nodes: Vec<RedisServer>,
+    /// One replica per master, in the masters' order (empty unless asked for).
+    replicas: Vec<RedisServer>,
+}
+
+fn cluster_node(node_timeout_ms: u64) -> RedisServer {
+    RedisServer::start_with(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        &node_timeout_ms.to_string(),
+    ])
+}
+
+fn node_id(node: &RedisServer) -> String {
+    let mut conn = node.client().get_connection().expect("connect");
+    redis::cmd("CLUSTER")
+        .arg("MYID")
+        .query(&mut conn)
+        .expect("CLUSTER MYID")
 }
 
 impl RedisCluster {
     /// Starts `masters` nodes, assigns slots evenly, and waits for `cluster_state:ok` on all.
     pub fn start(masters: usize) -> Self {
+        Self::start_masters(masters, 5000)
+    }
+
+    /// [`RedisCluster::start`] with one replica per master, in sync, and
+    /// `cluster-node-timeout` `node_timeout_ms`: a killed master's replica takes over.
+    pub fn start_with_replicas(masters: usize, node_timeout_ms: u64) -> Self {
+        let mut cluster = Self::start_masters(masters, node_timeout_ms);
+        let first = cluster.nodes[0].port();
+        for master in 0..masters {
+            let replica = cluster_node(node_timeout_ms);
+            let mut conn = replica
+                .client()
+                .get_connection()
+                .expect("replica connection");
+            redis::cmd("CLUSTER")
+                .arg("MEET")
+                .arg("127.0.0.1")
+                .arg(first)
+                .exec(&mut conn)
+                .expect("CLUSTER MEET");
+            cluster.replicas.push(replica);
+            let id = node_id(&cluster.nodes[master]);
+            // The replica must know its master before it can follow it.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let asked = redis::cmd("CLUSTER")
+                    .arg("REPLICATE")
+                    .arg(&id)
+                    .exec(&mut conn);
+                if asked.is_ok() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "CLUSTER REPLICATE: {asked:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        cluster.wait_until_ok();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for replica in &cluster.replicas {
+            loop {
+                let mut conn = replica.client().get_connection().expect("connect");
+                let info: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query(&mut conn)
+                    .unwrap_or_default();
+                if info.contains("master_link_status:up") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "a replica never synced");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        cluster
+    }
+
+    fn start_masters(masters: usize, node_timeout_ms: u64) -> Self {
         let nodes: Vec<RedisServer> = (0..masters)
-            .map(|_| {
-                RedisServer::start_with(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ])
-            })
+            .map(|_| cluster_node(node_timeout_ms))
             .collect();
         let per_node = 16384 / masters;
         for (index, node) in nodes.iter().enumerate() {
@@ -51,7 +119,10 @@ impl RedisCluster {
                     .expect("CLUSTER MEET");
             }
         }
-        let cluster = Self { nodes };
+        let cluster = Self {
+            nodes,
+            replicas: Vec::new(),
+        };
         cluster.wait_until_ok();
         cluster
     }
@@ -71,7 +142,8 @@ impl RedisCluster {
                     .arg("NODES")
                     .query(&mut conn)
                     .unwrap_or_default();
-                info.contains("cluster_state:ok") && known.lines().count() == self.nodes.len()
+                info.contains("cluster_state:ok")
+                    && known.lines().count() == self.nodes.len() + self.replicas.len()
             });
             if all_ok {
                 return;
@@ -89,9 +161,41 @@ impl RedisCluster {
         self.nodes.iter().map(|node| node.url(0)).collect()
     }
 
-    /// The nodes.
+    /// The masters, as started.
     pub fn nodes(&self) -> &[RedisServer] {
         &self.nodes
+    }
+
+    /// The replicas, one per master in the masters' order.
+    pub fn replicas(&self) -> &[RedisServer] {
+        &self.replicas
+    }
+
+    /// Kills the master at `index` (SIGKILL).
+    pub fn kill_master(&mut self, index: usize) {
+        self.nodes[index].stop();
+    }
+
+    /// The port of the master that serves `slot` now, as `ask` reports it in `CLUSTER SLOTS`.
+    pub fn owner_of(&self, slot: u16, ask: &RedisServer) -> Option<u16> {
+        let mut conn = ask.client().get_connection().ok()?;
+        let ranges: Vec<redis::Value> = redis::cmd("CLUSTER").arg("SLOTS").query(&mut conn).ok()?;
+        ranges.iter().find_map(|range| {
+            let redis::Value::Array(fields) = range else {
+                return None;
+            };
+            let (redis::Value::Int(start), redis::Value::Int(end), redis::Value::Array(master)) =
+                (&fields[0], &fields[1], &fields[2])
+            else {
+                return None;
+            };
+            let redis::Value::Int(port) = master.get(1)? else {
+                return None;
+            };
+            (i64::from(slot) >= *start && i64::from(slot) <= *end)
+                .then(|| u16::try_from(*port).ok())
+                .flatten()
+        })
     }
 
     /// Gives the (empty) `slot` to the node at `to`: `CLUSTER SETSLOT slot NODE id` on every

@@ -124,7 +124,14 @@ impl RedisSentinel {
             .expect("connect to the Sentinel")
     }
 
-    fn named_master_port(&self) -> Option<u16> {
+    /// Kills the first master (SIGKILL): the Sentinel fails over to the replica once it has
+    /// seen the master down for 2 s.
+    pub fn kill_master(&mut self) {
+        self.master.stop();
+    }
+
+    /// The port of the master the Sentinel names now.
+    pub fn named_master_port(&self) -> Option<u16> {
         let mut sentinel = self.sentinel_connection();
         let address: Option<(String, String)> = redis::cmd("SENTINEL")
             .arg("GET-MASTER-ADDR-BY-NAME")

@@ -287,19 +287,47 @@ pub fn subcommands(container: &str) -> impl Iterator<Item = &'static str> + '_ {
 }
 
 /// The command that `args` invoke: the subcommand entry when there is one (`CLIENT SETNAME`),
-/// else the command itself.
+/// else the command itself. Allocates nothing: called for every command a traced connection
+/// sends.
 #[must_use]
 pub fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<&'static Command> {
-    let name = std::str::from_utf8(args.first()?.as_ref()).ok()?;
-    if let Some(sub) = args
-        .get(1)
-        .and_then(|sub| std::str::from_utf8(sub.as_ref()).ok())
-    {
-        if let Some(command) = lookup(&format!("{name} {sub}")) {
-            return Some(command);
+    let name = args.first()?.as_ref();
+    let found = COMMANDS.binary_search_by(|command| cmp_bytes(command.name.bytes(), name));
+    // The table is sorted with `' '` before any letter: a container's subcommands follow
+    // the place of its name.
+    let after = match found {
+        Ok(index) => index + 1,
+        Err(index) => index,
+    };
+    let has_subcommands = COMMANDS
+        .get(after)
+        .is_some_and(|next| is_subcommand_of(next.name, name));
+    if let (true, Some(sub)) = (has_subcommands, args.get(1)) {
+        let full = name.iter().chain(b" ").chain(sub.as_ref());
+        let sub =
+            COMMANDS.binary_search_by(|command| cmp_bytes(command.name.bytes(), full.clone()));
+        if let Ok(index) = sub {
+            return Some(&COMMANDS[index]);
         }
     }
-    lookup(name)
+    found.ok().map(|index| &COMMANDS[index])
+}
+
+/// `name` (ASCII case-insensitive) against a table name.
+fn cmp_bytes<'a>(
+    table: impl Iterator<Item = u8>,
+    name: impl IntoIterator<Item = &'a u8>,
+) -> std::cmp::Ordering {
+    // Table names are upper case (a test checks): only the argument is folded.
+    table.cmp(name.into_iter().map(u8::to_ascii_uppercase))
+}
+
+/// Whether the table name `entry` is `container` followed by a space and a subcommand.
+fn is_subcommand_of(entry: &str, container: &[u8]) -> bool {
+    let entry = entry.as_bytes();
+    entry.len() > container.len()
+        && entry[container.len()] == b' '
+        && entry[..container.len()].eq_ignore_ascii_case(container)
 }
 
 #[cfg(test)]
@@ -315,11 +343,27 @@ mod tests {
         assert!(COMMANDS
             .windows(2)
             .all(|w| cmp_ignore_ascii_case(w[0].name, w[1].name).is_lt()));
+        assert!(COMMANDS
+            .iter()
+            .all(|command| command.name == command.name.to_ascii_uppercase()));
         assert_eq!(lookup("get").unwrap().arity, 2);
         assert_eq!(lookup("CLIENT SETNAME").unwrap().name, "CLIENT SETNAME");
         assert!(lookup("GTE").is_none());
         assert!(lookup("GET").unwrap().has_flag("readonly"));
         assert!(lookup("SET").unwrap().is_token(b"px"));
+    }
+
+    #[test]
+    fn arguments_find_their_command_or_subcommand() {
+        let name = |args: &[&str]| lookup_args(args).map(|command| command.name);
+        assert_eq!(name(&["get", "user:1"]), Some("GET"));
+        assert_eq!(name(&["Client", "setName", "x"]), Some("CLIENT SETNAME"));
+        assert_eq!(name(&["xinfo", "STREAM", "s"]), Some("XINFO STREAM"));
+        assert_eq!(name(&["CONFIG", "nosuch"]), Some("CONFIG"));
+        assert_eq!(name(&["CONFIG"]), Some("CONFIG"));
+        assert_eq!(name(&["GETBIT", "k", "1"]), Some("GETBIT"));
+        assert_eq!(name(&["NOSUCH", "x"]), None);
+        assert_eq!(name(&[]), None);
     }
 
     #[test]

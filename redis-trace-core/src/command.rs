@@ -31,8 +31,6 @@ pub(crate) struct CommandSpec {
     /// The node of a cluster command, recorded when it ends rather than when it starts: a call
     /// that outlives a failover was served by the slot's owner at its end.
     pub(crate) late_peer: Option<crate::endpoint::Endpoint>,
-    /// `db.query.text`, sanitized.
-    pub(crate) statement: StringValue,
     /// `db.operation.batch.size`, for pipelines of 0 or 2+ commands.
     pub(crate) batch_size: Option<usize>,
     /// `redis.cluster.slot`, on cluster connections when every key maps to one slot.
@@ -70,16 +68,25 @@ impl CacheResult {
     }
 }
 
+/// `db.query.text` (and the old `db.statement`) for `statement`, as `mode` writes them.
+pub(crate) fn statement_attributes(
+    mode: SemconvMode,
+    statement: &StringValue,
+    sink: &mut impl AttributeSink,
+) {
+    if mode.stable() {
+        sink.add(semconv::DB_QUERY_TEXT, || statement.clone().into());
+    }
+    if mode.old() {
+        sink.add(old::DB_STATEMENT, || statement.clone().into());
+    }
+}
+
 impl CommandSpec {
-    /// Span-only attributes of a command: its statement, batch size, cluster slot and messaging
-    /// attributes (its stored procedure is a creation attribute, shared with the metrics).
-    pub(crate) fn add_attributes(&self, mode: SemconvMode, sink: &mut impl AttributeSink) {
-        if mode.stable() {
-            sink.add(semconv::DB_QUERY_TEXT, || self.statement.clone().into());
-        }
-        if mode.old() {
-            sink.add(old::DB_STATEMENT, || self.statement.clone().into());
-        }
+    /// Span-only attributes of a command: its batch size, cluster slot and messaging
+    /// attributes (its stored procedure is a creation attribute, shared with the metrics; its
+    /// statement is added once the span is known to be kept: `statement_attributes`).
+    pub(crate) fn add_attributes(&self, sink: &mut impl AttributeSink) {
         if let Some(size) = self.batch_size {
             sink.add(semconv::DB_OPERATION_BATCH_SIZE, || {
                 Value::I64(i64::try_from(size).unwrap_or(i64::MAX))

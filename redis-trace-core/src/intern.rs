@@ -57,6 +57,34 @@ pub(crate) fn share(text: &str) -> StringValue {
     StringValue::from(shared)
 }
 
+/// What `render` appends to an empty string, as a shared string value: rendered into this
+/// thread's scratch buffer, so a repeat allocates nothing.
+pub(crate) fn share_rendered(render: impl FnOnce(&mut String)) -> StringValue {
+    // The scratch buffer is taken out while `render` runs: a custom key renderer that itself
+    // traces a call renders into a fresh one.
+    let mut scratch = RECENT
+        .try_with(|recent| {
+            recent
+                .try_borrow_mut()
+                .map(|mut recent| std::mem::take(&mut recent.scratch))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    scratch.clear();
+    render(&mut scratch);
+    let shared = RECENT
+        .try_with(|recent| match recent.try_borrow_mut() {
+            Ok(mut recent) => {
+                let shared = recent.share(&scratch);
+                recent.scratch = std::mem::take(&mut scratch);
+                shared
+            }
+            Err(_) => Arc::from(scratch.as_str()),
+        })
+        .unwrap_or_else(|_| Arc::from(scratch.as_str()));
+    StringValue::from(shared)
+}
+
 /// `key` rendered by `policy` (at most `max_len` bytes) as a shared string value; `None` when
 /// the policy leaves it out.
 pub(crate) fn render_key(policy: &KeyPolicy, key: &[u8], max_len: usize) -> Option<StringValue> {

@@ -15,30 +15,52 @@ use crate::text::truncate_on_char_boundary;
 
 /// The sanitized statement of one command given as its arguments (`args[0]` is the name), at
 /// most `max_len` bytes.
+#[cfg(test)]
 pub(crate) fn sanitize<A: AsRef<[u8]>>(
     args: &[A],
     policy: &KeyPolicy,
     max_key_len: usize,
     max_len: usize,
 ) -> String {
-    if args.is_empty() {
-        return String::new();
-    }
+    let mut out = String::new();
+    sanitize_into(args, policy, max_key_len, max_len, &mut out);
+    out
+}
+
+/// [`sanitize`], appended to `out` (at most `max_len` bytes appended).
+pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
+    args: &[A],
+    policy: &KeyPolicy,
+    max_key_len: usize,
+    max_len: usize,
+    out: &mut String,
+) {
+    let Some(first) = args.first() else {
+        return;
+    };
+    let start = out.len();
+    // Room for the name and each argument as shown (a key up to its cap, else `?`): one
+    // allocation at most.
+    let shown: usize = (args[1..].iter())
+        .map(|arg| 1 + arg.as_ref().len().min(max_key_len))
+        .sum();
+    out.reserve((first.as_ref().len() + shown).min(max_len + 1));
     let Some(command) = lookup_args(args) else {
         // Unknown (module) command: its name, then only `?`.
-        let mut out = command_name(args).into_owned();
+        out.push_str(&command_name(args));
         for _ in &args[1..] {
             out.push_str(" ?");
         }
-        return truncate_on_char_boundary(&out, max_len).to_owned();
+        truncate_appended(out, start, max_len);
+        return;
     };
     let name_words = 1 + command.name.matches(' ').count();
     let keys = command.key_positions(args);
     let masks_all = command.masks_every_argument();
-    let mut out = String::from(command.name);
+    out.push_str(command.name);
     let mut credentials_left = 0_usize;
     for (position, argument) in args.iter().enumerate().skip(name_words) {
-        if out.len() > max_len {
+        if out.len() - start > max_len {
             break;
         }
         out.push(' ');
@@ -47,9 +69,8 @@ pub(crate) fn sanitize<A: AsRef<[u8]>>(
             credentials_left -= 1;
             out.push('?');
         } else if keys.binary_search(&position).is_ok() {
-            match policy.render(argument, max_key_len) {
-                Some(key) => out.push_str(&key),
-                None => out.push('?'),
+            if !policy.render_into(argument, max_key_len, out) {
+                out.push('?');
             }
         } else if !masks_all && command.is_token(argument) {
             out.push_str(&String::from_utf8_lossy(argument).to_ascii_uppercase());
@@ -58,7 +79,13 @@ pub(crate) fn sanitize<A: AsRef<[u8]>>(
             out.push('?');
         }
     }
-    truncate_on_char_boundary(&out, max_len).to_owned()
+    truncate_appended(out, start, max_len);
+}
+
+/// Keeps at most `max_len` bytes of what was appended to `out` after `start`.
+fn truncate_appended(out: &mut String, start: usize, max_len: usize) {
+    let kept = truncate_on_char_boundary(&out[start..], max_len).len();
+    out.truncate(start + kept);
 }
 
 #[cfg(test)]

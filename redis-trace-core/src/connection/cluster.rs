@@ -279,6 +279,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         // when it ends (a call that outlives a failover was served by the new one).
         let mut operation = Operation::start_command(
             |config| describe::command(&args, slot, config),
+            |config| describe::command_statement(&args, config),
             self.endpoint.as_ref(),
             None,
         );
@@ -323,6 +324,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let blocks = commands.iter().any(|args| blocks(args));
         let mut operation = Operation::start_command(
             |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
+            |config| describe::pipeline_statement(&commands, config),
             self.endpoint.as_ref(),
             None,
         );

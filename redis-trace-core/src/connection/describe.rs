@@ -4,15 +4,16 @@
 
 use std::borrow::Cow;
 
+use opentelemetry::StringValue;
 use redis_trace_commands::{lookup_args, Answer, Command};
 
-use crate::args::{command_name, name_text};
+use crate::args::{command_name, is_named, name_text};
 use crate::command::CommandSpec;
 use crate::config::Config;
 use crate::globals;
 use crate::intern;
 use crate::messaging;
-use crate::statement::sanitize;
+use crate::statement::sanitize_into;
 use crate::summary::Summary;
 use crate::text::truncate_on_char_boundary;
 
@@ -34,7 +35,6 @@ pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> Com
             .filter(|command| command.names_stored_procedure())
             .and_then(|_| args.get(1))
             .map(|name| name_text(name)),
-        statement: intern::share(&statement(args, config)),
         batch_size: None,
         slot,
         peer: None,
@@ -58,17 +58,6 @@ pub(super) fn pipeline(
         Some(first) if names.iter().all(|name| name == first) => format!("{kind} {first}").into(),
         _ => Cow::Borrowed(kind),
     };
-    let max_len = config.max_statement_length();
-    let mut joined = String::new();
-    for args in commands {
-        if joined.len() >= max_len {
-            break; // huge pipelines: stop sanitizing once the cap is reached
-        }
-        if !joined.is_empty() {
-            joined.push_str("; ");
-        }
-        joined.push_str(&statement(args, config));
-    }
     let summary = config.summary_rules().map(|rules| {
         let each = (commands.iter()).zip(&names);
         rules.batch(kind, each.map(|(args, name)| (&**name, args.as_slice())))
@@ -86,7 +75,6 @@ pub(super) fn pipeline(
         operation,
         summary_overflowed: summary.as_ref().is_some_and(|s| s.overflowed),
         summary: summary.map(counted),
-        statement: intern::share(truncate_on_char_boundary(&joined, max_len)),
         batch_size: (commands.len() != 1).then_some(commands.len()),
         slot,
         peer: None,
@@ -100,8 +88,44 @@ pub(super) fn pipeline(
     }
 }
 
+/// `db.query.text` of one command: rendered only for a span that is kept.
+pub(super) fn command_statement(args: &[&[u8]], config: &Config) -> StringValue {
+    intern::share_rendered(|out| statement_into(args, config, out))
+}
+
+/// `db.query.text` of a pipeline: its commands' statements joined by `; `, up to the cap.
+pub(super) fn pipeline_statement(commands: &[Vec<&[u8]>], config: &Config) -> StringValue {
+    let max_len = config.max_statement_length();
+    intern::share_rendered(|joined| {
+        for args in commands {
+            if joined.len() >= max_len {
+                break; // huge pipelines: stop sanitizing once the cap is reached
+            }
+            if !joined.is_empty() {
+                joined.push_str("; ");
+            }
+            statement_into(args, config, joined);
+        }
+        let kept = truncate_on_char_boundary(joined, max_len).len();
+        joined.truncate(kept);
+    })
+}
+
+/// `db.query.text` of what the blocking API packed: one command, a transaction (`MULTI`,
+/// the commands, `EXEC`: the commands) or a pipeline.
+pub(super) fn packed_statement(packed: &[u8], config: &Config) -> StringValue {
+    let commands = super::resp::parse_commands(packed);
+    match commands.as_slice() {
+        [args] => command_statement(args, config),
+        [first, inner @ .., last] if is_named(first, b"MULTI") && is_named(last, b"EXEC") => {
+            pipeline_statement(inner, config)
+        }
+        all => pipeline_statement(all, config),
+    }
+}
+
 /// The summary's text, its overflow counted in `redis_trace.query_summary.overflows`.
-fn counted(summary: Summary) -> opentelemetry::StringValue {
+fn counted(summary: Summary) -> StringValue {
     if summary.overflowed {
         globals::with_instruments(|instruments| instruments.count_summary_overflow());
     }
@@ -109,12 +133,19 @@ fn counted(summary: Summary) -> opentelemetry::StringValue {
 }
 
 fn statement(args: &[&[u8]], config: &Config) -> String {
-    sanitize(
+    let mut out = String::new();
+    statement_into(args, config, &mut out);
+    out
+}
+
+fn statement_into(args: &[&[u8]], config: &Config, out: &mut String) {
+    sanitize_into(
         args,
         config.key_policy(),
         config.max_key_length(),
         config.max_statement_length(),
-    )
+        out,
+    );
 }
 
 #[cfg(test)]
@@ -135,7 +166,10 @@ mod tests {
         let mixed_slot = common_slot(mixed.iter().map(Vec::as_slice));
         let spec = pipeline(&mixed, false, mixed_slot, &config);
         assert_eq!(spec.operation, "PIPELINE");
-        assert_eq!(spec.statement.as_str(), "GET a; SET b ?");
+        assert_eq!(
+            pipeline_statement(&mixed, &config).as_str(),
+            "GET a; SET b ?"
+        );
         assert_eq!(spec.batch_size, Some(2));
         assert_eq!(spec.slot, None, "a and b hash to different slots");
         let args: [&[u8]; 2] = [b"GET", b"{user1}:name"];

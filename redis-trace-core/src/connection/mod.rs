@@ -267,6 +267,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         }
         let mut operation = Operation::start_command(
             |config| describe::command(&cmd_args(cmd), None, config),
+            |config| describe::command_statement(&cmd_args(cmd), config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -306,6 +307,10 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
                 let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
                 describe::pipeline(&commands, pipeline.is_transaction(), None, config)
             },
+            |config| {
+                let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
+                describe::pipeline_statement(&commands, config)
+            },
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -339,6 +344,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                     config,
                 ),
             },
+            |config| describe::packed_statement(cmd, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -370,6 +376,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                     }
                 }
             },
+            |config| describe::packed_statement(cmd, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -384,6 +391,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                 let args = cmd_args(cmd);
                 describe::command(&args, self.slot_of([args.as_slice()]), config)
             },
+            |config| describe::command_statement(&cmd_args(cmd), config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );

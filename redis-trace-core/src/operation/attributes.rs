@@ -211,12 +211,40 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
         }
     }
     match endpoint.and_then(|e| e.address().map(|address| (address, e.port()))) {
-        Some((address, Some(port))) => format!("{operation} {address}:{port}").into(),
-        Some((address, None)) => format!("{operation} {address}").into(),
+        // Built by hand, not by `format!`: every span of a traced connection is named so.
+        Some((address, port)) => {
+            let mut name = String::with_capacity(operation.len() + address.len() + 7);
+            name.push_str(operation);
+            name.push(' ');
+            name.push_str(address);
+            if let Some(port) = port {
+                name.push(':');
+                push_decimal(&mut name, port);
+            }
+            name.into()
+        }
         None => match target {
             Target::Function(callsite) => Cow::Borrowed(callsite.operation()),
             Target::Command(spec) => spec.operation.clone(),
         },
+    }
+}
+
+/// Appends `number` in decimal.
+fn push_decimal(out: &mut String, number: u16) {
+    let mut digits = [0_u8; 5];
+    let mut rest = number;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
     }
 }
 
@@ -281,6 +309,15 @@ mod tests {
     static CALLSITE: Callsite = Callsite::new("GET", Some("get user"), traced_fn);
 
     #[test]
+    fn ports_are_written_in_decimal() {
+        for port in [0_u16, 7, 10, 6379, 65535] {
+            let mut out = String::new();
+            push_decimal(&mut out, port);
+            assert_eq!(out, port.to_string());
+        }
+    }
+
+    #[test]
     fn the_count_is_what_is_pushed_in_every_mode() {
         let command = CommandSpec {
             operation: "SET".into(),
@@ -288,7 +325,6 @@ mod tests {
             summary_overflowed: false,
             peer: Some(Endpoint::tcp("10.0.0.7", 7001)),
             late_peer: None,
-            statement: "SET k ?".into(),
             batch_size: None,
             slot: None,
             commands: Vec::new(),

@@ -136,9 +136,13 @@ impl Operation {
     /// unless it runs inside a `#[redis_traced]` function, which already counts the call.
     ///
     /// `describe` builds the command's description from the configuration; it is not called when
-    /// nothing is recorded.
+    /// nothing is recorded. `statement` renders its `db.query.text`, only for a span the sampler
+    /// kept: the sanitized statement costs more than the rest of the span, and no sampler of the
+    /// SDK reads it (the conventions list it among the attributes to give at creation, "if
+    /// provided at all"; the name, operation, summary and server are given there).
     pub(crate) fn start_command(
         describe: impl FnOnce(&Config) -> CommandSpec,
+        statement: impl FnOnce(&Config) -> opentelemetry::StringValue,
         endpoint: Option<&Endpoint>,
         peer: Option<&Endpoint>,
     ) -> Self {
@@ -154,13 +158,19 @@ impl Operation {
         let mut spec = describe(&now.settings.config);
         spec.peer = peer.cloned();
         let overflowed = spec.summary_overflowed;
+        let mode = now.settings.config.semconv();
+        let statement_slots = usize::from(mode.stable()) + usize::from(mode.old());
         Self::begin(
             &now,
             Target::Command(Box::new(spec)),
             endpoint,
             metrics,
-            0,
+            statement_slots,
             |config, span| {
+                let statement = statement(config);
+                let mut attributes = Vec::with_capacity(statement_slots);
+                crate::command::statement_attributes(mode, &statement, &mut attributes);
+                opentelemetry::trace::Span::set_attributes(span, attributes);
                 // Reported once, by the first kept span whose summary fell back.
                 if overflowed && config.claim_summary_report() {
                     let limit = i64::try_from(config.query_summary_limit()).unwrap_or(i64::MAX);
@@ -202,7 +212,7 @@ impl Operation {
                 let command_attributes = match &target {
                     Target::Command(spec) => {
                         let mut count = Count::default();
-                        spec.add_attributes(mode, &mut count);
+                        spec.add_attributes(&mut count);
                         count.0
                     }
                     Target::Function(_) => 0,
@@ -217,7 +227,7 @@ impl Operation {
                 );
                 creation_attributes(&target, mode, endpoint.as_ref(), &mut attributes);
                 if let Target::Command(spec) = &target {
-                    spec.add_attributes(mode, &mut attributes);
+                    spec.add_attributes(&mut attributes);
                 }
                 let mut builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
                     .with_kind(target.kind())

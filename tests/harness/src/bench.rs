@@ -1,5 +1,6 @@
 //! What the benchmarks share: the telemetry set-ups being compared, installed in one process.
 
+pub mod connection;
 pub mod hand;
 pub mod micro;
 

@@ -1,0 +1,223 @@
+//! `TracedConnection` against its best hand-written equivalent (`bench::connection`): one `GET`
+//! and a pipeline of ten `GET`s on a connection that answers at once, so only the
+//! instrumentation is measured. `cargo bench --bench connection`:
+//! - instructions per call, counted by callgrind (every thread, the batch processor's export
+//!   included), each variant in its own process, a short and a long run subtracted;
+//! - nanoseconds per call, the minimum over interleaved rounds in one process (noise on a
+//!   shared machine only adds).
+//!
+//! `CONNECTION_VARIANTS=traced,hand` selects variants by label; `CONNECTION_TIMED=0` skips the
+//! timed rounds, `CONNECTION_INSTRUCTIONS=0` the callgrind runs.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use redis_trace::{Endpoint, TracedConnection};
+use redis_trace_harness::bench::connection::{self, Answering, HandTraced, Workload};
+use redis_trace_harness::bench::{callgrind_instructions, install, Installed, Variant};
+use redis_trace_harness::block_on;
+
+/// What is measured, with the redis-trace or hand-written set-up it runs under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    Raw,
+    NoProvider,
+    Traced,
+    Hand,
+    TracedSampled,
+    HandSampled,
+}
+
+const SUBJECTS: [Subject; 6] = [
+    Subject::Raw,
+    Subject::NoProvider,
+    Subject::Traced,
+    Subject::Hand,
+    Subject::TracedSampled,
+    Subject::HandSampled,
+];
+
+impl Subject {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Raw => "raw connection",
+            Self::NoProvider => "TracedConnection, no provider",
+            Self::Traced => "TracedConnection, full",
+            Self::Hand => "best hand-written, full",
+            Self::TracedSampled => "TracedConnection, 1% sampled",
+            Self::HandSampled => "best hand-written, 1% sampled",
+        }
+    }
+
+    fn variant(self) -> Variant {
+        match self {
+            Self::Raw => Variant::Raw,
+            Self::NoProvider => Variant::NoProvider,
+            Self::Traced => Variant::Full,
+            Self::Hand => Variant::HandWritten,
+            Self::TracedSampled => Variant::FullSampled,
+            Self::HandSampled => Variant::HandWrittenSampled,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Get,
+    Pipeline,
+}
+
+const SHAPES: [(Shape, &str); 2] = [(Shape::Get, "GET"), (Shape::Pipeline, "pipeline of 10 GET")];
+
+/// The connection under test.
+enum Subjected {
+    Raw(Answering),
+    Traced(TracedConnection<Answering>),
+    Hand(HandTraced<Answering>),
+}
+
+fn set_up(subject: Subject) -> (Installed, Subjected) {
+    let installed = install(subject.variant());
+    let connection = match subject {
+        Subject::Raw => Subjected::Raw(Answering),
+        Subject::NoProvider | Subject::Traced | Subject::TracedSampled => Subjected::Traced(
+            TracedConnection::new(Answering)
+                .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT).with_database(0)),
+        ),
+        Subject::Hand | Subject::HandSampled => {
+            let (Some(tracer), Some(meter)) =
+                (&installed.tracer_provider, &installed.meter_provider)
+            else {
+                unreachable!("the hand-written variants install both providers")
+            };
+            connection::install(tracer, meter);
+            Subjected::Hand(HandTraced::new(Answering))
+        }
+    };
+    (installed, connection)
+}
+
+/// One call of `shape` on `connection`.
+fn call(connection: &mut Subjected, workload: &Workload, shape: Shape) {
+    fn on<C: redis::aio::ConnectionLike>(conn: &mut C, workload: &Workload, shape: Shape) {
+        match shape {
+            Shape::Get => {
+                black_box(block_on(conn.req_packed_command(&workload.get))).ok();
+            }
+            Shape::Pipeline => {
+                black_box(block_on(conn.req_packed_commands(
+                    &workload.pipeline,
+                    0,
+                    10,
+                )))
+                .ok();
+            }
+        }
+    }
+    match connection {
+        Subjected::Raw(conn) => on(conn, workload, shape),
+        Subjected::Traced(conn) => on(conn, workload, shape),
+        Subjected::Hand(conn) => on(conn, workload, shape),
+    }
+}
+
+const SHORT: u64 = 2_048;
+const LONG: u64 = 12_288;
+const WARM_UP: u64 = 1_024;
+const CHILD: &str = "REDIS_TRACE_CONNECTION_CHILD";
+const ROUNDS: usize = 7;
+const TIMED_CALLS: u32 = 20_000;
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--list") {
+        return;
+    }
+    if let Ok(child) = std::env::var(CHILD) {
+        let mut fields = child
+            .split(' ')
+            .map(|n| n.parse::<usize>().expect("a number"));
+        let (subject, shape, calls) = (
+            SUBJECTS[fields.next().unwrap()],
+            SHAPES[fields.next().unwrap()].0,
+            fields.next().unwrap() as u64,
+        );
+        let workload = Workload::default();
+        let (installed, mut connection) = set_up(subject);
+        for _ in 0..WARM_UP + calls {
+            call(&mut connection, &workload, shape);
+        }
+        if let Some(provider) = &installed.tracer_provider {
+            provider.force_flush().ok();
+        }
+        return;
+    }
+    let selected = std::env::var("CONNECTION_VARIANTS").ok();
+    let wanted: Vec<(usize, Subject)> = (SUBJECTS.into_iter().enumerate())
+        .filter(|(_, subject)| {
+            selected.as_deref().is_none_or(|list| {
+                list.split(',')
+                    .any(|name| subject.label().contains(name.trim()))
+            })
+        })
+        .collect();
+    let enabled = |name: &str| std::env::var(name).map_or(true, |value| value != "0");
+    if enabled("CONNECTION_INSTRUCTIONS") {
+        println!("instructions per call, callgrind, every thread ({SHORT} vs {LONG} calls)");
+        println!(
+            "{:<32} {:>12} {:>20}",
+            "variant", "GET", "pipeline of 10 GET"
+        );
+        for &(index, subject) in &wanted {
+            let per_call: Vec<f64> = (0..SHAPES.len())
+                .map(|shape| {
+                    let count = |calls: u64| {
+                        callgrind_instructions(CHILD, &format!("{index} {shape} {calls}")) as f64
+                    };
+                    (count(LONG) - count(SHORT)) / (LONG - SHORT) as f64
+                })
+                .collect();
+            println!(
+                "{:<32} {:>12.0} {:>20.0}",
+                subject.label(),
+                per_call[0],
+                per_call[1]
+            );
+        }
+    }
+    if enabled("CONNECTION_TIMED") {
+        let workload = Workload::default();
+        let mut best = vec![[f64::MAX; 2]; wanted.len()];
+        for _ in 0..ROUNDS {
+            for (row, &(_, subject)) in wanted.iter().enumerate() {
+                let (installed, mut connection) = set_up(subject);
+                for (column, &(shape, _)) in SHAPES.iter().enumerate() {
+                    for _ in 0..WARM_UP {
+                        call(&mut connection, &workload, shape);
+                    }
+                    let started = Instant::now();
+                    for _ in 0..TIMED_CALLS {
+                        call(&mut connection, &workload, shape);
+                    }
+                    let nanos = started.elapsed().as_nanos() as f64 / f64::from(TIMED_CALLS);
+                    best[row][column] = best[row][column].min(nanos);
+                }
+                if let Some(provider) = &installed.tracer_provider {
+                    provider.force_flush().ok();
+                }
+            }
+        }
+        println!("ns per call, minimum over {ROUNDS} interleaved rounds of {TIMED_CALLS} calls");
+        println!(
+            "{:<32} {:>12} {:>20}",
+            "variant", "GET", "pipeline of 10 GET"
+        );
+        for (row, &(_, subject)) in wanted.iter().enumerate() {
+            println!(
+                "{:<32} {:>12.0} {:>20.0}",
+                subject.label(),
+                best[row][0],
+                best[row][1]
+            );
+        }
+    }
+}

@@ -187,6 +187,13 @@ impl Command {
     #[must_use]
     pub fn key_positions<A: AsRef<[u8]>>(&self, args: &[A]) -> Vec<usize> {
         let mut positions = Vec::new();
+        self.key_positions_into(args, &mut positions);
+        positions
+    }
+
+    /// [`Command::key_positions`] into `positions` (cleared first), to reuse its allocation.
+    pub fn key_positions_into<A: AsRef<[u8]>>(&self, args: &[A], positions: &mut Vec<usize>) {
+        positions.clear();
         for spec in self.key_specs {
             let Some(begin) = begin_position(&spec.begin, args) else {
                 continue;
@@ -234,7 +241,6 @@ impl Command {
         }
         positions.sort_unstable();
         positions.dedup();
-        positions
     }
 }
 
@@ -292,42 +298,89 @@ pub fn subcommands(container: &str) -> impl Iterator<Item = &'static str> + '_ {
 #[must_use]
 pub fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<&'static Command> {
     let name = args.first()?.as_ref();
-    let found = COMMANDS.binary_search_by(|command| cmp_bytes(command.name.bytes(), name));
-    // The table is sorted with `' '` before any letter: a container's subcommands follow
-    // the place of its name.
-    let after = match found {
-        Ok(index) => index + 1,
-        Err(index) => index,
-    };
-    let has_subcommands = COMMANDS
-        .get(after)
-        .is_some_and(|next| is_subcommand_of(next.name, name));
-    if let (true, Some(sub)) = (has_subcommands, args.get(1)) {
-        let full = name.iter().chain(b" ").chain(sub.as_ref());
-        let sub =
-            COMMANDS.binary_search_by(|command| cmp_bytes(command.name.bytes(), full.clone()));
-        if let Ok(index) = sub {
-            return Some(&COMMANDS[index]);
+    let mut buffer = [0_u8; LONGEST_NAME];
+    let upper = upper_case(name, &mut buffer)?;
+    let entry = index().get(upper);
+    if let (Some(entry), Some(sub)) = (entry, args.get(1)) {
+        let sub = sub.as_ref();
+        let full = upper.len() + 1 + sub.len();
+        if entry.has_subcommands && full <= LONGEST_NAME {
+            buffer[upper.len()] = b' ';
+            let sub_part = &mut buffer[name.len() + 1..full];
+            sub_part.copy_from_slice(sub);
+            sub_part.make_ascii_uppercase();
+            if let Some(found) = index().get(&buffer[..full]).and_then(|e| e.command) {
+                return Some(&COMMANDS[found]);
+            }
         }
     }
-    found.ok().map(|index| &COMMANDS[index])
+    entry.and_then(|entry| entry.command).map(|index| &COMMANDS[index])
 }
 
-/// `name` (ASCII case-insensitive) against a table name.
-fn cmp_bytes<'a>(
-    table: impl Iterator<Item = u8>,
-    name: impl IntoIterator<Item = &'a u8>,
-) -> std::cmp::Ordering {
-    // Table names are upper case (a test checks): only the argument is folded.
-    table.cmp(name.into_iter().map(u8::to_ascii_uppercase))
+/// What the index knows of a name.
+#[derive(Debug, Default, Clone, Copy)]
+struct IndexEntry {
+    /// Its position in [`COMMANDS`], when it is a command (containers may not be).
+    command: Option<usize>,
+    /// Whether `NAME SUB` entries exist.
+    has_subcommands: bool,
 }
 
-/// Whether the table name `entry` is `container` followed by a space and a subcommand.
-fn is_subcommand_of(entry: &str, container: &[u8]) -> bool {
-    let entry = entry.as_bytes();
-    entry.len() > container.len()
-        && entry[container.len()] == b' '
-        && entry[..container.len()].eq_ignore_ascii_case(container)
+/// Every name of the table and every container of subcommands, hashed: a lookup hashes a
+/// short name and compares once (a binary search compared ten times).
+fn index() -> &'static std::collections::HashMap<&'static [u8], IndexEntry, NameHasher> {
+    static INDEX: std::sync::OnceLock<
+        std::collections::HashMap<&'static [u8], IndexEntry, NameHasher>,
+    > = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = std::collections::HashMap::with_hasher(NameHasher);
+        for (position, command) in COMMANDS.iter().enumerate() {
+            let name = command.name.as_bytes();
+            index.entry(name).or_insert_with(IndexEntry::default).command = Some(position);
+            if let Some((container, _)) = command.name.split_once(' ') {
+                (index.entry(container.as_bytes()).or_insert_with(IndexEntry::default))
+                    .has_subcommands = true;
+            }
+        }
+        index
+    })
+}
+
+/// FNV-1a over a command name: a few instructions per byte, enough for 500 fixed names.
+#[derive(Debug, Default, Clone, Copy)]
+struct NameHasher;
+
+impl std::hash::BuildHasher for NameHasher {
+    type Hasher = Fnv;
+
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Longer than any name in the table, subcommands included.
+const LONGEST_NAME: usize = 48;
+
+/// `name` in upper case in `buffer`, or `None` when it is too long to be a command.
+fn upper_case<'b>(name: &[u8], buffer: &'b mut [u8; LONGEST_NAME]) -> Option<&'b [u8]> {
+    let upper = buffer.get_mut(..name.len())?;
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    Some(upper)
 }
 
 #[cfg(test)]

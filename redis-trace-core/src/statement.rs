@@ -55,7 +55,8 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         return;
     };
     let name_words = 1 + command.name.matches(' ').count();
-    let keys = command.key_positions(args);
+    let mut keys = take_positions();
+    command.key_positions_into(args, &mut keys);
     let masks_all = command.masks_every_argument();
     out.push_str(command.name);
     let mut credentials_left = 0_usize;
@@ -80,6 +81,20 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         }
     }
     truncate_appended(out, start, max_len);
+    give_back_positions(keys);
+}
+
+thread_local! {
+    /// The key positions' buffer, reused from command to command.
+    static POSITIONS: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+fn take_positions() -> Vec<usize> {
+    POSITIONS.try_with(std::cell::Cell::take).unwrap_or_default()
+}
+
+fn give_back_positions(positions: Vec<usize>) {
+    let _ = POSITIONS.try_with(|cell| cell.set(positions));
 }
 
 /// Keeps at most `max_len` bytes of what was appended to `out` after `start`.

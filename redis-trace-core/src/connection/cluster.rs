@@ -278,8 +278,9 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         // The configured target (the seed list) on the span from its start; the slot's master
         // when it ends (a call that outlives a failover was served by the new one).
         let mut operation = Operation::start_command(
-            |config| describe::command(&args, slot, config),
-            |config| describe::command_statement(&args, config),
+            || (),
+            |(), config| describe::command(&args, slot, config),
+            |(), config| describe::command_statement(&args, config),
             self.endpoint.as_ref(),
             None,
         );
@@ -323,8 +324,9 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let slot = common_slot(commands.iter().map(Vec::as_slice));
         let blocks = commands.iter().any(|args| blocks(args));
         let mut operation = Operation::start_command(
-            |config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
-            |config| describe::pipeline_statement(&commands, config),
+            || (),
+            |(), config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
+            |(), config| describe::pipeline_statement(&commands, config),
             self.endpoint.as_ref(),
             None,
         );

@@ -113,9 +113,8 @@ pub(super) fn pipeline_statement(commands: &[Vec<&[u8]>], config: &Config) -> St
 
 /// `db.query.text` of what the blocking API packed: one command, a transaction (`MULTI`,
 /// the commands, `EXEC`: the commands) or a pipeline.
-pub(super) fn packed_statement(packed: &[u8], config: &Config) -> StringValue {
-    let commands = super::resp::parse_commands(packed);
-    match commands.as_slice() {
+pub(super) fn packed_statement(commands: &[Vec<&[u8]>], config: &Config) -> StringValue {
+    match commands {
         [args] => command_statement(args, config),
         [first, inner @ .., last] if is_named(first, b"MULTI") && is_named(last, b"EXEC") => {
             pipeline_statement(inner, config)

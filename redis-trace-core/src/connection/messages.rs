@@ -50,8 +50,9 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         };
         let endpoint = self.endpoint.clone();
         let mut operation = Operation::start_command(
-            |config| describe::command(&args, slot, config),
-            |config| describe::command_statement(&args, config),
+            || (),
+            |(), config| describe::command(&args, slot, config),
+            |(), config| describe::command_statement(&args, config),
             endpoint.as_ref(),
             peer.as_ref(),
         );

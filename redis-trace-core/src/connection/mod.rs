@@ -266,8 +266,9 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             return Box::pin(self.cluster_command(nodes, cmd));
         }
         let mut operation = Operation::start_command(
-            |config| describe::command(&cmd_args(cmd), None, config),
-            |config| describe::command_statement(&cmd_args(cmd), config),
+            || cmd_args(cmd),
+            |args, config| describe::command(args, None, config),
+            |args, config| describe::command_statement(args, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -303,14 +304,11 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             return Box::pin(self.cluster_pipeline(nodes, pipeline, offset, count));
         }
         let mut operation = Operation::start_command(
-            |config| {
-                let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
-                describe::pipeline(&commands, pipeline.is_transaction(), None, config)
+            || pipeline.cmd_iter().map(cmd_args).collect::<Vec<_>>(),
+            |commands, config| {
+                describe::pipeline(commands, pipeline.is_transaction(), None, config)
             },
-            |config| {
-                let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
-                describe::pipeline_statement(&commands, config)
-            },
+            |commands, config| describe::pipeline_statement(commands, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -335,7 +333,8 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
 impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
         let operation = Operation::start_command(
-            |config| match resp::parse_commands(cmd).as_slice() {
+            || resp::parse_commands(cmd),
+            |commands, config| match commands.as_slice() {
                 [args] => describe::command(args, self.slot_of([args.as_slice()]), config),
                 commands => describe::pipeline(
                     commands,
@@ -344,7 +343,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                     config,
                 ),
             },
-            |config| describe::packed_statement(cmd, config),
+            |commands, config| describe::packed_statement(commands, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -360,8 +359,8 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
         count: usize,
     ) -> RedisResult<Vec<Value>> {
         let operation = Operation::start_command(
-            |config| {
-                let commands = resp::parse_commands(cmd);
+            || resp::parse_commands(cmd),
+            |commands, config| {
                 // A transaction is packed as MULTI, the commands, EXEC.
                 match commands.as_slice() {
                     [first, inner @ .., last]
@@ -376,7 +375,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
                     }
                 }
             },
-            |config| describe::packed_statement(cmd, config),
+            |commands, config| describe::packed_statement(commands, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -387,11 +386,9 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
 
     fn req_command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let operation = Operation::start_command(
-            |config| {
-                let args = cmd_args(cmd);
-                describe::command(&args, self.slot_of([args.as_slice()]), config)
-            },
-            |config| describe::command_statement(&cmd_args(cmd), config),
+            || cmd_args(cmd),
+            |args, config| describe::command(args, self.slot_of([args.as_slice()]), config),
+            |args, config| describe::command_statement(args, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );

@@ -140,9 +140,13 @@ impl Operation {
     /// kept: the sanitized statement costs more than the rest of the span, and no sampler of the
     /// SDK reads it (the conventions list it among the attributes to give at creation, "if
     /// provided at all"; the name, operation, summary and server are given there).
-    pub(crate) fn start_command(
-        describe: impl FnOnce(&Config) -> CommandSpec,
-        statement: impl FnOnce(&Config) -> opentelemetry::StringValue,
+    ///
+    /// `prepare` reads the command once for both (its arguments, say), when something is
+    /// recorded.
+    pub(crate) fn start_command<T>(
+        prepare: impl FnOnce() -> T,
+        describe: impl FnOnce(&T, &Config) -> CommandSpec,
+        statement: impl FnOnce(&T, &Config) -> opentelemetry::StringValue,
         endpoint: Option<&Endpoint>,
         peer: Option<&Endpoint>,
     ) -> Self {
@@ -155,7 +159,8 @@ impl Operation {
             return Self { active: None };
         }
         let endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
-        let mut spec = describe(&now.settings.config);
+        let prepared = prepare();
+        let mut spec = describe(&prepared, &now.settings.config);
         spec.peer = peer.cloned();
         let overflowed = spec.summary_overflowed;
         let mode = now.settings.config.semconv();
@@ -167,7 +172,7 @@ impl Operation {
             metrics,
             statement_slots,
             |config, span| {
-                let statement = statement(config);
+                let statement = statement(&prepared, config);
                 let mut attributes = Vec::with_capacity(statement_slots);
                 crate::command::statement_attributes(mode, &statement, &mut attributes);
                 opentelemetry::trace::Span::set_attributes(span, attributes);

@@ -6,13 +6,16 @@ use std::borrow::Cow;
 
 use opentelemetry::StringValue;
 use redis::{Arg, Cmd};
-use redis_trace_commands::lookup_args;
+use redis_trace_commands::{lookup_args, Command};
 
 use crate::intern;
 use crate::text::truncate_on_char_boundary;
 
+/// A command's arguments, inline up to four (most commands): no allocation per command.
+pub(crate) type Args<'a> = smallvec::SmallVec<[&'a [u8]; 4]>;
+
 /// The arguments of a redis-rs command.
-pub(crate) fn cmd_args(cmd: &Cmd) -> Vec<&[u8]> {
+pub(crate) fn cmd_args(cmd: &Cmd) -> Args<'_> {
     cmd.args_iter()
         .map(|arg| match arg {
             Arg::Simple(bytes) => bytes,
@@ -20,6 +23,52 @@ pub(crate) fn cmd_args(cmd: &Cmd) -> Vec<&[u8]> {
             _ => b"0".as_slice(),
         })
         .collect()
+}
+
+/// A command's arguments, with its entry in the command table: looked up on demand, or once
+/// when read as a [`Call`] (the description and the statement both need it).
+pub(crate) trait CommandArgs {
+    fn args(&self) -> &[&[u8]];
+
+    fn command(&self) -> Option<&'static Command> {
+        lookup_args(self.args())
+    }
+}
+
+impl CommandArgs for Vec<&[u8]> {
+    fn args(&self) -> &[&[u8]] {
+        self
+    }
+}
+
+impl CommandArgs for Args<'_> {
+    fn args(&self) -> &[&[u8]] {
+        self
+    }
+}
+
+/// A redis-rs command read once: its arguments and its table entry.
+pub(crate) struct Call<'a> {
+    args: Args<'a>,
+    command: Option<&'static Command>,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn of(cmd: &'a Cmd) -> Self {
+        let args = cmd_args(cmd);
+        let command = lookup_args(&args);
+        Self { args, command }
+    }
+}
+
+impl CommandArgs for Call<'_> {
+    fn args(&self) -> &[&[u8]] {
+        &self.args
+    }
+
+    fn command(&self) -> Option<&'static Command> {
+        self.command
+    }
 }
 
 /// The name of a redis-rs command (its first argument).

@@ -7,6 +7,8 @@
 //! credentials (`AUTH`, `HELLO ... AUTH`, `MIGRATE ... AUTH/AUTH2`, `CONFIG SET`,
 //! `ACL SETUSER`) mask them under every policy, raw included.
 
+use redis_trace_commands::Command;
+#[cfg(test)]
 use redis_trace_commands::lookup_args;
 
 use crate::args::command_name;
@@ -23,13 +25,15 @@ pub(crate) fn sanitize<A: AsRef<[u8]>>(
     max_len: usize,
 ) -> String {
     let mut out = String::new();
-    sanitize_into(args, policy, max_key_len, max_len, &mut out);
+    sanitize_into(args, lookup_args(args), policy, max_key_len, max_len, &mut out);
     out
 }
 
-/// [`sanitize`], appended to `out` (at most `max_len` bytes appended).
+/// [`sanitize`], appended to `out` (at most `max_len` bytes appended), for the command the
+/// table says `args` invoke (`known`).
 pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
     args: &[A],
+    known: Option<&'static Command>,
     policy: &KeyPolicy,
     max_key_len: usize,
     max_len: usize,
@@ -45,7 +49,7 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         .map(|arg| 1 + arg.as_ref().len().min(max_key_len))
         .sum();
     out.reserve((first.as_ref().len() + shown).min(max_len + 1));
-    let Some(command) = lookup_args(args) else {
+    let Some(command) = known else {
         // Unknown (module) command: its name, then only `?`.
         out.push_str(&command_name(args));
         for _ in &args[1..] {

@@ -27,7 +27,7 @@ use redis::{Cmd, RedisResult, Value};
 
 use super::describe;
 use super::TracedConnection;
-use crate::args::{cmd_args, common_slot};
+use crate::args::{common_slot, Call, CommandArgs};
 use crate::command::Replies;
 use crate::endpoint::Endpoint;
 use crate::operation::Operation;
@@ -273,19 +273,20 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         cmd: &Cmd,
     ) -> RedisResult<Value> {
         nodes.discover(&mut self.inner).await;
-        let args = cmd_args(cmd);
-        let slot = common_slot([args.as_slice()]);
+        let call = Call::of(cmd);
+        let args = call.args();
+        let slot = common_slot([args]);
         // The configured target (the seed list) on the span from its start; the slot's master
         // when it ends (a call that outlives a failover was served by the new one).
         let mut operation = Operation::start_command(
             || (),
-            |(), config| describe::command(&args, slot, config),
-            |(), config| describe::command_statement(&args, config),
+            |(), config| describe::command(&call, slot, config),
+            |(), config| describe::command_statement(&call, config),
             self.endpoint.as_ref(),
             None,
         );
         operation.set_late_peer(nodes.owner(slot));
-        let blocks = blocks(&args);
+        let blocks = blocks(args);
         #[cfg(feature = "client-side-caching")]
         let lookup = self
             .local_cache
@@ -320,9 +321,9 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         count: usize,
     ) -> RedisResult<Vec<Value>> {
         nodes.discover(&mut self.inner).await;
-        let commands: Vec<Vec<&[u8]>> = pipeline.cmd_iter().map(cmd_args).collect();
-        let slot = common_slot(commands.iter().map(Vec::as_slice));
-        let blocks = commands.iter().any(|args| blocks(args));
+        let commands: Vec<_> = pipeline.cmd_iter().map(Call::of).collect();
+        let slot = common_slot(commands.iter().map(CommandArgs::args));
+        let blocks = commands.iter().any(|call| blocks(call.args()));
         let mut operation = Operation::start_command(
             || (),
             |(), config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),

@@ -5,9 +5,9 @@
 use std::borrow::Cow;
 
 use opentelemetry::StringValue;
-use redis_trace_commands::{lookup_args, Answer, Command};
+use redis_trace_commands::{Answer, Command};
 
-use crate::args::{command_name, is_named, name_text};
+use crate::args::{command_name, is_named, name_text, CommandArgs};
 use crate::command::CommandSpec;
 use crate::config::Config;
 use crate::globals;
@@ -17,9 +17,9 @@ use crate::statement::sanitize_into;
 use crate::summary::Summary;
 use crate::text::truncate_on_char_boundary;
 
-/// One command, given as its arguments (`args[0]` is the name).
-pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> CommandSpec {
-    let known = lookup_args(args);
+/// One command.
+pub(super) fn command(call: &impl CommandArgs, slot: Option<u16>, config: &Config) -> CommandSpec {
+    let (args, known) = (call.args(), call.command());
     // The table's name when the table knows it: one lookup, not two.
     let operation = known.map_or_else(|| command_name(args), |command| Cow::Borrowed(command.name));
     let summary = config
@@ -46,27 +46,32 @@ pub(super) fn command(args: &[&[u8]], slot: Option<u16>, config: &Config) -> Com
 }
 
 /// A pipeline, or a transaction's commands (without `MULTI` and `EXEC`).
-pub(super) fn pipeline(
-    commands: &[Vec<&[u8]>],
+pub(super) fn pipeline<C: CommandArgs>(
+    commands: &[C],
     transaction: bool,
     slot: Option<u16>,
     config: &Config,
 ) -> CommandSpec {
     let kind = if transaction { "MULTI" } else { "PIPELINE" };
-    let names: Vec<Cow<'static, str>> = commands.iter().map(|args| command_name(args)).collect();
-    let operation = match names.first() {
-        Some(first) if names.iter().all(|name| name == first) => format!("{kind} {first}").into(),
+    let name_of = |call: &C| match call.command() {
+        Some(command) => Cow::Borrowed(command.name),
+        None => command_name(call.args()),
+    };
+    let first = commands.first().map(name_of);
+    let operation = match first {
+        Some(first) if commands[1..].iter().all(|call| name_of(call) == first) => {
+            batch_operation(kind, first)
+        }
         _ => Cow::Borrowed(kind),
     };
     let summary = config.summary_rules().map(|rules| {
-        let each = (commands.iter()).zip(&names);
-        rules.batch(kind, each.map(|(args, name)| (&**name, args.as_slice())))
+        let each = commands.iter().map(|call| (name_of(call), call.args()));
+        let names: Vec<_> = each.collect();
+        rules.batch(kind, names.iter().map(|(name, args)| (&**name, *args)))
     });
     let per_command = if config.pipeline_command_spans() {
-        names
-            .into_iter()
-            .zip(commands)
-            .map(|(name, args)| (name, intern::share(&statement(args, config))))
+        (commands.iter())
+            .map(|call| (name_of(call), intern::share(&statement(call, config))))
             .collect()
     } else {
         Vec::new()
@@ -88,13 +93,39 @@ pub(super) fn pipeline(
     }
 }
 
+/// `PIPELINE GET`, `MULTI SET`: for the table's commands, made once for the whole table on
+/// first use (about 20 KiB) and shared from then on, without a lock: every pipeline of a
+/// service names itself so.
+fn batch_operation(kind: &'static str, name: Cow<'static, str>) -> Cow<'static, str> {
+    type Names = std::collections::HashMap<&'static str, [&'static str; 2]>;
+    static MADE: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
+    let made = MADE.get_or_init(|| {
+        let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+        (redis_trace_commands::COMMANDS.iter())
+            .map(|command| command.name)
+            .map(|name| {
+                let both = [leak(format!("PIPELINE {name}")), leak(format!("MULTI {name}"))];
+                (name, both)
+            })
+            .collect()
+    });
+    match made.get(&*name) {
+        Some([pipeline, _]) if kind == "PIPELINE" => Cow::Borrowed(pipeline),
+        Some([_, multi]) if kind == "MULTI" => Cow::Borrowed(multi),
+        _ => format!("{kind} {name}").into(),
+    }
+}
+
 /// `db.query.text` of one command: rendered only for a span that is kept.
-pub(super) fn command_statement(args: &[&[u8]], config: &Config) -> StringValue {
-    intern::share_rendered(|out| statement_into(args, config, out))
+pub(super) fn command_statement(call: &impl CommandArgs, config: &Config) -> StringValue {
+    intern::share_rendered(|out| statement_into(call, config, out))
 }
 
 /// `db.query.text` of a pipeline: its commands' statements joined by `; `, up to the cap.
-pub(super) fn pipeline_statement(commands: &[Vec<&[u8]>], config: &Config) -> StringValue {
+pub(super) fn pipeline_statement<C: CommandArgs>(
+    commands: &[C],
+    config: &Config,
+) -> StringValue {
     let max_len = config.max_statement_length();
     intern::share_rendered(|joined| {
         for args in commands {
@@ -131,15 +162,16 @@ fn counted(summary: Summary) -> StringValue {
     summary.text
 }
 
-fn statement(args: &[&[u8]], config: &Config) -> String {
+fn statement(call: &impl CommandArgs, config: &Config) -> String {
     let mut out = String::new();
-    statement_into(args, config, &mut out);
+    statement_into(call, config, &mut out);
     out
 }
 
-fn statement_into(args: &[&[u8]], config: &Config, out: &mut String) {
+fn statement_into(call: &impl CommandArgs, config: &Config, out: &mut String) {
     sanitize_into(
-        args,
+        call.args(),
+        call.command(),
         config.key_policy(),
         config.max_key_length(),
         config.max_statement_length(),
@@ -172,14 +204,14 @@ mod tests {
         assert_eq!(spec.batch_size, Some(2));
         assert_eq!(spec.slot, None, "a and b hash to different slots");
         let args: [&[u8]; 2] = [b"GET", b"{user1}:name"];
-        let single = command(&args, common_slot([&args[..]]), &config);
+        let single = command(&args.to_vec(), common_slot([&args[..]]), &config);
         assert_eq!(single.slot, Some(hash_slot(b"user1")));
         assert_eq!(single.answer, Answer::Lookup);
-        assert!(command(&[b"MGET", b"a", b"b"], None, &config).per_key);
-        let call = command(&[b"fcall", b"release", b"1", b"k"], None, &config);
+        assert!(command(&vec![&b"MGET"[..], b"a", b"b"], None, &config).per_key);
+        let call = command(&vec![&b"fcall"[..], b"release", b"1", b"k"], None, &config);
         assert_eq!(call.procedure.unwrap().as_str(), "release");
         assert_eq!(
-            command(&[b"EVAL", b"return 1", b"0"], None, &config).procedure,
+            command(&vec![&b"EVAL"[..], b"return 1", b"0"], None, &config).procedure,
             None
         );
     }

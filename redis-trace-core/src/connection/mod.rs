@@ -34,7 +34,7 @@ use self::reconnect::Reconnects;
 pub use self::sentinel::TracedSentinelClient;
 use redis_trace_commands::MessagingRole;
 
-use crate::args::{cmd_args, cmd_name, common_slot, is_named};
+use crate::args::{cmd_name, common_slot, is_named, Call, CommandArgs};
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::operation::Operation;
 
@@ -266,9 +266,9 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             return Box::pin(self.cluster_command(nodes, cmd));
         }
         let mut operation = Operation::start_command(
-            || cmd_args(cmd),
-            |args, config| describe::command(args, None, config),
-            |args, config| describe::command_statement(args, config),
+            || Call::of(cmd),
+            |call, config| describe::command(call, None, config),
+            |call, config| describe::command_statement(call, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -304,7 +304,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             return Box::pin(self.cluster_pipeline(nodes, pipeline, offset, count));
         }
         let mut operation = Operation::start_command(
-            || pipeline.cmd_iter().map(cmd_args).collect::<Vec<_>>(),
+            || pipeline.cmd_iter().map(Call::of).collect::<Vec<_>>(),
             |commands, config| {
                 describe::pipeline(commands, pipeline.is_transaction(), None, config)
             },
@@ -386,9 +386,9 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
 
     fn req_command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let operation = Operation::start_command(
-            || cmd_args(cmd),
-            |args, config| describe::command(args, self.slot_of([args.as_slice()]), config),
-            |args, config| describe::command_statement(args, config),
+            || Call::of(cmd),
+            |call, config| describe::command(call, self.slot_of([call.args()]), config),
+            |call, config| describe::command_statement(call, config),
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );

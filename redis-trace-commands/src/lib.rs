@@ -314,7 +314,9 @@ pub fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<&'static Command> {
             }
         }
     }
-    entry.and_then(|entry| entry.command).map(|index| &COMMANDS[index])
+    entry
+        .and_then(|entry| entry.command)
+        .map(|index| &COMMANDS[index])
 }
 
 /// What the index knows of a name.
@@ -336,10 +338,15 @@ fn index() -> &'static std::collections::HashMap<&'static [u8], IndexEntry, Name
         let mut index = std::collections::HashMap::with_hasher(NameHasher);
         for (position, command) in COMMANDS.iter().enumerate() {
             let name = command.name.as_bytes();
-            index.entry(name).or_insert_with(IndexEntry::default).command = Some(position);
+            index
+                .entry(name)
+                .or_insert_with(IndexEntry::default)
+                .command = Some(position);
             if let Some((container, _)) = command.name.split_once(' ') {
-                (index.entry(container.as_bytes()).or_insert_with(IndexEntry::default))
-                    .has_subcommands = true;
+                (index
+                    .entry(container.as_bytes())
+                    .or_insert_with(IndexEntry::default))
+                .has_subcommands = true;
             }
         }
         index

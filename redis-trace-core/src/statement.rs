@@ -7,9 +7,9 @@
 //! credentials (`AUTH`, `HELLO ... AUTH`, `MIGRATE ... AUTH/AUTH2`, `CONFIG SET`,
 //! `ACL SETUSER`) mask them under every policy, raw included.
 
-use redis_trace_commands::Command;
 #[cfg(test)]
 use redis_trace_commands::lookup_args;
+use redis_trace_commands::Command;
 
 use crate::args::command_name;
 use crate::key::KeyPolicy;
@@ -25,7 +25,14 @@ pub(crate) fn sanitize<A: AsRef<[u8]>>(
     max_len: usize,
 ) -> String {
     let mut out = String::new();
-    sanitize_into(args, lookup_args(args), policy, max_key_len, max_len, &mut out);
+    sanitize_into(
+        args,
+        lookup_args(args),
+        policy,
+        max_key_len,
+        max_len,
+        &mut out,
+    );
     out
 }
 
@@ -94,7 +101,9 @@ thread_local! {
 }
 
 fn take_positions() -> Vec<usize> {
-    POSITIONS.try_with(std::cell::Cell::take).unwrap_or_default()
+    POSITIONS
+        .try_with(std::cell::Cell::take)
+        .unwrap_or_default()
 }
 
 fn give_back_positions(positions: Vec<usize>) {

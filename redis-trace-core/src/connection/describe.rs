@@ -104,7 +104,10 @@ fn batch_operation(kind: &'static str, name: Cow<'static, str>) -> Cow<'static, 
         (redis_trace_commands::COMMANDS.iter())
             .map(|command| command.name)
             .map(|name| {
-                let both = [leak(format!("PIPELINE {name}")), leak(format!("MULTI {name}"))];
+                let both = [
+                    leak(format!("PIPELINE {name}")),
+                    leak(format!("MULTI {name}")),
+                ];
                 (name, both)
             })
             .collect()
@@ -122,10 +125,7 @@ pub(super) fn command_statement(call: &impl CommandArgs, config: &Config) -> Str
 }
 
 /// `db.query.text` of a pipeline: its commands' statements joined by `; `, up to the cap.
-pub(super) fn pipeline_statement<C: CommandArgs>(
-    commands: &[C],
-    config: &Config,
-) -> StringValue {
+pub(super) fn pipeline_statement<C: CommandArgs>(commands: &[C], config: &Config) -> StringValue {
     let max_len = config.max_statement_length();
     intern::share_rendered(|joined| {
         for args in commands {

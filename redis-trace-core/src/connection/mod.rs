@@ -273,6 +273,14 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             self.peer.as_ref(),
         );
         let reconnects = self.reconnects.clone();
+        #[cfg(feature = "client-side-caching")]
+        let watched = self.local_cache.is_some();
+        #[cfg(not(feature = "client-side-caching"))]
+        let watched = false;
+        if operation.records_nothing() && reconnects.is_none() && !watched {
+            // Nothing to record: the inner connection's own future, not one more box around it.
+            return self.inner.req_packed_command(cmd);
+        }
         let endpoint = self.endpoint.as_ref();
         #[cfg(feature = "client-side-caching")]
         let lookup = self
@@ -313,6 +321,9 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             self.peer.as_ref(),
         );
         let reconnects = self.reconnects.clone();
+        if operation.records_nothing() && reconnects.is_none() {
+            return self.inner.req_packed_commands(pipeline, offset, count);
+        }
         let endpoint = self.endpoint.as_ref();
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {

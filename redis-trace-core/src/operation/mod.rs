@@ -276,6 +276,12 @@ impl Operation {
         }
     }
 
+    /// Whether this operation records nothing (no span, no metrics): the caller may then skip
+    /// wrapping the call at all.
+    pub(crate) fn records_nothing(&self) -> bool {
+        self.active.is_none()
+    }
+
     /// Runs `future` with this operation's span as the current OpenTelemetry context.
     pub fn instrument<F: Future>(&mut self, future: F) -> Instrumented<'_, F> {
         Instrumented {

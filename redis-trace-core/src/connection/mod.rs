@@ -114,19 +114,23 @@ impl<C> TracedConnection<C> {
     /// no `server.port`, as the conventions ask for a client configured with several nodes).
     ///
     /// redis-rs does not say which node served a command, so redis-trace keeps its own slot map
-    /// from `CLUSTER SLOTS`: one round trip before the first command, then again after a command
-    /// when the map is older than 30 s (see [`TracedConnection::with_cluster_refresh`]) or a
-    /// reply says the topology moved (`MOVED`, `ASK`, `CLUSTERDOWN`, `TRYAGAIN`, a connection
-    /// error). Clones share the map. A command whose keys span several slots, or that has no
-    /// key, carries no node (redis-rs picks one).
+    /// from `CLUSTER SLOTS`: one read before the first command (concurrent first calls wait for
+    /// it), again at once after a reply that says the topology moved (`MOVED`, `ASK`,
+    /// `CLUSTERDOWN`, `TRYAGAIN`, a connection error), every 250 ms for 10 s after any sign of
+    /// trouble (those replies, a call cancelled before its reply, a non-blocking call slower
+    /// than 1 s), and otherwise once the map is 30 s old (see
+    /// [`TracedConnection::with_cluster_refresh`]). A span takes its node when the call ends.
+    /// Clones share the map. A command whose keys span several slots, or that has no key,
+    /// carries no node (redis-rs picks one).
     #[must_use]
     pub fn for_cluster(self) -> Self {
         self.with_cluster_refresh(cluster::DEFAULT_REFRESH)
     }
 
     /// [`TracedConnection::for_cluster`], reading the slot map again after `interval` (default
-    /// 30 s) without a sign of change. The read happens after the command that notices the age,
-    /// once that command's span has ended; it delays that command's return by one round trip.
+    /// 30 s) without a sign of change. A read happens after the command that notices it is due,
+    /// once that command's span has ended; it delays that command's return by one round trip
+    /// (at most 250 ms: a read that takes longer is abandoned and tried again later).
     #[must_use]
     pub fn with_cluster_refresh(mut self, interval: Duration) -> Self {
         self.cluster = Some(Arc::new(ClusterNodes::new(interval)));

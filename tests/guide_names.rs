@@ -66,6 +66,7 @@ const WRITTEN: &[&str] = &[
     semconv::MESSAGING_CLIENT_OPERATION_DURATION,
     semconv::REDIS_TRACE_CONNECTION_RECONNECTS,
     semconv::RECONNECTED,
+    semconv::SCRIPT_NOT_CACHED,
     semconv::REDIS_CLIENT_STREAM_LAG,
     semconv::REDIS_STREAM_MAX_LAG,
     semconv::DB_CLIENT_CONNECTION_STATE,

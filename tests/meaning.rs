@@ -267,10 +267,77 @@ async fn a_script_not_loaded_yet_shows_the_load_and_the_call_succeeds() {
     assert_eq!(operations, ["EVALSHA", "SCRIPT LOAD", "EVALSHA"]);
     let sha = Value::from(lock.release.get_hash().to_owned());
     assert_eq!(children[0]["db.stored_procedure.name"], sha);
-    assert_eq!(children[0]["error.type"], Value::from("NOSCRIPT"));
+    // The first step of the load-and-retry: not a failure of the call.
+    assert!(!children[0].contains_key("error.type"));
+    assert_eq!(
+        children[0]["db.response.status_code"],
+        Value::from("NOSCRIPT")
+    );
     assert_eq!(children[2]["db.stored_procedure.name"], sha);
     assert!(!children[2].contains_key("error.type"));
     assert!(!children[1].contains_key("db.stored_procedure.name"));
+}
+
+/// `Script::invoke` on a cold script cache through a traced connection: the `NOSCRIPT`
+/// attempt is a span without error (its status code kept, an event saying why), and the
+/// duration metric holds one `EVALSHA` point, without `error.type`, and the load's.
+#[tokio::test]
+async fn a_cold_script_cache_is_no_error_in_spans_or_metrics() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let mut conn = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
+    let script = redis::Script::new("return 7");
+    let seven: i64 = script.invoke_async(&mut conn).await.unwrap();
+    assert_eq!(seven, 7);
+
+    let spans = capture.spans();
+    let names: Vec<_> = spans.iter().map(|span| span.name.as_ref()).collect();
+    let sha = script.get_hash().to_owned();
+    assert_eq!(
+        names,
+        [
+            format!("EVALSHA {sha}"),
+            format!("SCRIPT LOAD 127.0.0.1:{}", server.port()),
+            format!("EVALSHA {sha}")
+        ]
+    );
+    let attempt = &spans[0];
+    assert_eq!(attempt.status, opentelemetry::trace::Status::Unset);
+    redis_trace_harness::assert_exact_attributes(
+        attempt,
+        expected([
+            ("db.system.name", "redis".into()),
+            ("db.operation.name", "EVALSHA".into()),
+            ("db.stored_procedure.name", sha.clone().into()),
+            ("db.query.text", "EVALSHA ? ?".into()),
+            ("db.response.status_code", "NOSCRIPT".into()),
+            ("server.address", "127.0.0.1".into()),
+            ("server.port", i64::from(server.port()).into()),
+            ("db.namespace", "0".into()),
+        ]),
+    );
+    let events: Vec<_> = attempt
+        .events
+        .iter()
+        .map(|event| event.name.as_ref())
+        .collect();
+    assert_eq!(events, ["redis_trace.script_not_cached"]);
+    assert_eq!(spans[2].status, opentelemetry::trace::Status::Unset);
+    assert!(!attributes(&spans[2]).contains_key("db.response.status_code"));
+
+    let points = capture.metric_points("db.client.operation.duration");
+    let evalsha: Vec<_> = (points.iter())
+        .filter(|point| point.attributes["db.operation.name"] == Value::from("EVALSHA"))
+        .collect();
+    assert_eq!(evalsha.len(), 1, "{points:?}");
+    assert_eq!(evalsha[0].value, 1, "one EVALSHA measured: the call");
+    assert!(points
+        .iter()
+        .all(|point| !point.attributes.contains_key("error.type")));
+    assert!(points
+        .iter()
+        .any(|point| point.attributes["db.operation.name"] == Value::from("SCRIPT LOAD")));
 }
 
 #[tokio::test]

@@ -83,6 +83,12 @@ pub(crate) fn statement_attributes(
 }
 
 impl CommandSpec {
+    /// Whether it runs a script by its SHA (`EVALSHA`, `EVALSHA_RO`), which the server answers
+    /// `NOSCRIPT` when it does not hold the script.
+    pub(crate) fn runs_script_by_sha(&self) -> bool {
+        self.procedure.is_some() && self.operation.starts_with("EVALSHA")
+    }
+
     /// Span-only attributes of a command: its batch size, cluster slot and messaging
     /// attributes (its stored procedure is a creation attribute, shared with the metrics; its
     /// statement is added once the span is known to be kept: `statement_attributes`).

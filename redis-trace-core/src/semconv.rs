@@ -162,6 +162,10 @@ pub const REDIS_TRACE_CONNECTION_RECONNECTS: &str = "redis_trace.connection.reco
 /// `redis_trace.reconnected`: span event on the first command that succeeded after a
 /// `ConnectionManager` replaced its lost connection.
 pub const RECONNECTED: &str = "redis_trace.reconnected";
+/// `redis_trace.script_not_cached`: span event on an `EVALSHA` the server answered `NOSCRIPT`,
+/// the first step of the load-and-retry every client (redis-rs's `Script::invoke` included)
+/// follows: that span is not an error, and records no duration point.
+pub const SCRIPT_NOT_CACHED: &str = "redis_trace.script_not_cached";
 /// `redis.client.stream.lag`: histogram of the time between a stream entry's creation (its id)
 /// and its receipt by `XREAD` / `XREADGROUP`, in seconds (the name Redis Inc's clients use).
 pub const REDIS_CLIENT_STREAM_LAG: &str = "redis.client.stream.lag";

@@ -31,6 +31,9 @@ use crate::semconv;
 use crate::sink::{AttributeSink, Count, InlineAttributes};
 use crate::tracer::AnySpan;
 
+/// The reply to an `EVALSHA` of a script the server does not hold.
+const NOSCRIPT: &str = "NOSCRIPT";
+
 /// Attributes set when a span ends: `cache.hit`, or `error.type` and `db.response.status_code`.
 const ENDING_ATTRIBUTES: usize = 2;
 
@@ -84,6 +87,9 @@ enum Ending<'a> {
     /// An error reply inside an otherwise successful answer (redis-rs returns server errors
     /// as `Value::ServerError`).
     ErrorReply(ErrorAttributes),
+    /// `NOSCRIPT` to an `EVALSHA`: the first step of the client's load-and-retry, not a failure
+    /// of the user's call (its status code is kept).
+    ScriptNotCached(opentelemetry::StringValue),
     Dropped,
 }
 
@@ -337,7 +343,15 @@ impl Operation {
         let Some(active) = self.active.take() else {
             return;
         };
+        let not_cached = |code: Option<&str>| {
+            matches!(&active.target, Target::Command(spec) if spec.runs_script_by_sha())
+                && code == Some(NOSCRIPT)
+        };
         let ending = match (result, &active.target) {
+            (Ok(replies), _) if not_cached(replies.error_reply().map(|e| e.code())) => {
+                Ending::ScriptNotCached(NOSCRIPT.into())
+            }
+            (Err(error), _) if not_cached(error.code()) => Ending::ScriptNotCached(NOSCRIPT.into()),
             (Ok(replies), target) => match (replies.error_reply(), target) {
                 (Some(error), _) => Ending::ErrorReply(ErrorAttributes::server_error(error)),
                 (None, Target::Command(spec)) => Ending::Finished(replies.outcome(spec)),
@@ -384,6 +398,20 @@ impl Active {
             }
             Ending::Finished(outcome) => (outcome.meaning(answer), None),
             Ending::ErrorReply(error) => (Meaning::Nothing, Some(error)),
+            Ending::ScriptNotCached(code) => {
+                // The span says what happened; the logical call is measured by the retry.
+                if let Some(span) = self.span.as_ref().filter(|span| span.recording) {
+                    let handle = span.cx.span();
+                    if self.mode.stable() {
+                        handle.set_attribute(KeyValue::new(semconv::DB_RESPONSE_STATUS_CODE, code));
+                    }
+                    handle.add_event(semconv::SCRIPT_NOT_CACHED, Vec::new());
+                }
+                if let Some(span) = &self.span {
+                    self.end_span(span, Meaning::Nothing, None, timing, late_peer);
+                }
+                return;
+            }
             Ending::Dropped => (
                 Meaning::Nothing,
                 Some(ErrorAttributes::dropped(

@@ -502,3 +502,103 @@ async fn a_stream_read_records_how_far_behind_it_is() {
     let receive = capture.span("XREAD explicit");
     assert!(!attributes(&receive).contains_key("redis.stream.max_lag"));
 }
+
+/// A RESP3 push subscription through a traced `MultiplexedConnection`: the `SUBSCRIBE` is a
+/// command span, each pushed message becomes a `Message` whose `process` span continues the
+/// producer's trace; `set_response_timeout` reaches the wrapped connection.
+#[tokio::test]
+async fn a_resp3_push_subscription_through_the_wrapper_continues_the_trace() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = redis::Client::open(format!("{}?protocol=resp3", server.url(0))).unwrap();
+    let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let config = redis::AsyncConnectionConfig::new().set_push_sender(pushes);
+    let inner = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .unwrap();
+    let mut subscriber = TracedConnection::new(inner).with_endpoint(server.client());
+    subscriber.subscribe("orders").await.unwrap();
+    let mut conn = producer(&server, true).await;
+    publish(&capture, &mut conn, "orders", b"order 42").await;
+
+    let message = loop {
+        let push = received.recv().await.expect("a push");
+        if let Some(message) = messaging::Message::from_push(push, MessageParent::Producer) {
+            break message.with_endpoint(server.client());
+        }
+    };
+    assert_eq!(message.payload(), b"order 42");
+    message.process(async {}).await;
+
+    let spans = capture.spans();
+    let subscribe = only(&spans, &format!("SUBSCRIBE 127.0.0.1:{}", server.port()));
+    assert_eq!(
+        attributes(&subscribe)["db.operation.name"],
+        text("SUBSCRIBE")
+    );
+    let send = only(&spans, "PUBLISH orders");
+    let process = only(&spans, "process orders");
+    assert_eq!(process.span_kind, SpanKind::Consumer);
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(
+        process.span_context.trace_id(),
+        send.span_context.trace_id()
+    );
+
+    // The response timeout set through the wrapper is the wrapped connection's: a 2 s BLPOP
+    // gives up after 50 ms.
+    let mut slow = TracedConnection::new(client.get_multiplexed_async_connection().await.unwrap());
+    slow.set_response_timeout(std::time::Duration::from_millis(50));
+    let started = std::time::Instant::now();
+    let blocked: redis::RedisResult<Option<(String, String)>> = slow.blpop("empty", 2.0).await;
+    assert!(blocked.is_err(), "timed out: {blocked:?}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(1500));
+}
+
+/// Blocking pub/sub through `TracedConnection<redis::Connection>::as_pubsub`: the message keeps
+/// its payload and its `process` span continues the producer's trace, as with the async one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_pub_sub_continues_the_trace() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let (subscribed, ready) = std::sync::mpsc::channel();
+    let consumer = std::thread::spawn(move || {
+        let mut conn = TracedConnection::connect_blocking(&client).unwrap();
+        let mut pubsub = conn.as_pubsub();
+        pubsub.subscribe("news").unwrap();
+        pubsub
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        subscribed.send(()).unwrap();
+        let message = pubsub.get_message().unwrap();
+        let payload = message.payload().to_vec();
+        message.process_blocking(|| ());
+        payload
+    });
+    ready.recv().unwrap();
+    let mut conn = producer(&server, true).await;
+    publish(&capture, &mut conn, "news", b"hello").await;
+    let payload = tokio::task::spawn_blocking(move || consumer.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(payload, b"hello");
+
+    let spans = capture.spans();
+    let send = only(&spans, "PUBLISH news");
+    let process = only(&spans, "process news");
+    assert_eq!(process.span_kind, SpanKind::Consumer);
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(
+        attributes(&process)["messaging.destination.name"],
+        text("news")
+    );
+    let consumed = capture.metric_points("messaging.client.consumed.messages");
+    assert!(
+        consumed
+            .iter()
+            .any(|point| point.attributes["messaging.destination.name"] == text("news")),
+        "{consumed:?}"
+    );
+}

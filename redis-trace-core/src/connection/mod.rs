@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::SpanContext;
 
-use redis::{Cmd, RedisFuture, RedisResult, Value};
+use redis::{Cmd, RedisFuture, RedisResult, ToRedisArgs, Value};
 
 use self::cluster::ClusterNodes;
 #[cfg(feature = "client-side-caching")]
@@ -251,7 +251,78 @@ impl TracedConnection<redis::aio::ConnectionManager> {
     }
 }
 
+impl TracedConnection<redis::aio::MultiplexedConnection> {
+    /// `MultiplexedConnection::set_response_timeout`.
+    pub fn set_response_timeout(&mut self, timeout: Duration) {
+        self.inner.set_response_timeout(timeout);
+    }
+
+    /// `SUBSCRIBE` on a RESP3 connection, traced like any command: messages arrive on the
+    /// connection's push sender; [`crate::messaging::Message::from_push`] turns each into a
+    /// message with its CONSUMER span.
+    pub async fn subscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription("SUBSCRIBE", channel.to_redis_args())
+            .await
+    }
+
+    /// `PSUBSCRIBE` on a RESP3 connection (see [`TracedConnection::subscribe`]).
+    pub async fn psubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription("PSUBSCRIBE", pattern.to_redis_args())
+            .await
+    }
+
+    /// `UNSUBSCRIBE` on a RESP3 connection.
+    pub async fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription("UNSUBSCRIBE", channel.to_redis_args())
+            .await
+    }
+
+    /// `PUNSUBSCRIBE` on a RESP3 connection.
+    pub async fn punsubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription("PUNSUBSCRIBE", pattern.to_redis_args())
+            .await
+    }
+
+    /// One of the subscription commands, sent by redis-rs's own method (which waits for every
+    /// confirmation) under a command span.
+    async fn subscription(&mut self, name: &'static str, args: Vec<Vec<u8>>) -> RedisResult<()> {
+        let cmd = redis::cmd(name).arg(&args).clone();
+        let mut operation = Operation::start_command(
+            || Call::of(&cmd),
+            |call, config| describe::command(call, None, config),
+            |call, config| describe::command_statement(call, config),
+            self.endpoint.as_ref(),
+            self.peer.as_ref(),
+        );
+        let inner = &mut self.inner;
+        let sent = match name {
+            "SUBSCRIBE" => operation.instrument(inner.subscribe(args)).await,
+            "PSUBSCRIBE" => operation.instrument(inner.psubscribe(args)).await,
+            "UNSUBSCRIBE" => operation.instrument(inner.unsubscribe(args)).await,
+            _ => operation.instrument(inner.punsubscribe(args)).await,
+        };
+        operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
+        sent
+    }
+}
+
 impl TracedConnection<redis::Connection> {
+    /// Pub/sub on this blocking connection: messages come back with their CONSUMER spans, as
+    /// with the async [`crate::messaging::TracedPubSub`].
+    pub fn as_pubsub(&mut self) -> crate::messaging::TracedBlockingPubSub<'_> {
+        crate::messaging::TracedBlockingPubSub::new(self.inner.as_pubsub(), self.endpoint.clone())
+    }
+
+    /// `redis::Connection::set_read_timeout`.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
+        self.inner.set_read_timeout(timeout)
+    }
+
+    /// `redis::Connection::set_write_timeout`.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
+        self.inner.set_write_timeout(timeout)
+    }
+
     /// The blocking form of [`TracedConnection::connect`].
     pub fn connect_blocking(client: &redis::Client) -> RedisResult<Self> {
         let endpoint = client.to_endpoint();

@@ -39,7 +39,7 @@ mod send;
 use opentelemetry::trace::SpanContext;
 use opentelemetry::Context;
 
-pub use self::pubsub::{Message, MessageParent, TracedPubSub};
+pub use self::pubsub::{Message, MessageParent, TracedBlockingPubSub, TracedPubSub};
 
 /// `payload` in an envelope carrying the current trace context (unchanged when there is none):
 /// publish it with any client, a [`TracedPubSub`] consumer gets `payload` back.

@@ -36,6 +36,24 @@ impl Delivery {
         let span = self.start_span(started);
         let cx = span.clone().unwrap_or_else(Context::current);
         let output = opentelemetry::context::FutureExt::with_context(handle, cx).await;
+        self.end_process(span, started);
+        output
+    }
+
+    /// [`Delivery::process`] for a blocking handler.
+    pub(crate) fn process_blocking<R>(&self, handle: impl FnOnce() -> R) -> R {
+        let started = SystemTime::now();
+        let span = self.start_span(started);
+        let output = {
+            let _current = span.clone().map(Context::attach);
+            handle()
+        };
+        self.end_process(span, started);
+        output
+    }
+
+    /// Ends the `process` span and records `messaging.process.duration`.
+    fn end_process(&self, span: Option<Context>, started: SystemTime) {
         let ended = SystemTime::now();
         if let Some(cx) = span {
             cx.span().end_with_timestamp(ended);
@@ -47,7 +65,6 @@ impl Delivery {
         self.record("process", |instruments, attributes| {
             instruments.process.record(seconds, attributes);
         });
-        output
     }
 
     /// One in `messaging.client.consumed.messages`.

@@ -1,4 +1,5 @@
-//! The pub/sub consumer: redis-rs's async `PubSub`, each message handled under a CONSUMER span.
+//! The pub/sub consumer: redis-rs's async `PubSub` (and its blocking one), each message handled
+//! under a CONSUMER span.
 
 use std::future::Future;
 
@@ -168,5 +169,93 @@ impl Message {
     /// Records `messaging.process.duration`.
     pub async fn process<F: Future>(&self, handle: F) -> F::Output {
         self.delivery.process(handle).await
+    }
+
+    /// [`Message::process`] for a blocking handler (the messages of [`TracedBlockingPubSub`]).
+    pub fn process_blocking<R>(&self, handle: impl FnOnce() -> R) -> R {
+        self.delivery.process_blocking(handle)
+    }
+}
+
+/// redis-rs's blocking [`redis::PubSub`] (from `TracedConnection<redis::Connection>::as_pubsub`),
+/// whose messages come back as [`Message`]s: their original payload, the producer's trace
+/// context, a CONSUMER span around [`Message::process_blocking`], the same attributes and
+/// metrics as [`TracedPubSub`].
+///
+/// ```no_run
+/// # fn run() -> redis::RedisResult<()> {
+/// use redis_trace::TracedConnection;
+///
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let mut conn = TracedConnection::connect_blocking(&client)?;
+/// let mut pubsub = conn.as_pubsub();
+/// pubsub.subscribe("orders")?;
+/// let message = pubsub.get_message()?;
+/// message.process_blocking(|| println!("{:?}", message.payload()));
+/// # Ok(()) }
+/// ```
+pub struct TracedBlockingPubSub<'a> {
+    inner: redis::PubSub<'a>,
+    endpoint: Option<Endpoint>,
+    parent: MessageParent,
+}
+
+impl<'a> TracedBlockingPubSub<'a> {
+    /// Wraps `pubsub`; its spans carry `endpoint`.
+    pub fn new(pubsub: redis::PubSub<'a>, endpoint: Option<Endpoint>) -> Self {
+        Self {
+            inner: pubsub,
+            endpoint,
+            parent: MessageParent::default(),
+        }
+    }
+
+    /// Which context `process` spans continue (default: the producer's).
+    #[must_use]
+    pub fn with_parent(mut self, parent: MessageParent) -> Self {
+        self.parent = parent;
+        self
+    }
+
+    /// `SUBSCRIBE`.
+    pub fn subscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.inner.subscribe(channel)
+    }
+
+    /// `PSUBSCRIBE`: messages carry the pattern as `messaging.destination.template`.
+    pub fn psubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.inner.psubscribe(pattern)
+    }
+
+    /// `UNSUBSCRIBE`.
+    pub fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.inner.unsubscribe(channel)
+    }
+
+    /// `PUNSUBSCRIBE`.
+    pub fn punsubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.inner.punsubscribe(pattern)
+    }
+
+    /// The next message (blocking, up to the read timeout); it counts in
+    /// `messaging.client.consumed.messages`.
+    pub fn get_message(&mut self) -> RedisResult<Message> {
+        let message = Message::new(
+            self.inner.get_message()?,
+            self.endpoint.clone(),
+            self.parent,
+        );
+        message.delivery.count_consumed();
+        Ok(message)
+    }
+
+    /// How long `get_message` waits (`None`: forever).
+    pub fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> RedisResult<()> {
+        self.inner.set_read_timeout(timeout)
+    }
+
+    /// The wrapped `PubSub`.
+    pub fn get_mut(&mut self) -> &mut redis::PubSub<'a> {
+        &mut self.inner
     }
 }

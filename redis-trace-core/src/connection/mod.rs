@@ -290,7 +290,7 @@ impl TracedConnection<redis::aio::MultiplexedConnection> {
         let mut operation = Operation::start_command(
             || Call::of(&cmd),
             |call, config| describe::command(call, None, config),
-            |call, config| describe::command_statement(call, config),
+            describe::command_statement,
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -343,7 +343,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         let mut operation = Operation::start_command(
             || Call::of(cmd),
             |call, config| describe::command(call, None, config),
-            |call, config| describe::command_statement(call, config),
+            describe::command_statement,
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
@@ -474,7 +474,7 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
         let operation = Operation::start_command(
             || Call::of(cmd),
             |call, config| describe::command(call, self.slot_of([call.args()]), config),
-            |call, config| describe::command_statement(call, config),
+            describe::command_statement,
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );

@@ -1,6 +1,7 @@
-//! `TracedConnection` against its best hand-written equivalent (`bench::connection`): one `GET`
-//! and a pipeline of ten `GET`s on a connection that answers at once, so only the
-//! instrumentation is measured. `cargo bench --bench connection`:
+//! `TracedConnection` against its best hand-written equivalent (`bench::connection`,
+//! `bench::messaging`): one `GET`, a pipeline of ten `GET`s and a `PUBLISH` carrying the trace
+//! context on a connection that answers at once (only the instrumentation is measured), and a
+//! delivered pub/sub message handled under its CONSUMER span. `cargo bench --bench connection`:
 //! - instructions per call, counted by callgrind (every thread, the batch processor's export
 //!   included), each variant in its own process, a short and a long run subtracted;
 //! - nanoseconds per call, the minimum over interleaved rounds in one process (noise on a
@@ -12,8 +13,11 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use redis::Value;
+use redis_trace::messaging::{Message, MessageParent};
 use redis_trace::{Endpoint, TracedConnection};
 use redis_trace_harness::bench::connection::{self, Answering, HandTraced, Workload};
+use redis_trace_harness::bench::messaging::{HandConsumer, HandPublisher};
 use redis_trace_harness::bench::{callgrind_instructions, install, Installed, Variant};
 use redis_trace_harness::block_on;
 
@@ -65,15 +69,26 @@ impl Subject {
 enum Shape {
     Get,
     Pipeline,
+    Publish,
+    Process,
 }
 
-const SHAPES: [(Shape, &str); 2] = [(Shape::Get, "GET"), (Shape::Pipeline, "pipeline of 10 GET")];
+const SHAPES: [(Shape, &str); 4] = [
+    (Shape::Get, "GET"),
+    (Shape::Pipeline, "pipeline of 10"),
+    (Shape::Publish, "PUBLISH, context"),
+    (Shape::Process, "process message"),
+];
+
+/// A delivered message: the envelope a traced publisher writes, then the payload.
+const DELIVERED: &[u8] =
+    b"\x1eotel1\x1etraceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\x1eorder 42";
 
 /// The connection under test.
 enum Subjected {
     Raw(Answering),
     Traced(TracedConnection<Answering>),
-    Hand(HandTraced<Answering>),
+    Hand(HandTraced<Answering>, HandPublisher<Answering>, HandConsumer),
 }
 
 fn set_up(subject: Subject) -> (Installed, Subjected) {
@@ -82,7 +97,8 @@ fn set_up(subject: Subject) -> (Installed, Subjected) {
         Subject::Raw => Subjected::Raw(Answering),
         Subject::NoProvider | Subject::Traced | Subject::TracedSampled => Subjected::Traced(
             TracedConnection::new(Answering)
-                .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT).with_database(0)),
+                .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT).with_database(0))
+                .with_propagation(true),
         ),
         Subject::Hand | Subject::HandSampled => {
             let (Some(tracer), Some(meter)) =
@@ -91,7 +107,12 @@ fn set_up(subject: Subject) -> (Installed, Subjected) {
                 unreachable!("the hand-written variants install both providers")
             };
             connection::install(tracer, meter);
-            Subjected::Hand(HandTraced::new(Answering))
+            redis_trace_harness::bench::messaging::install(tracer, meter);
+            Subjected::Hand(
+                HandTraced::new(Answering),
+                HandPublisher::new(Answering),
+                HandConsumer::default(),
+            )
         }
     };
     (installed, connection)
@@ -100,25 +121,56 @@ fn set_up(subject: Subject) -> (Installed, Subjected) {
 /// One call of `shape` on `connection`.
 fn call(connection: &mut Subjected, workload: &Workload, shape: Shape) {
     fn on<C: redis::aio::ConnectionLike>(conn: &mut C, workload: &Workload, shape: Shape) {
-        match shape {
-            Shape::Get => {
-                black_box(block_on(conn.req_packed_command(&workload.get))).ok();
-            }
+        let reply = match shape {
+            Shape::Get => block_on(conn.req_packed_command(&workload.get)).map(|_| ()),
             Shape::Pipeline => {
-                black_box(block_on(conn.req_packed_commands(
-                    &workload.pipeline,
-                    0,
-                    10,
-                )))
-                .ok();
+                block_on(conn.req_packed_commands(&workload.pipeline, 0, 10)).map(|_| ())
             }
+            Shape::Publish => block_on(conn.req_packed_command(&workload.publish)).map(|_| ()),
+            Shape::Process => unreachable!("not a command"),
+        };
+        black_box(reply).ok();
+    }
+    match (connection, shape) {
+        // Each starts from the push redis-rs delivers; without tracing, a consumer reads it
+        // as a `Msg` (whose payload would still hold the envelope: the raw floor).
+        (Subjected::Raw(_), Shape::Process) => {
+            let msg = redis::Msg::from_push_info(delivered()).expect("a message");
+            black_box(handle(msg.get_payload_bytes()));
         }
+        (Subjected::Traced(_), Shape::Process) => {
+            let message = Message::from_push(delivered(), MessageParent::Producer)
+                .expect("a message")
+                .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT));
+            black_box(block_on(message.process(async { handle(message.payload()) })));
+        }
+        (Subjected::Hand(_, _, consumer), Shape::Process) => {
+            let msg = redis::Msg::from_push_info(delivered()).expect("a message");
+            black_box(consumer.process(msg.get_payload_bytes(), handle));
+        }
+        (Subjected::Raw(conn), shape) => on(conn, workload, shape),
+        (Subjected::Traced(conn), shape) => on(conn, workload, shape),
+        (Subjected::Hand(_, publisher, _), Shape::Publish) => {
+            on(publisher, workload, Shape::Publish);
+        }
+        (Subjected::Hand(conn, _, _), shape) => on(conn, workload, shape),
     }
-    match connection {
-        Subjected::Raw(conn) => on(conn, workload, shape),
-        Subjected::Traced(conn) => on(conn, workload, shape),
-        Subjected::Hand(conn) => on(conn, workload, shape),
+}
+
+/// The push of one delivered message on `orders`.
+fn delivered() -> redis::PushInfo {
+    redis::PushInfo {
+        kind: redis::PushKind::Message,
+        data: vec![
+            Value::BulkString(b"orders".to_vec()),
+            Value::BulkString(DELIVERED.to_vec()),
+        ],
     }
+}
+
+/// What a consumer does with a message: nothing worth measuring.
+fn handle(payload: &[u8]) -> usize {
+    payload.len()
 }
 
 const SHORT: u64 = 2_048;
@@ -163,10 +215,7 @@ fn main() {
     let enabled = |name: &str| std::env::var(name).map_or(true, |value| value != "0");
     if enabled("CONNECTION_INSTRUCTIONS") {
         println!("instructions per call, callgrind, every thread ({SHORT} vs {LONG} calls)");
-        println!(
-            "{:<32} {:>12} {:>20}",
-            "variant", "GET", "pipeline of 10 GET"
-        );
+        print_header();
         for &(index, subject) in &wanted {
             let per_call: Vec<f64> = (0..SHAPES.len())
                 .map(|shape| {
@@ -176,17 +225,12 @@ fn main() {
                     (count(LONG) - count(SHORT)) / (LONG - SHORT) as f64
                 })
                 .collect();
-            println!(
-                "{:<32} {:>12.0} {:>20.0}",
-                subject.label(),
-                per_call[0],
-                per_call[1]
-            );
+            print_row(subject.label(), &per_call);
         }
     }
     if enabled("CONNECTION_TIMED") {
         let workload = Workload::default();
-        let mut best = vec![[f64::MAX; 2]; wanted.len()];
+        let mut best = vec![[f64::MAX; SHAPES.len()]; wanted.len()];
         for _ in 0..ROUNDS {
             for (row, &(_, subject)) in wanted.iter().enumerate() {
                 let (installed, mut connection) = set_up(subject);
@@ -207,17 +251,25 @@ fn main() {
             }
         }
         println!("ns per call, minimum over {ROUNDS} interleaved rounds of {TIMED_CALLS} calls");
-        println!(
-            "{:<32} {:>12} {:>20}",
-            "variant", "GET", "pipeline of 10 GET"
-        );
+        print_header();
         for (row, &(_, subject)) in wanted.iter().enumerate() {
-            println!(
-                "{:<32} {:>12.0} {:>20.0}",
-                subject.label(),
-                best[row][0],
-                best[row][1]
-            );
+            print_row(subject.label(), &best[row]);
         }
     }
+}
+
+fn print_header() {
+    print!("{:<32}", "variant");
+    for (_, name) in SHAPES {
+        print!(" {name:>18}");
+    }
+    println!();
+}
+
+fn print_row(label: &str, figures: &[f64]) {
+    print!("{label:<32}");
+    for figure in figures {
+        print!(" {figure:>18.0}");
+    }
+    println!();
 }

@@ -174,6 +174,24 @@ impl<C> TracedConnection<C> {
         self.inner
     }
 
+    /// Whether a messaging command is rewritten even when nothing is recorded: with
+    /// propagation on, a send carries a valid current context (another instrumentation's) and
+    /// a stream read has its carrier fields removed.
+    fn rewrites(&self, role: MessagingRole) -> bool {
+        let propagate = self
+            .propagation
+            .unwrap_or_else(|| crate::globals::settings().config.propagate_messages());
+        propagate
+            && match role {
+                MessagingRole::Read => true,
+                MessagingRole::Publish | MessagingRole::Append => {
+                    use opentelemetry::trace::TraceContextExt as _;
+                    opentelemetry::Context::current().span().span_context().is_valid()
+                }
+                MessagingRole::Acknowledge => false,
+            }
+    }
+
     /// The hash slot shared by the keys of `commands`, on a cluster connection.
     fn slot_of<'a>(&self, commands: impl IntoIterator<Item = &'a [&'a [u8]]>) -> Option<u16> {
         self.cluster.as_ref().and_then(|_| common_slot(commands))
@@ -335,6 +353,9 @@ impl TracedConnection<redis::Connection> {
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         if let Some(role) = cmd_name(cmd).and_then(MessagingRole::of) {
+            if crate::globals::nothing_to_record() && !self.rewrites(role) {
+                return self.inner.req_packed_command(cmd);
+            }
             return Box::pin(self.message_command(role, cmd));
         }
         if let Some(nodes) = self.cluster.clone() {

@@ -44,6 +44,12 @@ pub(crate) fn wrap(fields: &[(String, String)], payload: &[u8]) -> Option<Vec<u8
 
 /// The original payload and the trace context its envelope carried, if any.
 pub(crate) fn unwrap(message: &[u8]) -> (&[u8], Option<SpanContext>) {
+    let (payload, carrier) = split(message);
+    (payload, carrier.and_then(context_of))
+}
+
+/// The original payload and its envelope's carrier, if it has one (not parsed).
+pub(crate) fn split(message: &[u8]) -> (&[u8], Option<&[u8]>) {
     let Some(rest) = message.strip_prefix(MARKER) else {
         return (message, None);
     };
@@ -51,11 +57,14 @@ pub(crate) fn unwrap(message: &[u8]) -> (&[u8], Option<SpanContext>) {
     let Some(end) = window.iter().position(|&b| b == SEPARATOR) else {
         return (message, None);
     };
-    let (carrier, payload) = (&rest[..end], &rest[end + 1..]);
-    let context = std::str::from_utf8(carrier).ok().and_then(|carrier| {
+    (&rest[end + 1..], Some(&rest[..end]))
+}
+
+/// The trace context an envelope's carrier holds, if it holds a valid one.
+pub(crate) fn context_of(carrier: &[u8]) -> Option<SpanContext> {
+    std::str::from_utf8(carrier).ok().and_then(|carrier| {
         carrier::extract(carrier.split('&').filter_map(|pair| pair.split_once('=')))
-    });
-    (payload, context)
+    })
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ pub async fn process_entry<F: std::future::Future>(
         template: None,
         id: Some(id.to_owned()),
         body_size: None,
-        producer,
+        producer: process::Producer::Known(producer),
         parent: MessageParent::Producer,
         endpoint: None,
     };

@@ -22,9 +22,28 @@ pub(crate) struct Delivery {
     /// A stream entry's id.
     pub(crate) id: Option<String>,
     pub(crate) body_size: Option<usize>,
-    pub(crate) producer: Option<SpanContext>,
+    pub(crate) producer: Producer,
     pub(crate) parent: MessageParent,
     pub(crate) endpoint: Option<Endpoint>,
+}
+
+/// The producer's span context: known (a stream entry's), or read from a pub/sub envelope's
+/// carrier when first asked (a message handled with nothing recorded never parses it).
+#[derive(Debug, Clone)]
+pub(crate) enum Producer {
+    Known(Option<SpanContext>),
+    Carried(Vec<u8>, std::sync::OnceLock<Option<SpanContext>>),
+}
+
+impl Producer {
+    pub(crate) fn get(&self) -> Option<&SpanContext> {
+        match self {
+            Self::Known(known) => known.as_ref(),
+            Self::Carried(carrier, read) => read
+                .get_or_init(|| super::envelope::context_of(carrier))
+                .as_ref(),
+        }
+    }
 }
 
 impl Delivery {
@@ -81,7 +100,8 @@ impl Delivery {
         let slot = globals::tracer();
         let tracer = slot.tracer()?;
         let settings = globals::settings();
-        let parent = match (&self.producer, self.parent) {
+        let producer = self.producer.get();
+        let parent = match (producer, self.parent) {
             (Some(producer), MessageParent::Producer) => {
                 Context::current().with_remote_span_context(producer.clone())
             }
@@ -104,8 +124,8 @@ impl Delivery {
                 template,
             ));
         }
-        let links = (self.producer.iter())
-            .map(|producer| Link::with_context(producer.clone()))
+        let links = (producer.iter())
+            .map(|producer| Link::with_context((*producer).clone()))
             .collect();
         let builder = tracer
             .span_builder(format!("process {}", self.destination(&settings.config)))
@@ -114,6 +134,13 @@ impl Delivery {
             .with_attributes(attributes)
             .with_links(links);
         let span = tracer.build_with_context(builder, &parent);
+        // As for commands: a first span that shows the no-op tracer stops the span work.
+        globals::observe_span(
+            &slot,
+            parent.span().span_context(),
+            opentelemetry::trace::Span::span_context(&span),
+            parent.is_telemetry_suppressed(),
+        );
         Some(parent.with_span(span))
     }
 

@@ -8,7 +8,7 @@ use opentelemetry::trace::SpanContext;
 use redis::{RedisResult, ToRedisArgs};
 
 use super::envelope;
-use super::process::Delivery;
+use super::process::{Delivery, Producer};
 use crate::endpoint::{Endpoint, ToEndpoint};
 
 /// Which context a message's `process` span continues.
@@ -108,7 +108,11 @@ pub struct Message {
 impl Message {
     fn new(msg: redis::Msg, endpoint: Option<Endpoint>, parent: MessageParent) -> Self {
         let bytes = msg.get_payload_bytes();
-        let (payload, producer) = envelope::unwrap(bytes);
+        let (payload, carrier) = envelope::split(bytes);
+        let producer = match carrier {
+            Some(carrier) => Producer::Carried(carrier.to_vec(), std::sync::OnceLock::new()),
+            None => Producer::Known(None),
+        };
         let payload_start = bytes.len() - payload.len();
         let template = msg.from_pattern().then(|| msg.get_pattern().ok()).flatten();
         let delivery = Delivery {
@@ -161,7 +165,7 @@ impl Message {
 
     /// The producer's span context, if the message carried a valid one.
     pub fn producer(&self) -> Option<&SpanContext> {
-        self.delivery.producer.as_ref()
+        self.delivery.producer.get()
     }
 
     /// Runs `handle` under a CONSUMER span `process {channel}`, the current context while it

@@ -1,6 +1,7 @@
 //! What the benchmarks share: the telemetry set-ups being compared, installed in one process.
 
 pub mod connection;
+pub mod messaging;
 pub mod hand;
 pub mod micro;
 

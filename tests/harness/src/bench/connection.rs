@@ -40,6 +40,7 @@ impl redis::aio::ConnectionLike for Answering {
 pub struct Workload {
     pub get: Cmd,
     pub pipeline: Pipeline,
+    pub publish: Cmd,
 }
 
 impl Default for Workload {
@@ -51,6 +52,7 @@ impl Default for Workload {
         Self {
             get: redis::cmd("GET").arg("user:42").clone(),
             pipeline,
+            publish: redis::cmd("PUBLISH").arg("orders").arg("order 42").clone(),
         }
     }
 }

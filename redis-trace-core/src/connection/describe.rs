@@ -19,6 +19,16 @@ use crate::text::truncate_on_char_boundary;
 
 /// One command.
 pub(super) fn command(call: &impl CommandArgs, slot: Option<u16>, config: &Config) -> CommandSpec {
+    command_as(call, slot, config, messaging::describe(call.args(), config))
+}
+
+/// One command whose messaging attributes are already described.
+pub(super) fn command_as(
+    call: &impl CommandArgs,
+    slot: Option<u16>,
+    config: &Config,
+    messaging: Option<messaging::MessagingSpec>,
+) -> CommandSpec {
     let (args, known) = (call.args(), call.command());
     // The table's name when the table knows it: one lookup, not two.
     let operation = known.map_or_else(|| command_name(args), |command| Cow::Borrowed(command.name));
@@ -40,7 +50,7 @@ pub(super) fn command(call: &impl CommandArgs, slot: Option<u16>, config: &Confi
         peer: None,
         late_peer: None,
         commands: Vec::new(),
-        messaging: messaging::describe(args, config),
+        messaging,
         cache_result: None,
     }
 }

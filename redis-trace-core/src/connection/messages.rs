@@ -15,7 +15,7 @@ use super::describe;
 use super::{TracedConnection, REMEMBERED_PRODUCERS};
 use crate::args::{cmd_args, command_name, common_slot};
 use crate::messaging::{
-    self, count, lag_of, message_id, receive_span, received, record_duration, record_lags,
+    self, lag_of, message_id, receive_span, received, MessageMetrics,
     sending_context, with_context, Received,
 };
 use crate::operation::Operation;
@@ -49,9 +49,11 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
             None => (None, self.peer.clone()),
         };
         let endpoint = self.endpoint.clone();
+        // Described once: for the span (when one is built) and for the messaging metrics.
+        let messaging = messaging::describe(&args, config);
         let mut operation = Operation::start_command(
             || (),
-            |(), config| describe::command(&args, slot, config),
+            |(), config| describe::command_as(&args, slot, config, messaging.clone()),
             |(), config| describe::command_statement(&args, config),
             endpoint.as_ref(),
             peer.as_ref(),
@@ -69,8 +71,8 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let ended_at = SystemTime::now();
         let endpoint = endpoint.or_else(|| settings.default_endpoint.clone());
         let name = command_name(&args);
-        let messaging = messaging::describe(&args, config);
-        if let Some(spec) = &messaging {
+        let metrics = (messaging.as_ref()).map(|spec| MessageMetrics::new(spec, &name, endpoint.as_ref()));
+        if let Some(metrics) = &metrics {
             let seconds = ended_at
                 .duration_since(started_at)
                 .unwrap_or_default()
@@ -85,9 +87,11 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
                         .to_string(),
                 ),
             };
-            record_duration(spec, &name, endpoint.as_ref(), seconds, error);
+            metrics.record_duration(seconds, error);
         }
-        if let (Some(spec), Ok(reply)) = (messaging, result.as_mut()) {
+        if let (Some(spec), Some(metrics), Ok(reply)) =
+            (messaging.as_ref(), metrics.as_ref(), result.as_mut())
+        {
             let failed = matches!(reply, Value::ServerError(_));
             match role {
                 MessagingRole::Publish | MessagingRole::Append if !failed => {
@@ -95,7 +99,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
                         operation
                             .set_attribute(KeyValue::new(crate::semconv::MESSAGING_MESSAGE_ID, id));
                     }
-                    count(&spec, &name, endpoint.as_ref(), 1);
+                    metrics.count(1);
                 }
                 MessagingRole::Read if !failed => {
                     let entries = received(reply, propagate);
@@ -107,11 +111,11 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
                     if !entries.is_empty() || config.trace_empty_polls() {
                         let times = (started_at, ended_at);
                         let at = (endpoint.as_ref(), peer.as_ref());
-                        receive_span(&spec, &name, at, &parent, times, &entries, max_lag);
+                        receive_span(spec, &name, at, &parent, times, &entries, max_lag);
                     }
-                    record_lags(&spec, &name, endpoint.as_ref(), &lags);
+                    metrics.record_lags(&lags);
                     let entries_read = u64::try_from(entries.len()).unwrap_or(u64::MAX);
-                    count(&spec, &name, endpoint.as_ref(), entries_read);
+                    metrics.count(entries_read);
                     self.remember(entries);
                 }
                 _ => {}

@@ -25,18 +25,28 @@ pub const MAX_CARRIER: usize = 1024;
 
 /// `payload` in an envelope carrying `fields`; `None` when there is nothing to carry.
 pub(crate) fn wrap(fields: &[(String, String)], payload: &[u8]) -> Option<Vec<u8>> {
-    let carrier = fields
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    if carrier.is_empty() || carrier.len() > MAX_CARRIER || carrier.as_bytes().contains(&SEPARATOR)
+    // `name=value&name=value`, written straight into the wrapped message.
+    let carrier_len = (fields.iter())
+        .map(|(name, value)| name.len() + 1 + value.len())
+        .sum::<usize>()
+        + fields.len().saturating_sub(1);
+    let forbidden = |text: &String| text.as_bytes().contains(&SEPARATOR);
+    if carrier_len == 0
+        || carrier_len > MAX_CARRIER
+        || fields.iter().any(|(name, value)| forbidden(name) || forbidden(value))
     {
         return None;
     }
-    let mut wrapped = Vec::with_capacity(MARKER.len() + carrier.len() + 1 + payload.len());
+    let mut wrapped = Vec::with_capacity(MARKER.len() + carrier_len + 1 + payload.len());
     wrapped.extend_from_slice(MARKER);
-    wrapped.extend_from_slice(carrier.as_bytes());
+    for (index, (name, value)) in fields.iter().enumerate() {
+        if index > 0 {
+            wrapped.push(b'&');
+        }
+        wrapped.extend_from_slice(name.as_bytes());
+        wrapped.push(b'=');
+        wrapped.extend_from_slice(value.as_bytes());
+    }
     wrapped.push(SEPARATOR);
     wrapped.extend_from_slice(payload);
     Some(wrapped)

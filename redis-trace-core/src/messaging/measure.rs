@@ -8,59 +8,72 @@ use crate::endpoint::Endpoint;
 use crate::metrics::MessagingInstruments;
 use crate::{globals, semconv};
 
-/// `messaging.client.operation.duration` of a send, receive or settle, with `error.type` when
-/// it failed.
-pub(crate) fn record_duration(
-    spec: &MessagingSpec,
-    operation: &str,
-    endpoint: Option<&Endpoint>,
-    seconds: f64,
-    error: Option<String>,
-) {
-    let mut attributes = metric_attributes(spec, operation, endpoint);
-    if let Some(error) = error {
-        attributes.push(KeyValue::new(semconv::ERROR_TYPE, error));
-    }
-    with_instruments(|instruments| instruments.operation.record(seconds, &attributes));
+/// The messaging metrics of one command, their attributes built once (and only when a meter
+/// records them).
+pub(crate) struct MessageMetrics<'a> {
+    spec: &'a MessagingSpec,
+    attributes: Option<Vec<KeyValue>>,
 }
 
-/// `redis.client.stream.lag` of each entry a stream read returned (`lags`, in seconds), with
-/// the stream, the group and the endpoint.
-pub(crate) fn record_lags(
-    spec: &MessagingSpec,
-    operation: &str,
-    endpoint: Option<&Endpoint>,
-    lags: &[f64],
-) {
-    if lags.is_empty() {
-        return;
+impl<'a> MessageMetrics<'a> {
+    pub(crate) fn new(spec: &'a MessagingSpec, operation: &str, endpoint: Option<&Endpoint>) -> Self {
+        let mut attributes = None;
+        globals::with_instruments(|_| {
+            attributes = Some(metric_attributes(spec, operation, endpoint));
+        });
+        Self { spec, attributes }
     }
-    let attributes = metric_attributes(spec, operation, endpoint);
-    with_instruments(|instruments| {
-        for lag in lags {
-            instruments.stream_lag.record(*lag, &attributes);
+
+    /// `messaging.client.operation.duration` of a send, receive or settle, with `error.type`
+    /// when it failed.
+    pub(crate) fn record_duration(&self, seconds: f64, error: Option<String>) {
+        let Some(attributes) = &self.attributes else {
+            return;
+        };
+        match error {
+            Some(error) => {
+                let mut attributes = attributes.clone();
+                attributes.push(KeyValue::new(semconv::ERROR_TYPE, error));
+                with_instruments(|instruments| instruments.operation.record(seconds, &attributes));
+            }
+            None => {
+                with_instruments(|instruments| instruments.operation.record(seconds, attributes));
+            }
         }
-    });
+    }
+
+    /// `redis.client.stream.lag` of each entry a stream read returned (`lags`, in seconds),
+    /// with the stream, the group and the endpoint.
+    pub(crate) fn record_lags(&self, lags: &[f64]) {
+        let Some(attributes) = self.attributes.as_ref().filter(|_| !lags.is_empty()) else {
+            return;
+        };
+        with_instruments(|instruments| {
+            for lag in lags {
+                instruments.stream_lag.record(*lag, attributes);
+            }
+        });
+    }
+
+    /// `messaging.client.sent.messages` (or `consumed`), with the destination and endpoint.
+    pub(crate) fn count(&self, n: u64) {
+        let Some(attributes) = self.attributes.as_ref().filter(|_| n > 0) else {
+            return;
+        };
+        let sends = self.spec.sends();
+        with_instruments(|instruments| {
+            let counter = if sends {
+                &instruments.sent
+            } else {
+                &instruments.consumed
+            };
+            counter.add(n, attributes);
+        });
+    }
 }
 
 fn with_instruments(record: impl FnOnce(&MessagingInstruments)) {
     globals::with_instruments(|instruments| record(instruments.messaging()));
-}
-
-/// `messaging.client.sent.messages` (or `consumed`), with the destination and endpoint.
-pub(crate) fn count(spec: &MessagingSpec, operation: &str, endpoint: Option<&Endpoint>, n: u64) {
-    if n == 0 {
-        return;
-    }
-    let attributes = metric_attributes(spec, operation, endpoint);
-    with_instruments(|instruments| {
-        let counter = if spec.sends() {
-            &instruments.sent
-        } else {
-            &instruments.consumed
-        };
-        counter.add(n, &attributes);
-    });
 }
 
 /// The messaging attributes of a metric: no body size (per message, not per destination).
@@ -69,7 +82,7 @@ fn metric_attributes(
     operation: &str,
     endpoint: Option<&Endpoint>,
 ) -> Vec<KeyValue> {
-    let mut attributes = Vec::new();
+    let mut attributes = Vec::with_capacity(8);
     spec.add_attributes(operation, &mut attributes);
     attributes.retain(|kv| kv.key.as_str() != semconv::MESSAGING_MESSAGE_BODY_SIZE);
     if let Some(endpoint) = endpoint {

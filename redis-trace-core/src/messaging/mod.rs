@@ -61,7 +61,7 @@ pub fn carrier_fields() -> Vec<(String, String)> {
 
 pub(crate) use self::command::{describe, MessagingSpec};
 pub(crate) use self::lag::lag_of;
-pub(crate) use self::measure::{count, record_duration, record_lags};
+pub(crate) use self::measure::MessageMetrics;
 pub(crate) use self::receive::{receive_span, received, Received};
 pub(crate) use self::send::{message_id, sending_context, with_context};
 

@@ -83,6 +83,7 @@ pub async fn process_entry<F: std::future::Future>(
         producer: process::Producer::Known(producer),
         parent: MessageParent::Producer,
         endpoint: None,
+        rendered: std::sync::OnceLock::new(),
     };
     delivery.process(handle).await
 }

@@ -25,6 +25,8 @@ pub(crate) struct Delivery {
     pub(crate) producer: Producer,
     pub(crate) parent: MessageParent,
     pub(crate) endpoint: Option<Endpoint>,
+    /// The destination as recorded, rendered once (the span and two metrics show it).
+    pub(crate) rendered: std::sync::OnceLock<opentelemetry::StringValue>,
 }
 
 /// The producer's span context: known (a stream entry's), or read from a pub/sub envelope's
@@ -128,7 +130,7 @@ impl Delivery {
             .map(|producer| Link::with_context((*producer).clone()))
             .collect();
         let builder = tracer
-            .span_builder(format!("process {}", self.destination(&settings.config)))
+            .span_builder(format!("process {}", self.destination(&settings.config).as_str()))
             .with_kind(SpanKind::Consumer)
             .with_start_time(started)
             .with_attributes(attributes)
@@ -145,11 +147,14 @@ impl Delivery {
     }
 
     /// The destination as the key policy renders it (a channel name can hold ids).
-    fn destination(&self, config: &Config) -> String {
-        config
-            .key_policy()
-            .render(&self.destination, config.max_key_length())
-            .unwrap_or_else(|| "?".to_owned())
+    fn destination(&self, config: &Config) -> opentelemetry::StringValue {
+        self.rendered
+            .get_or_init(|| {
+                let max_len = config.max_key_length();
+                crate::intern::render_key(config.key_policy(), &self.destination, max_len)
+                    .unwrap_or_else(|| "?".into())
+            })
+            .clone()
     }
 
     /// `messaging.system`, the destination and the endpoint: what spans and metrics share.

@@ -123,6 +123,7 @@ impl Message {
             producer,
             parent,
             endpoint,
+            rendered: std::sync::OnceLock::new(),
         };
         Self {
             msg,

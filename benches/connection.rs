@@ -88,7 +88,11 @@ const DELIVERED: &[u8] =
 enum Subjected {
     Raw(Answering),
     Traced(TracedConnection<Answering>),
-    Hand(HandTraced<Answering>, HandPublisher<Answering>, HandConsumer),
+    Hand(
+        HandTraced<Answering>,
+        HandPublisher<Answering>,
+        HandConsumer,
+    ),
 }
 
 fn set_up(subject: Subject) -> (Installed, Subjected) {
@@ -142,7 +146,9 @@ fn call(connection: &mut Subjected, workload: &Workload, shape: Shape) {
             let message = Message::from_push(delivered(), MessageParent::Producer)
                 .expect("a message")
                 .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT));
-            black_box(block_on(message.process(async { handle(message.payload()) })));
+            black_box(block_on(
+                message.process(async { handle(message.payload()) }),
+            ));
         }
         (Subjected::Hand(_, _, consumer), Shape::Process) => {
             let msg = redis::Msg::from_push_info(delivered()).expect("a message");

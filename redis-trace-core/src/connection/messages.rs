@@ -15,8 +15,8 @@ use super::describe;
 use super::{TracedConnection, REMEMBERED_PRODUCERS};
 use crate::args::{cmd_args, command_name, common_slot};
 use crate::messaging::{
-    self, lag_of, message_id, receive_span, received, MessageMetrics,
-    sending_context, with_context, Received,
+    self, lag_of, message_id, receive_span, received, sending_context, with_context,
+    MessageMetrics, Received,
 };
 use crate::operation::Operation;
 
@@ -71,7 +71,8 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let ended_at = SystemTime::now();
         let endpoint = endpoint.or_else(|| settings.default_endpoint.clone());
         let name = command_name(&args);
-        let metrics = (messaging.as_ref()).map(|spec| MessageMetrics::new(spec, &name, endpoint.as_ref()));
+        let metrics =
+            (messaging.as_ref()).map(|spec| MessageMetrics::new(spec, &name, endpoint.as_ref()));
         if let Some(metrics) = &metrics {
             let seconds = ended_at
                 .duration_since(started_at)

@@ -186,7 +186,10 @@ impl<C> TracedConnection<C> {
                 MessagingRole::Read => true,
                 MessagingRole::Publish | MessagingRole::Append => {
                     use opentelemetry::trace::TraceContextExt as _;
-                    opentelemetry::Context::current().span().span_context().is_valid()
+                    opentelemetry::Context::current()
+                        .span()
+                        .span_context()
+                        .is_valid()
                 }
                 MessagingRole::Acknowledge => false,
             }

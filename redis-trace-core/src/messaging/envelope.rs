@@ -33,7 +33,9 @@ pub(crate) fn wrap(fields: &[(String, String)], payload: &[u8]) -> Option<Vec<u8
     let forbidden = |text: &String| text.as_bytes().contains(&SEPARATOR);
     if carrier_len == 0
         || carrier_len > MAX_CARRIER
-        || fields.iter().any(|(name, value)| forbidden(name) || forbidden(value))
+        || fields
+            .iter()
+            .any(|(name, value)| forbidden(name) || forbidden(value))
     {
         return None;
     }

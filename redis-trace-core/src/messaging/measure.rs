@@ -16,7 +16,11 @@ pub(crate) struct MessageMetrics<'a> {
 }
 
 impl<'a> MessageMetrics<'a> {
-    pub(crate) fn new(spec: &'a MessagingSpec, operation: &str, endpoint: Option<&Endpoint>) -> Self {
+    pub(crate) fn new(
+        spec: &'a MessagingSpec,
+        operation: &str,
+        endpoint: Option<&Endpoint>,
+    ) -> Self {
         let mut attributes = None;
         globals::with_instruments(|_| {
             attributes = Some(metric_attributes(spec, operation, endpoint));

@@ -130,7 +130,10 @@ impl Delivery {
             .map(|producer| Link::with_context((*producer).clone()))
             .collect();
         let builder = tracer
-            .span_builder(format!("process {}", self.destination(&settings.config).as_str()))
+            .span_builder(format!(
+                "process {}",
+                self.destination(&settings.config).as_str()
+            ))
             .with_kind(SpanKind::Consumer)
             .with_start_time(started)
             .with_attributes(attributes)

@@ -1,8 +1,8 @@
 //! What the benchmarks share: the telemetry set-ups being compared, installed in one process.
 
 pub mod connection;
-pub mod messaging;
 pub mod hand;
+pub mod messaging;
 pub mod micro;
 
 use std::cell::RefCell;

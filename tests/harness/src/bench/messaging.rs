@@ -71,7 +71,9 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
         operation_duration: histogram("messaging.client.operation.duration"),
         sent: meter.u64_counter("messaging.client.sent.messages").build(),
         process: histogram("messaging.process.duration"),
-        consumed: meter.u64_counter("messaging.client.consumed.messages").build(),
+        consumed: meter
+            .u64_counter("messaging.client.consumed.messages")
+            .build(),
         command: [
             KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
             KeyValue::new(Key::from_static_str("db.operation.name"), "PUBLISH"),
@@ -174,7 +176,10 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for HandPu
             let result = opentelemetry::context::FutureExt::with_context(reply, cx.clone()).await;
             let ended = SystemTime::now();
             cx.span().end_with_timestamp(ended);
-            let seconds = ended.duration_since(started).unwrap_or_default().as_secs_f64();
+            let seconds = ended
+                .duration_since(started)
+                .unwrap_or_default()
+                .as_secs_f64();
             prepared.db_duration.record(seconds, &prepared.command);
             prepared.operation_duration.record(seconds, &prepared.send);
             if result.is_ok() {
@@ -268,7 +273,12 @@ fn process<R>(prepared: &Prepared, message: &[u8], handle: impl FnOnce(&[u8]) ->
     };
     let ended = SystemTime::now();
     cx.span().end_with_timestamp(ended);
-    let seconds = ended.duration_since(started).unwrap_or_default().as_secs_f64();
-    prepared.process.record(seconds, &prepared.process_attributes);
+    let seconds = ended
+        .duration_since(started)
+        .unwrap_or_default()
+        .as_secs_f64();
+    prepared
+        .process
+        .record(seconds, &prepared.process_attributes);
     output
 }

@@ -19,6 +19,8 @@ use crate::endpoint::Endpoint;
 use crate::metrics::{CacheCounts, WatchedCache};
 use crate::semconv;
 
+use super::TracedConnection;
+
 /// The redis-rs connections that keep a client-side cache and say how it fares.
 ///
 /// Implemented for `MultiplexedConnection`, `ConnectionManager` (feature `connection-manager`)
@@ -45,6 +47,46 @@ impl CacheStatisticsSource for redis::aio::ConnectionManager {
 impl CacheStatisticsSource for redis::cluster_async::ClusterConnection {
     fn cache_statistics(&self) -> Option<CacheStatistics> {
         self.get_cache_statistics()
+    }
+}
+
+impl<C: CacheStatisticsSource> TracedConnection<C> {
+    /// Makes redis-rs's client-side cache visible (feature `client-side-caching`; the
+    /// connection opened with a `redis::caching::CacheConfig` over RESP3). Call it after
+    /// [`TracedConnection::with_endpoint`]: the counters carry the endpoint.
+    ///
+    /// - A read answered from the process's memory carries `redis.client.csc.result` = `hit`
+    ///   on its span and on `db.client.operation.duration`: it still is a `GET` (same name,
+    ///   same `db.*` and `server.*`, the configured target), and its duration is that of the
+    ///   local lookup, so a dashboard can split hits from the reads that reached Redis (`miss`).
+    ///   `cache.hit` keeps saying whether the key had a value.
+    /// - The marking is exact or absent: redis-rs counts hits and misses per connection, not per
+    ///   command, so a read is marked when no other read on this connection (or its clones)
+    ///   overlapped it, and left unmarked otherwise. Wrap the connection once and clone the
+    ///   wrapper: wrappers around separate clones of one connection cannot see each other.
+    /// - `redis.client.csc.requests` (by `redis.client.csc.result`) and
+    ///   `redis.client.csc.evictions` (entries dropped on the server's invalidation or to make
+    ///   room) read redis-rs's statistics when metrics are collected: exact, whatever overlaps.
+    ///
+    /// ```no_run
+    /// # async fn run() -> redis::RedisResult<()> {
+    /// use redis::caching::CacheConfig;
+    /// use redis::AsyncConnectionConfig;
+    /// use redis_trace::TracedConnection;
+    ///
+    /// let client = redis::Client::open("redis://127.0.0.1/?protocol=resp3")?;
+    /// let config = AsyncConnectionConfig::new().set_cache_config(CacheConfig::new());
+    /// let conn = client.get_multiplexed_async_connection_with_config(&config).await?;
+    /// let conn = TracedConnection::new(conn)
+    ///     .with_endpoint(&client)
+    ///     .with_client_side_caching();
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_client_side_caching(mut self) -> Self {
+        let cache = LocalCache::watch(self.inner.clone(), self.endpoint.as_ref());
+        self.local_cache = Some(Arc::new(cache));
+        self
     }
 }
 

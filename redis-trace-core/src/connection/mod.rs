@@ -8,6 +8,7 @@
 mod cluster;
 pub(crate) mod connect;
 mod describe;
+mod forward;
 #[cfg(feature = "client-side-caching")]
 mod local_cache;
 mod messages;
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::SpanContext;
 
-use redis::{Cmd, RedisFuture, RedisResult, ToRedisArgs, Value};
+use redis::{Cmd, RedisFuture, RedisResult, Value};
 
 use self::cluster::ClusterNodes;
 #[cfg(feature = "client-side-caching")]
@@ -201,47 +202,6 @@ impl<C> TracedConnection<C> {
     }
 }
 
-#[cfg(feature = "client-side-caching")]
-impl<C: CacheStatisticsSource> TracedConnection<C> {
-    /// Makes redis-rs's client-side cache visible (feature `client-side-caching`; the
-    /// connection opened with a `redis::caching::CacheConfig` over RESP3). Call it after
-    /// [`TracedConnection::with_endpoint`]: the counters carry the endpoint.
-    ///
-    /// - A read answered from the process's memory carries `redis.client.csc.result` = `hit`
-    ///   on its span and on `db.client.operation.duration`: it still is a `GET` (same name,
-    ///   same `db.*` and `server.*`, the configured target), and its duration is that of the
-    ///   local lookup, so a dashboard can split hits from the reads that reached Redis (`miss`).
-    ///   `cache.hit` keeps saying whether the key had a value.
-    /// - The marking is exact or absent: redis-rs counts hits and misses per connection, not per
-    ///   command, so a read is marked when no other read on this connection (or its clones)
-    ///   overlapped it, and left unmarked otherwise. Wrap the connection once and clone the
-    ///   wrapper: wrappers around separate clones of one connection cannot see each other.
-    /// - `redis.client.csc.requests` (by `redis.client.csc.result`) and
-    ///   `redis.client.csc.evictions` (entries dropped on the server's invalidation or to make
-    ///   room) read redis-rs's statistics when metrics are collected: exact, whatever overlaps.
-    ///
-    /// ```no_run
-    /// # async fn run() -> redis::RedisResult<()> {
-    /// use redis::caching::CacheConfig;
-    /// use redis::AsyncConnectionConfig;
-    /// use redis_trace::TracedConnection;
-    ///
-    /// let client = redis::Client::open("redis://127.0.0.1/?protocol=resp3")?;
-    /// let config = AsyncConnectionConfig::new().set_cache_config(CacheConfig::new());
-    /// let conn = client.get_multiplexed_async_connection_with_config(&config).await?;
-    /// let conn = TracedConnection::new(conn)
-    ///     .with_endpoint(&client)
-    ///     .with_client_side_caching();
-    /// # Ok(()) }
-    /// ```
-    #[must_use]
-    pub fn with_client_side_caching(mut self) -> Self {
-        let cache = LocalCache::watch(self.inner.clone(), self.endpoint.as_ref());
-        self.local_cache = Some(Arc::new(cache));
-        self
-    }
-}
-
 impl TracedConnection<redis::aio::MultiplexedConnection> {
     /// Opens a multiplexed connection to `client`'s server under a CLIENT span named
     /// `connect {address}:{port}`, covering connect and handshake (`HELLO`, `AUTH`, `SELECT`);
@@ -272,78 +232,7 @@ impl TracedConnection<redis::aio::ConnectionManager> {
     }
 }
 
-impl TracedConnection<redis::aio::MultiplexedConnection> {
-    /// `MultiplexedConnection::set_response_timeout`.
-    pub fn set_response_timeout(&mut self, timeout: Duration) {
-        self.inner.set_response_timeout(timeout);
-    }
-
-    /// `SUBSCRIBE` on a RESP3 connection, traced like any command: messages arrive on the
-    /// connection's push sender; [`crate::messaging::Message::from_push`] turns each into a
-    /// message with its CONSUMER span.
-    pub async fn subscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
-        self.subscription("SUBSCRIBE", channel.to_redis_args())
-            .await
-    }
-
-    /// `PSUBSCRIBE` on a RESP3 connection (see [`TracedConnection::subscribe`]).
-    pub async fn psubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
-        self.subscription("PSUBSCRIBE", pattern.to_redis_args())
-            .await
-    }
-
-    /// `UNSUBSCRIBE` on a RESP3 connection.
-    pub async fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
-        self.subscription("UNSUBSCRIBE", channel.to_redis_args())
-            .await
-    }
-
-    /// `PUNSUBSCRIBE` on a RESP3 connection.
-    pub async fn punsubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
-        self.subscription("PUNSUBSCRIBE", pattern.to_redis_args())
-            .await
-    }
-
-    /// One of the subscription commands, sent by redis-rs's own method (which waits for every
-    /// confirmation) under a command span.
-    async fn subscription(&mut self, name: &'static str, args: Vec<Vec<u8>>) -> RedisResult<()> {
-        let cmd = redis::cmd(name).arg(&args).clone();
-        let mut operation = Operation::start_command(
-            || Call::of(&cmd),
-            |call, config| describe::command(call, None, config),
-            describe::command_statement,
-            self.endpoint.as_ref(),
-            self.peer.as_ref(),
-        );
-        let inner = &mut self.inner;
-        let sent = match name {
-            "SUBSCRIBE" => operation.instrument(inner.subscribe(args)).await,
-            "PSUBSCRIBE" => operation.instrument(inner.psubscribe(args)).await,
-            "UNSUBSCRIBE" => operation.instrument(inner.unsubscribe(args)).await,
-            _ => operation.instrument(inner.punsubscribe(args)).await,
-        };
-        operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
-        sent
-    }
-}
-
 impl TracedConnection<redis::Connection> {
-    /// Pub/sub on this blocking connection: messages come back with their CONSUMER spans, as
-    /// with the async [`crate::messaging::TracedPubSub`].
-    pub fn as_pubsub(&mut self) -> crate::messaging::TracedBlockingPubSub<'_> {
-        crate::messaging::TracedBlockingPubSub::new(self.inner.as_pubsub(), self.endpoint.clone())
-    }
-
-    /// `redis::Connection::set_read_timeout`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// `redis::Connection::set_write_timeout`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
-        self.inner.set_write_timeout(timeout)
-    }
-
     /// The blocking form of [`TracedConnection::connect`].
     pub fn connect_blocking(client: &redis::Client) -> RedisResult<Self> {
         let endpoint = client.to_endpoint();

@@ -1,0 +1,105 @@
+//! The wrapped connection types' own methods, reached without leaving the wrapper: their
+//! settings forwarded as they are, their subscriptions traced like commands, blocking pub/sub
+//! with its CONSUMER spans. There is no `Deref` to the inner connection on purpose: a method
+//! found through it would send commands untraced without a word.
+
+use std::time::Duration;
+
+use redis::{RedisResult, ToRedisArgs, Value};
+
+use super::{describe, TracedConnection};
+use crate::args::Call;
+use crate::operation::Operation;
+
+/// The RESP3 subscription commands of a multiplexed connection.
+#[derive(Clone, Copy)]
+enum Subscription {
+    Subscribe,
+    PSubscribe,
+    Unsubscribe,
+    PUnsubscribe,
+}
+
+impl Subscription {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Subscribe => "SUBSCRIBE",
+            Self::PSubscribe => "PSUBSCRIBE",
+            Self::Unsubscribe => "UNSUBSCRIBE",
+            Self::PUnsubscribe => "PUNSUBSCRIBE",
+        }
+    }
+}
+
+impl TracedConnection<redis::aio::MultiplexedConnection> {
+    /// `MultiplexedConnection::set_response_timeout`.
+    pub fn set_response_timeout(&mut self, timeout: Duration) {
+        self.inner.set_response_timeout(timeout);
+    }
+
+    /// `SUBSCRIBE` on a RESP3 connection, traced like any command: messages arrive on the
+    /// connection's push sender; [`crate::messaging::Message::from_push`] turns each into a
+    /// message with its CONSUMER span.
+    pub async fn subscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription(Subscription::Subscribe, channel.to_redis_args())
+            .await
+    }
+
+    /// `PSUBSCRIBE` on a RESP3 connection (see [`TracedConnection::subscribe`]).
+    pub async fn psubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription(Subscription::PSubscribe, pattern.to_redis_args())
+            .await
+    }
+
+    /// `UNSUBSCRIBE` on a RESP3 connection.
+    pub async fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription(Subscription::Unsubscribe, channel.to_redis_args())
+            .await
+    }
+
+    /// `PUNSUBSCRIBE` on a RESP3 connection.
+    pub async fn punsubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.subscription(Subscription::PUnsubscribe, pattern.to_redis_args())
+            .await
+    }
+
+    /// One of the subscription commands, sent by redis-rs's own method (which waits for every
+    /// confirmation) under a command span.
+    async fn subscription(&mut self, kind: Subscription, args: Vec<Vec<u8>>) -> RedisResult<()> {
+        let cmd = redis::cmd(kind.name()).arg(&args).clone();
+        let mut operation = Operation::start_command(
+            || Call::of(&cmd),
+            |call, config| describe::command(call, None, config),
+            describe::command_statement,
+            self.endpoint.as_ref(),
+            self.peer.as_ref(),
+        );
+        let inner = &mut self.inner;
+        let sent = match kind {
+            Subscription::Subscribe => operation.instrument(inner.subscribe(args)).await,
+            Subscription::PSubscribe => operation.instrument(inner.psubscribe(args)).await,
+            Subscription::Unsubscribe => operation.instrument(inner.unsubscribe(args)).await,
+            Subscription::PUnsubscribe => operation.instrument(inner.punsubscribe(args)).await,
+        };
+        operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
+        sent
+    }
+}
+
+impl TracedConnection<redis::Connection> {
+    /// Pub/sub on this blocking connection: messages come back with their CONSUMER spans, as
+    /// with the async [`crate::messaging::TracedPubSub`].
+    pub fn as_pubsub(&mut self) -> crate::messaging::TracedBlockingPubSub<'_> {
+        crate::messaging::TracedBlockingPubSub::new(self.inner.as_pubsub(), self.endpoint.clone())
+    }
+
+    /// `redis::Connection::set_read_timeout`.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
+        self.inner.set_read_timeout(timeout)
+    }
+
+    /// `redis::Connection::set_write_timeout`.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
+        self.inner.set_write_timeout(timeout)
+    }
+}

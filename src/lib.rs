@@ -31,7 +31,7 @@ pub mod pool {
 pub use redis_trace_core::{
     clear_default_endpoint, default_endpoint, reload_global_meter, reload_global_tracer, semconv,
     set_default_endpoint, use_meter_provider, use_tracer_provider, Config, ConfigBuilder, Endpoint,
-    FieldValue, KeyPolicy, KeyRenderer, SemconvMode, ToEndpoint, TracedConnection,
+    FieldValue, KeyPolicy, KeyRenderer, Resp3Subscriber, SemconvMode, ToEndpoint, TracedConnection,
 };
 pub use redis_trace_macros::redis_traced;
 

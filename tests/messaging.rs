@@ -602,3 +602,45 @@ async fn blocking_pub_sub_continues_the_trace() {
         "{consumed:?}"
     );
 }
+
+/// A `ConnectionManager` subscribes through the wrapper too (it resubscribes after a
+/// reconnect): the pushed message continues the producer's trace.
+#[tokio::test]
+async fn a_connection_manager_subscription_through_the_wrapper_continues_the_trace() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = redis::Client::open(format!("{}?protocol=resp3", server.url(0))).unwrap();
+    let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let config = redis::aio::ConnectionManagerConfig::new().set_push_sender(pushes);
+    let manager = redis::aio::ConnectionManager::new_with_config(client, config)
+        .await
+        .unwrap();
+    let mut subscriber = TracedConnection::new(manager).with_endpoint(server.client());
+    subscriber.psubscribe("orders.*").await.unwrap();
+    let mut conn = producer(&server, true).await;
+    publish(&capture, &mut conn, "orders.eu", b"order 7").await;
+
+    let message = loop {
+        let push = received.recv().await.expect("a push");
+        if let Some(message) = messaging::Message::from_push(push, MessageParent::Producer) {
+            break message;
+        }
+    };
+    assert_eq!(message.payload(), b"order 7");
+    assert_eq!(message.pattern(), Some("orders.*"));
+    message.process(async {}).await;
+
+    let spans = capture.spans();
+    let subscribe = only(&spans, &format!("PSUBSCRIBE 127.0.0.1:{}", server.port()));
+    assert_eq!(
+        attributes(&subscribe)["db.operation.name"],
+        text("PSUBSCRIBE")
+    );
+    let send = only(&spans, "PUBLISH orders.eu");
+    let process = only(&spans, "process orders.eu");
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(
+        attributes(&process)["messaging.destination.template"],
+        text("orders.*")
+    );
+}

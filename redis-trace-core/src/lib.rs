@@ -52,9 +52,9 @@ mod tracer;
 pub use config::{Config, ConfigBuilder, SemconvMode};
 #[cfg(feature = "client-side-caching")]
 pub use connection::CacheStatisticsSource;
-pub use connection::TracedConnection;
 #[cfg(feature = "sentinel")]
 pub use connection::TracedSentinelClient;
+pub use connection::{Resp3Subscriber, TracedConnection};
 pub use endpoint::{Endpoint, ToEndpoint};
 pub use fields::FieldValue;
 pub use globals::{

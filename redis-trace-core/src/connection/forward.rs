@@ -5,15 +5,26 @@
 
 use std::time::Duration;
 
-use redis::{RedisResult, ToRedisArgs, Value};
+use redis::{RedisFuture, RedisResult, ToRedisArgs, Value};
 
 use super::{describe, TracedConnection};
 use crate::args::Call;
 use crate::operation::Operation;
 
-/// The RESP3 subscription commands of a multiplexed connection.
-#[derive(Clone, Copy)]
-enum Subscription {
+/// The redis-rs connections that send RESP3 subscriptions themselves (waiting for every
+/// confirmation): `MultiplexedConnection`, and `ConnectionManager` (feature
+/// `connection-manager`), which also subscribes again after a reconnect. Not for users to
+/// implement.
+pub trait Resp3Subscriber: Send {
+    /// Sends `kind` for `args` through the connection's own method.
+    #[doc(hidden)]
+    fn send_subscription(&mut self, kind: Subscription, args: Vec<Vec<u8>>) -> RedisFuture<'_, ()>;
+}
+
+/// The RESP3 subscription commands.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum Subscription {
     Subscribe,
     PSubscribe,
     Unsubscribe,
@@ -31,12 +42,38 @@ impl Subscription {
     }
 }
 
+/// Both connection types name their methods alike, without a trait of redis-rs's own.
+macro_rules! resp3_subscriber {
+    ($connection:ty) => {
+        impl Resp3Subscriber for $connection {
+            fn send_subscription(
+                &mut self,
+                kind: Subscription,
+                args: Vec<Vec<u8>>,
+            ) -> RedisFuture<'_, ()> {
+                match kind {
+                    Subscription::Subscribe => Box::pin(self.subscribe(args)),
+                    Subscription::PSubscribe => Box::pin(self.psubscribe(args)),
+                    Subscription::Unsubscribe => Box::pin(self.unsubscribe(args)),
+                    Subscription::PUnsubscribe => Box::pin(self.punsubscribe(args)),
+                }
+            }
+        }
+    };
+}
+
+resp3_subscriber!(redis::aio::MultiplexedConnection);
+#[cfg(feature = "connection-manager")]
+resp3_subscriber!(redis::aio::ConnectionManager);
+
 impl TracedConnection<redis::aio::MultiplexedConnection> {
     /// `MultiplexedConnection::set_response_timeout`.
     pub fn set_response_timeout(&mut self, timeout: Duration) {
         self.inner.set_response_timeout(timeout);
     }
+}
 
+impl<C: Resp3Subscriber> TracedConnection<C> {
     /// `SUBSCRIBE` on a RESP3 connection, traced like any command: messages arrive on the
     /// connection's push sender; [`crate::messaging::Message::from_push`] turns each into a
     /// message with its CONSUMER span.
@@ -74,13 +111,9 @@ impl TracedConnection<redis::aio::MultiplexedConnection> {
             self.endpoint.as_ref(),
             self.peer.as_ref(),
         );
-        let inner = &mut self.inner;
-        let sent = match kind {
-            Subscription::Subscribe => operation.instrument(inner.subscribe(args)).await,
-            Subscription::PSubscribe => operation.instrument(inner.psubscribe(args)).await,
-            Subscription::Unsubscribe => operation.instrument(inner.unsubscribe(args)).await,
-            Subscription::PUnsubscribe => operation.instrument(inner.punsubscribe(args)).await,
-        };
+        let sent = operation
+            .instrument(self.inner.send_subscription(kind, args))
+            .await;
         operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
         sent
     }

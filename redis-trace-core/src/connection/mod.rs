@@ -26,6 +26,7 @@ use opentelemetry::trace::SpanContext;
 use redis::{Cmd, RedisFuture, RedisResult, Value};
 
 use self::cluster::ClusterNodes;
+pub use self::forward::Resp3Subscriber;
 #[cfg(feature = "client-side-caching")]
 pub use self::local_cache::CacheStatisticsSource;
 #[cfg(feature = "client-side-caching")]

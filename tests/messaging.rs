@@ -644,3 +644,53 @@ async fn a_connection_manager_subscription_through_the_wrapper_continues_the_tra
         text("orders.*")
     );
 }
+
+/// RESP3 pub/sub on a blocking connection through the wrapper: `subscribe_resp3` is a command
+/// span, the pushed message continues the producer's trace under `process_blocking`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_resp3_subscription_continues_the_trace() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = redis::Client::open(format!("{}?protocol=resp3", server.url(0))).unwrap();
+    let (subscribed, ready) = std::sync::mpsc::channel();
+    let port = server.port();
+    let consumer = std::thread::spawn(move || {
+        let mut conn = TracedConnection::connect_blocking(&client).unwrap();
+        let (pushes, received) = std::sync::mpsc::channel();
+        conn.set_push_sender(pushes);
+        conn.subscribe_resp3("alerts").unwrap();
+        subscribed.send(()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            // Pushes are read as the connection reads: ask it something until one arrives.
+            let _: redis::RedisResult<String> = redis::cmd("PING").query(&mut conn);
+            if let Ok(push) = received.recv_timeout(std::time::Duration::from_millis(50)) {
+                if let Some(message) = messaging::Message::from_push(push, MessageParent::Producer)
+                {
+                    let message =
+                        message.with_endpoint(redis_trace::Endpoint::tcp("127.0.0.1", port));
+                    message.process_blocking(|| ());
+                    return message.payload().to_vec();
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "no message pushed");
+        }
+    });
+    ready.recv().unwrap();
+    let mut conn = producer(&server, true).await;
+    publish(&capture, &mut conn, "alerts", b"disk full").await;
+    let payload = tokio::task::spawn_blocking(move || consumer.join().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(payload, b"disk full");
+
+    let spans = capture.spans();
+    let subscribe = only(&spans, &format!("SUBSCRIBE 127.0.0.1:{}", server.port()));
+    assert_eq!(
+        attributes(&subscribe)["db.operation.name"],
+        text("SUBSCRIBE")
+    );
+    let send = only(&spans, "PUBLISH alerts");
+    let process = only(&spans, "process alerts");
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+}

@@ -126,6 +126,53 @@ impl TracedConnection<redis::Connection> {
         crate::messaging::TracedBlockingPubSub::new(self.inner.as_pubsub(), self.endpoint.clone())
     }
 
+    /// `redis::Connection::set_push_sender`: where RESP3 pushes (pub/sub messages) go; turn
+    /// each into a traced message with [`crate::messaging::Message::from_push`].
+    pub fn set_push_sender(&mut self, sender: std::sync::mpsc::Sender<redis::PushInfo>) {
+        self.inner.set_push_sender(sender);
+    }
+
+    /// `SUBSCRIBE` on a RESP3 blocking connection with a push sender, traced like a command.
+    pub fn subscribe_resp3(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.blocking_subscription(Subscription::Subscribe, channel.to_redis_args())
+    }
+
+    /// `PSUBSCRIBE` on a RESP3 blocking connection (see [`TracedConnection::subscribe_resp3`]).
+    pub fn psubscribe_resp3(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.blocking_subscription(Subscription::PSubscribe, pattern.to_redis_args())
+    }
+
+    /// `UNSUBSCRIBE` on a RESP3 blocking connection.
+    pub fn unsubscribe_resp3(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        self.blocking_subscription(Subscription::Unsubscribe, channel.to_redis_args())
+    }
+
+    /// `PUNSUBSCRIBE` on a RESP3 blocking connection.
+    pub fn punsubscribe_resp3(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        self.blocking_subscription(Subscription::PUnsubscribe, pattern.to_redis_args())
+    }
+
+    /// One subscription command, sent by redis-rs's own method under a command span.
+    fn blocking_subscription(&mut self, kind: Subscription, args: Vec<Vec<u8>>) -> RedisResult<()> {
+        let cmd = redis::cmd(kind.name()).arg(&args).clone();
+        let operation = Operation::start_command(
+            || Call::of(&cmd),
+            |call, config| describe::command(call, None, config),
+            describe::command_statement,
+            self.endpoint.as_ref(),
+            self.peer.as_ref(),
+        );
+        let inner = &mut self.inner;
+        let sent = match kind {
+            Subscription::Subscribe => inner.subscribe_resp3(args),
+            Subscription::PSubscribe => inner.psubscribe_resp3(args),
+            Subscription::Unsubscribe => inner.unsubscribe_resp3(args),
+            Subscription::PUnsubscribe => inner.punsubscribe_resp3(args),
+        };
+        operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
+        sent
+    }
+
     /// `redis::Connection::set_read_timeout`.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> RedisResult<()> {
         self.inner.set_read_timeout(timeout)

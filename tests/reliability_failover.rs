@@ -115,7 +115,7 @@ impl NodeTally {
 }
 
 /// What the callers saw.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Calls {
     ok: AtomicU64,
     failed: AtomicU64,
@@ -125,6 +125,25 @@ struct Calls {
 }
 
 impl Calls {
+    fn new() -> Self {
+        Self {
+            ok: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            timed_out: AtomicU64::new(0),
+            first_success_after_kill: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// `{ok} ok, {failed} failed, {timed out} cut by the 2 s timeout`.
+    fn outcomes(&self) -> String {
+        format!(
+            "{} ok, {} failed, {} cut by the 2 s timeout",
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            self.timed_out.load(Ordering::Relaxed),
+        )
+    }
+
     fn total(&self) -> u64 {
         self.ok.load(Ordering::Relaxed)
             + self.failed.load(Ordering::Relaxed)
@@ -138,6 +157,14 @@ impl Calls {
             Err(_) => &self.timed_out,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Tells the workers to stop and waits for them.
+async fn stop_all(stop: &AtomicBool, workers: Vec<tokio::task::JoinHandle<()>>) {
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
     }
 }
 
@@ -185,7 +212,7 @@ async fn cluster_master_killed_under_load() {
             .collect()
     };
     let keys = Arc::new(keys);
-    let calls = Arc::new(Calls::default());
+    let calls = Arc::new(Calls::new());
     let stop = Arc::new(AtomicBool::new(false));
     let killed_at: Arc<Mutex<Option<Instant>>> = Arc::default();
     let workers: Vec<_> = (0..TASKS)
@@ -226,15 +253,12 @@ async fn cluster_master_killed_under_load() {
             })
         })
         .collect();
-    calls
-        .first_success_after_kill
-        .store(u64::MAX, Ordering::Relaxed);
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = calls.total();
     cluster.kill_master(0);
-    *killed_at.lock().unwrap() = Some(Instant::now());
     let killed = Instant::now();
+    *killed_at.lock().unwrap() = Some(killed);
     let survivor = &cluster.nodes()[1];
     let (promoted, promoted_wall) = tokio::task::block_in_place(|| {
         wait_until("the replica's promotion", || {
@@ -245,10 +269,7 @@ async fn cluster_master_killed_under_load() {
     });
     let new_master = cluster.owner_of(0, survivor).unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.await.unwrap();
-    }
+    stop_all(&stop, workers).await;
     provider.force_flush().ok();
 
     let total = calls.total();
@@ -257,10 +278,8 @@ async fn cluster_master_killed_under_load() {
     let (stale, latest_stale) = tally.stale_after(dead, promoted_wall);
     let first = calls.first_success_after_kill.load(Ordering::Relaxed);
     report(&format!(
-        "cluster failover: {total} calls ({before} before the kill), {ended} spans; {} ok, {} failed, {} cut by the 2 s timeout; span errors by error.type {:?}; promotion {:.1} s after the kill; first success on the dead master's slots {:.1} s after the kill; successful spans naming the dead master after the promotion: {stale} (the last {} ms after it); spans naming the new master {}; spans without a node {without_node}",
-        calls.ok.load(Ordering::Relaxed),
-        calls.failed.load(Ordering::Relaxed),
-        calls.timed_out.load(Ordering::Relaxed),
+        "cluster failover: {total} calls ({before} before the kill), {ended} spans; {}; span errors by error.type {:?}; promotion {:.1} s after the kill; first success on the dead master's slots {:.1} s after the kill; successful spans naming the dead master after the promotion: {stale} (the last {} ms after it); spans naming the new master {}; spans without a node {without_node}",
+        calls.outcomes(),
         tally.errors(),
         (promoted - killed).as_secs_f64(),
         first as f64 / 1000.0,
@@ -300,12 +319,9 @@ async fn sentinel_master_killed_under_load() {
     let sentinel = Arc::new(tokio::sync::Mutex::new(sentinel));
     let current = Arc::new(tokio::sync::RwLock::new(first));
     let (old, new) = (set_up.master_port(), set_up.replica_port());
-    let calls = Arc::new(Calls::default());
+    let calls = Arc::new(Calls::new());
     let stop = Arc::new(AtomicBool::new(false));
     let killed_at: Arc<Mutex<Option<Instant>>> = Arc::default();
-    calls
-        .first_success_after_kill
-        .store(u64::MAX, Ordering::Relaxed);
     let workers: Vec<_> = (0..TASKS)
         .map(|task| {
             let (sentinel, current, calls, stop, killed_at) = (
@@ -356,18 +372,15 @@ async fn sentinel_master_killed_under_load() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = calls.total();
     set_up.kill_master();
-    *killed_at.lock().unwrap() = Some(Instant::now());
     let killed = Instant::now();
+    *killed_at.lock().unwrap() = Some(killed);
     let (promoted, promoted_wall) = tokio::task::block_in_place(|| {
         wait_until("the Sentinel's failover", || {
             set_up.named_master_port() == Some(new)
         })
     });
     tokio::time::sleep(Duration::from_secs(4)).await;
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.await.unwrap();
-    }
+    stop_all(&stop, workers).await;
     provider.force_flush().ok();
 
     let total = calls.total();
@@ -376,10 +389,8 @@ async fn sentinel_master_killed_under_load() {
     let (stale, latest_stale) = tally.stale_after(old, promoted_wall);
     let first = calls.first_success_after_kill.load(Ordering::Relaxed);
     report(&format!(
-        "Sentinel failover: {total} calls ({before} before the kill), {ended} spans; {} ok, {} failed, {} cut by the 2 s timeout; span errors by error.type {:?}; failover {:.1} s after the kill; first success {:.1} s after the kill; successful spans naming the old master {} (after the failover: {stale}, the last {} ms after it), naming the new one {}; spans without a node {without_node}",
-        calls.ok.load(Ordering::Relaxed),
-        calls.failed.load(Ordering::Relaxed),
-        calls.timed_out.load(Ordering::Relaxed),
+        "Sentinel failover: {total} calls ({before} before the kill), {ended} spans; {}; span errors by error.type {:?}; failover {:.1} s after the kill; first success {:.1} s after the kill; successful spans naming the old master {} (after the failover: {stale}, the last {} ms after it), naming the new one {}; spans without a node {without_node}",
+        calls.outcomes(),
         tally.errors(),
         (promoted - killed).as_secs_f64(),
         first as f64 / 1000.0,

@@ -81,7 +81,7 @@ pub(super) fn pipeline<C: CommandArgs>(
     });
     let per_command = if config.pipeline_command_spans() {
         (commands.iter())
-            .map(|call| (name_of(call), intern::share(&statement(call, config))))
+            .map(|call| (name_of(call), command_statement(call, config)))
             .collect()
     } else {
         Vec::new()
@@ -170,12 +170,6 @@ fn counted(summary: Summary) -> StringValue {
         globals::with_instruments(|instruments| instruments.count_summary_overflow());
     }
     summary.text
-}
-
-fn statement(call: &impl CommandArgs, config: &Config) -> String {
-    let mut out = String::new();
-    statement_into(call, config, &mut out);
-    out
 }
 
 fn statement_into(call: &impl CommandArgs, config: &Config, out: &mut String) {

@@ -42,6 +42,25 @@ impl Subscription {
     }
 }
 
+impl<C> TracedConnection<C> {
+    /// The command span of a subscription sent by the wrapped connection's own method.
+    fn start_subscription(&self, kind: Subscription, args: &[Vec<u8>]) -> Operation {
+        let cmd = redis::cmd(kind.name()).arg(args).clone();
+        Operation::start_command(
+            || Call::of(&cmd),
+            |call, config| describe::command(call, None, config),
+            describe::command_statement,
+            self.endpoint.as_ref(),
+            self.peer.as_ref(),
+        )
+    }
+}
+
+/// Ends a subscription's span: the method returns `()` for the server's confirmations.
+fn finish_subscription(operation: Operation, sent: &RedisResult<()>) {
+    operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
+}
+
 /// Both connection types name their methods alike, without a trait of redis-rs's own.
 macro_rules! resp3_subscriber {
     ($connection:ty) => {
@@ -103,18 +122,11 @@ impl<C: Resp3Subscriber> TracedConnection<C> {
     /// One of the subscription commands, sent by redis-rs's own method (which waits for every
     /// confirmation) under a command span.
     async fn subscription(&mut self, kind: Subscription, args: Vec<Vec<u8>>) -> RedisResult<()> {
-        let cmd = redis::cmd(kind.name()).arg(&args).clone();
-        let mut operation = Operation::start_command(
-            || Call::of(&cmd),
-            |call, config| describe::command(call, None, config),
-            describe::command_statement,
-            self.endpoint.as_ref(),
-            self.peer.as_ref(),
-        );
+        let mut operation = self.start_subscription(kind, &args);
         let sent = operation
             .instrument(self.inner.send_subscription(kind, args))
             .await;
-        operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
+        finish_subscription(operation, &sent);
         sent
     }
 }
@@ -154,14 +166,7 @@ impl TracedConnection<redis::Connection> {
 
     /// One subscription command, sent by redis-rs's own method under a command span.
     fn blocking_subscription(&mut self, kind: Subscription, args: Vec<Vec<u8>>) -> RedisResult<()> {
-        let cmd = redis::cmd(kind.name()).arg(&args).clone();
-        let operation = Operation::start_command(
-            || Call::of(&cmd),
-            |call, config| describe::command(call, None, config),
-            describe::command_statement,
-            self.endpoint.as_ref(),
-            self.peer.as_ref(),
-        );
+        let operation = self.start_subscription(kind, &args);
         let inner = &mut self.inner;
         let sent = match kind {
             Subscription::Subscribe => inner.subscribe_resp3(args),
@@ -169,7 +174,7 @@ impl TracedConnection<redis::Connection> {
             Subscription::Unsubscribe => inner.unsubscribe_resp3(args),
             Subscription::PUnsubscribe => inner.punsubscribe_resp3(args),
         };
-        operation.finish_replies(&sent.as_ref().map(|()| Value::Okay).map_err(Clone::clone));
+        finish_subscription(operation, &sent);
         sent
     }
 

@@ -89,7 +89,7 @@ enum Ending<'a> {
     ErrorReply(ErrorAttributes),
     /// `NOSCRIPT` to an `EVALSHA`: the first step of the client's load-and-retry, not a failure
     /// of the user's call (its status code is kept).
-    ScriptNotCached(opentelemetry::StringValue),
+    ScriptNotCached,
     Dropped,
 }
 
@@ -302,14 +302,21 @@ impl Operation {
         body()
     }
 
+    /// The description of the command under way, when it records something.
+    fn command_mut(&mut self) -> Option<&mut CommandSpec> {
+        match &mut self.active {
+            Some(Active {
+                target: Target::Command(spec),
+                ..
+            }) => Some(spec),
+            _ => None,
+        }
+    }
+
     /// Records whether the client-side cache answered the command.
     #[cfg(feature = "client-side-caching")]
     pub(crate) fn set_cache_result(&mut self, result: crate::command::CacheResult) {
-        if let Some(Active {
-            target: Target::Command(spec),
-            ..
-        }) = &mut self.active
-        {
+        if let Some(spec) = self.command_mut() {
             spec.cache_result = Some(result);
         }
     }
@@ -317,14 +324,7 @@ impl Operation {
     /// The node serving a cluster command as far as known now: recorded as its
     /// `network.peer.*` when it ends (the last one given, also when it is dropped).
     pub(crate) fn set_late_peer(&mut self, peer: Option<Endpoint>) {
-        if let (
-            Some(Active {
-                target: Target::Command(spec),
-                ..
-            }),
-            Some(peer),
-        ) = (&mut self.active, peer)
-        {
+        if let (Some(spec), Some(peer)) = (self.command_mut(), peer) {
             spec.late_peer = Some(peer);
         }
     }
@@ -349,9 +349,9 @@ impl Operation {
         };
         let ending = match (result, &active.target) {
             (Ok(replies), _) if not_cached(replies.error_reply().map(|e| e.code())) => {
-                Ending::ScriptNotCached(NOSCRIPT.into())
+                Ending::ScriptNotCached
             }
-            (Err(error), _) if not_cached(error.code()) => Ending::ScriptNotCached(NOSCRIPT.into()),
+            (Err(error), _) if not_cached(error.code()) => Ending::ScriptNotCached,
             (Ok(replies), target) => match (replies.error_reply(), target) {
                 (Some(error), _) => Ending::ErrorReply(ErrorAttributes::server_error(error)),
                 (None, Target::Command(spec)) => Ending::Finished(replies.outcome(spec)),
@@ -398,12 +398,15 @@ impl Active {
             }
             Ending::Finished(outcome) => (outcome.meaning(answer), None),
             Ending::ErrorReply(error) => (Meaning::Nothing, Some(error)),
-            Ending::ScriptNotCached(code) => {
+            Ending::ScriptNotCached => {
                 // The span says what happened; the logical call is measured by the retry.
                 if let Some(span) = self.span.as_ref().filter(|span| span.recording) {
                     let handle = span.cx.span();
                     if self.mode.stable() {
-                        handle.set_attribute(KeyValue::new(semconv::DB_RESPONSE_STATUS_CODE, code));
+                        handle.set_attribute(KeyValue::new(
+                            semconv::DB_RESPONSE_STATUS_CODE,
+                            NOSCRIPT,
+                        ));
                     }
                     handle.add_event(semconv::SCRIPT_NOT_CACHED, Vec::new());
                 }

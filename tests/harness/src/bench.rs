@@ -12,6 +12,12 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
 
+/// The duration histograms' buckets, as redis-trace's (seconds): the hand-written references
+/// record into the same ones.
+pub const DURATION_BOUNDARIES: [f64; 11] = [
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
+];
+
 /// The variants, in report order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {

@@ -94,9 +94,7 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
         duration: meter
             .f64_histogram("db.client.operation.duration")
             .with_unit("s")
-            .with_boundaries(vec![
-                0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
-            ])
+            .with_boundaries(super::DURATION_BOUNDARIES.to_vec())
             .build(),
         requests: meter.u64_counter("redis_trace.cache.requests").build(),
         get: metric("GET"),

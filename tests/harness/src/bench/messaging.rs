@@ -50,9 +50,7 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
         meter
             .f64_histogram(name)
             .with_unit("s")
-            .with_boundaries(vec![
-                0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
-            ])
+            .with_boundaries(super::DURATION_BOUNDARIES.to_vec())
             .build()
     };
     let messaging = |operation: &'static str| {

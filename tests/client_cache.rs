@@ -169,10 +169,6 @@ async fn concurrent_reads_are_marked_correctly_or_not_at_all() {
         assert_eq!(result, &text(expected), "{span:?}");
     }
     assert_eq!(marked + unmarked, 2 * READS);
-    assert!(
-        unmarked > 0,
-        "the reads never overlapped: the test proves nothing"
-    );
     println!("{marked} of {} concurrent reads marked", 2 * READS);
 
     let statistics = inner.get_cache_statistics().unwrap();
@@ -181,6 +177,33 @@ async fn concurrent_reads_are_marked_correctly_or_not_at_all() {
     let misses = statistics.miss - before.miss;
     assert_eq!(requests(&capture, &server, "hit") as usize, hits);
     assert_eq!(requests(&capture, &server, "miss") as usize, misses);
+
+    // A certain overlap: a miss held up by a paused server while hits are answered locally.
+    // Every read of that window is left unmarked, the pending miss too.
+    capture.clear();
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(300)
+        .arg("ALL")
+        .query_async(&mut writer)
+        .await
+        .unwrap();
+    let mut late = conn.clone();
+    let pending = tokio::spawn(async move { late.get::<_, Option<String>>("cold:late").await });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut hot = conn.clone();
+    for _ in 0..10 {
+        let _: String = hot.get("hot").await.unwrap();
+    }
+    assert_eq!(pending.await.unwrap().unwrap(), None);
+    let spans = capture.spans();
+    assert_eq!(spans.len(), 11);
+    for span in &spans {
+        assert!(
+            !attributes(span).contains_key(RESULT),
+            "overlapped: {span:?}"
+        );
+    }
 }
 
 /// What is not a lookup, and a connection without the option, carry no cache result.

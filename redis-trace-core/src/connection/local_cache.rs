@@ -7,7 +7,7 @@
 //! (or its clones) overlapped it. A read that overlapped another stays unmarked; the counters
 //! stay exact whatever overlaps.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use opentelemetry::KeyValue;
@@ -90,13 +90,18 @@ impl<C: CacheStatisticsSource> TracedConnection<C> {
     }
 }
 
+/// One started lookup in [`LocalCache::lookups`]; the low 32 bits count those under way.
+const STARTED: u64 = 1 << 32;
+const UNDER_WAY: u64 = (1 << 32) - 1;
+
 /// One traced connection's view of its cache, shared by its clones.
 #[derive(Debug)]
 pub(super) struct LocalCache {
     watched: Arc<WatchedCache>,
-    /// Possible lookups under way, and ever started: a lookup that saw neither move ran alone.
-    in_flight: AtomicUsize,
-    started: AtomicUsize,
+    /// Possible lookups ever started (high 32 bits) and under way (low 32 bits), in one word so
+    /// that starting one reads both at once: a lookup that started with none under way and
+    /// saw none start after it ran alone.
+    lookups: AtomicU64,
 }
 
 impl LocalCache {
@@ -122,8 +127,7 @@ impl LocalCache {
         });
         Self {
             watched,
-            in_flight: AtomicUsize::new(0),
-            started: AtomicUsize::new(0),
+            lookups: AtomicU64::new(0),
         }
     }
 
@@ -136,8 +140,8 @@ impl LocalCache {
         if !might_be_cached {
             return None;
         }
-        let others = self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let ticket = self.started.fetch_add(1, Ordering::SeqCst);
+        let before = self.lookups.fetch_add(STARTED + 1, Ordering::SeqCst);
+        let (others, ticket) = (before & UNDER_WAY, before >> 32);
         Some(Lookup {
             cache: self,
             alone: others == 0,
@@ -151,7 +155,8 @@ impl LocalCache {
 pub(super) struct Lookup<'a> {
     cache: &'a LocalCache,
     alone: bool,
-    ticket: usize,
+    /// How many lookups had started before this one (wrapping at 32 bits).
+    ticket: u64,
     before: CacheCounts,
 }
 
@@ -159,7 +164,9 @@ impl Lookup<'_> {
     /// Whether the cache answered the read, when that can be told exactly.
     pub(super) fn result(self) -> Option<CacheResult> {
         let after = self.cache.watched.counts();
-        let alone = self.alone && self.cache.started.load(Ordering::SeqCst) == self.ticket + 1;
+        let started_since =
+            (self.cache.lookups.load(Ordering::SeqCst) >> 32).wrapping_sub(self.ticket) & UNDER_WAY;
+        let alone = self.alone && started_since == 1;
         if !alone {
             return None;
         }
@@ -175,6 +182,6 @@ impl Lookup<'_> {
 
 impl Drop for Lookup<'_> {
     fn drop(&mut self) {
-        self.cache.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.cache.lookups.fetch_sub(1, Ordering::SeqCst);
     }
 }

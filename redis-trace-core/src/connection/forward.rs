@@ -188,3 +188,40 @@ impl TracedConnection<redis::Connection> {
         self.inner.set_write_timeout(timeout)
     }
 }
+
+/// redis-rs's callback subscriptions on a blocking connection: each message runs the callback
+/// under its CONSUMER `process` span (as [`crate::messaging::Message::process_blocking`]), and the
+/// callback receives the payload as the producer gave it.
+impl redis::PubSubCommands for TracedConnection<redis::Connection> {
+    fn subscribe<C, F, U>(&mut self, channels: C, func: F) -> RedisResult<U>
+    where
+        F: FnMut(redis::Msg) -> redis::ControlFlow<U>,
+        C: ToRedisArgs,
+    {
+        let mut pubsub = self.as_pubsub();
+        pubsub.subscribe(channels)?;
+        deliver_until_break(pubsub, func)
+    }
+
+    fn psubscribe<P, F, U>(&mut self, patterns: P, func: F) -> RedisResult<U>
+    where
+        F: FnMut(redis::Msg) -> redis::ControlFlow<U>,
+        P: ToRedisArgs,
+    {
+        let mut pubsub = self.as_pubsub();
+        pubsub.psubscribe(patterns)?;
+        deliver_until_break(pubsub, func)
+    }
+}
+
+fn deliver_until_break<U>(
+    mut pubsub: crate::messaging::TracedBlockingPubSub<'_>,
+    mut func: impl FnMut(redis::Msg) -> redis::ControlFlow<U>,
+) -> RedisResult<U> {
+    loop {
+        let message = pubsub.get_message()?;
+        if let redis::ControlFlow::Break(value) = message.process_msg(&mut func) {
+            return Ok(value);
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use futures_util::{Stream, StreamExt as _};
 use opentelemetry::trace::SpanContext;
-use redis::{RedisResult, ToRedisArgs};
+use redis::{FromRedisValue, RedisResult, ToRedisArgs, Value};
 
 use super::envelope;
 use super::process::{Delivery, Producer};
@@ -169,6 +169,72 @@ impl Message {
         self.delivery.producer.get()
     }
 
+    /// `redis::Msg::get_payload`: the payload as the producer gave it, converted.
+    pub fn get_payload<T: FromRedisValue>(&self) -> RedisResult<T> {
+        if self.payload_start == 0 {
+            return self.msg.get_payload();
+        }
+        let payload = Value::BulkString(self.payload().to_vec());
+        Ok(redis::from_redis_value_ref(&payload)?)
+    }
+
+    /// `redis::Msg::get_payload_bytes`: [`Message::payload`].
+    pub fn get_payload_bytes(&self) -> &[u8] {
+        self.payload()
+    }
+
+    /// `redis::Msg::get_channel`: the channel, converted.
+    pub fn get_channel<T: FromRedisValue>(&self) -> RedisResult<T> {
+        self.msg.get_channel()
+    }
+
+    /// `redis::Msg::get_channel_name`: [`Message::channel`].
+    pub fn get_channel_name(&self) -> &str {
+        self.channel()
+    }
+
+    /// `redis::Msg::from_pattern`: whether it came through a `PSUBSCRIBE`.
+    pub fn from_pattern(&self) -> bool {
+        self.msg.from_pattern()
+    }
+
+    /// `redis::Msg::get_pattern`: the pattern it matched, converted (`Nil` without one).
+    pub fn get_pattern<T: FromRedisValue>(&self) -> RedisResult<T> {
+        self.msg.get_pattern()
+    }
+
+    /// The message as redis-rs's `Msg`, its payload without the envelope.
+    pub fn into_msg(self) -> redis::Msg {
+        self.into_parts().0
+    }
+
+    /// Runs `handle` on the message as redis-rs's `Msg` under its `process` span (the callback
+    /// subscriptions of [`redis::PubSubCommands`]).
+    pub(crate) fn process_msg<R>(self, handle: impl FnOnce(redis::Msg) -> R) -> R {
+        let (msg, delivery) = self.into_parts();
+        delivery.process_blocking(|| handle(msg))
+    }
+
+    fn into_parts(self) -> (redis::Msg, Delivery) {
+        if self.payload_start == 0 {
+            return (self.msg, self.delivery);
+        }
+        let payload = Value::BulkString(self.payload().to_vec());
+        let channel = Value::BulkString(self.msg.get_channel_name().as_bytes().to_vec());
+        let parts = match &self.delivery.template {
+            Some(pattern) => vec![
+                Value::BulkString(b"pmessage".to_vec()),
+                Value::BulkString(pattern.as_bytes().to_vec()),
+                channel,
+                payload,
+            ],
+            None => vec![Value::BulkString(b"message".to_vec()), channel, payload],
+        };
+        let msg = redis::Msg::from_owned_value(Value::Array(parts))
+            .expect("a message or pmessage array is a Msg");
+        (msg, self.delivery)
+    }
+
     /// Runs `handle` under a CONSUMER span `process {channel}`, the current context while it
     /// runs, linked to the producer's span (and its child, unless `MessageParent::Current`).
     /// Records `messaging.process.duration`.
@@ -252,6 +318,16 @@ impl<'a> TracedBlockingPubSub<'a> {
         );
         message.delivery.count_consumed();
         Ok(message)
+    }
+
+    /// `PING` on the subscribed connection (a pub/sub `pong`).
+    pub fn ping<T: FromRedisValue>(&mut self) -> RedisResult<T> {
+        self.inner.ping()
+    }
+
+    /// `PING message` on the subscribed connection.
+    pub fn ping_message<T: FromRedisValue>(&mut self, message: impl ToRedisArgs) -> RedisResult<T> {
+        self.inner.ping_message(message)
     }
 
     /// How long `get_message` waits (`None`: forever).

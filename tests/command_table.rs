@@ -86,4 +86,11 @@ fn the_table_has_commands_of_current_servers() {
     assert_eq!(capa.source, Source::Valkey);
     assert_eq!(lookup("WAITAOF").unwrap().since, Some("7.2.0"));
     assert_eq!(lookup("CLIENT NO-TOUCH").unwrap().since, Some("7.2.0"));
+    // Valkey 8.1, read from a running server: COMMANDLOG, and options newer than the JSON.
+    let commandlog = lookup("COMMANDLOG GET").unwrap();
+    assert_eq!(
+        (commandlog.source, commandlog.since, commandlog.arity),
+        (Source::Valkey, Some("8.1.0"), 4)
+    );
+    assert!(lookup("SET").unwrap().tokens.contains(&"IFEQ"));
 }

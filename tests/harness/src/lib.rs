@@ -5,7 +5,8 @@
 //! - [`capture`]: spans and metrics through the OpenTelemetry SDK's in-memory exporters, with
 //!   attribute-by-attribute assertions.
 //! - [`otlp`]: a real OTLP receiver (gRPC and HTTP/protobuf) and broken collectors.
-//! - [`command_table`]: the generator of the Redis command table and its staleness check.
+//! - [`command_table`]: what a running server says about its commands (the table's staleness
+//!   check, and a source of the generator in xtask/).
 //! - [`mod@bench`]: the telemetry set-ups the benchmarks compare.
 //! - [`CountingAllocator`] and [`block_on`]: allocation counting and a busy-polling executor for
 //!   futures that never wait.

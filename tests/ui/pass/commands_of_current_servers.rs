@@ -1,4 +1,5 @@
-//! Commands newer than Redis 7.0 validate: hash-field expiry (7.4), HGETEX/HSETEX (8.0).
+//! Commands newer than Redis 7.0 validate: hash-field expiry (7.4), HGETEX/HSETEX (8.0),
+//! Valkey 8.1's COMMANDLOG.
 
 use redis_trace::redis_traced;
 
@@ -19,8 +20,14 @@ fn wait_for_fsync() -> redis::RedisResult<(i64, i64)> {
     Ok((1, 1))
 }
 
+#[redis_traced(op = "COMMANDLOG")]
+fn slow_commands() -> redis::RedisResult<Vec<redis::Value>> {
+    Ok(Vec::new())
+}
+
 fn main() {
     let _ = session_token(1);
     let _ = expire_email(1);
     let _ = wait_for_fsync();
+    let _ = slow_commands();
 }

@@ -11,6 +11,7 @@ use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 
 use super::view::{cut, duration, format_duration};
+use crate::semconv;
 
 /// One pattern's row of a [`PatternReport`].
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +54,7 @@ impl PatternReport {
     pub fn new(spans: &[SpanData]) -> Self {
         let mut groups: BTreeMap<String, Vec<&SpanData>> = BTreeMap::new();
         for span in spans.iter().filter(|span| is_redis(span)) {
-            let pattern = attribute(span, "db.query.summary")
+            let pattern = attribute(span, semconv::DB_QUERY_SUMMARY)
                 .map_or_else(|| span.name.to_string(), |summary| summary.to_string());
             groups.entry(pattern).or_default().push(span);
         }
@@ -81,7 +82,7 @@ fn row(pattern: String, spans: &[&SpanData]) -> PatternRow {
     durations.sort_unstable();
     let (mut hits, mut misses) = (0, 0);
     for span in spans {
-        match attribute(span, "cache.hit") {
+        match attribute(span, semconv::CACHE_HIT) {
             Some(Value::Bool(true)) => hits += 1,
             Some(Value::Bool(false)) => misses += 1,
             _ => {}
@@ -90,8 +91,8 @@ fn row(pattern: String, spans: &[&SpanData]) -> PatternRow {
             Some(Value::I64(n)) => u64::try_from(*n).unwrap_or(0),
             _ => 0,
         };
-        hits += count("cache.hit_count");
-        misses += count("cache.miss_count");
+        hits += count(semconv::CACHE_HIT_COUNT);
+        misses += count(semconv::CACHE_MISS_COUNT);
     }
     PatternRow {
         pattern,
@@ -123,7 +124,7 @@ fn attribute<'a>(span: &'a SpanData, name: &str) -> Option<&'a Value> {
 }
 
 fn is_redis(span: &SpanData) -> bool {
-    ["db.system.name", "db.system"]
+    [semconv::DB_SYSTEM_NAME, semconv::old::DB_SYSTEM]
         .iter()
         .any(|name| attribute(span, name).is_some_and(|value| value.as_str() == "redis"))
 }

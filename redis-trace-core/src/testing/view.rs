@@ -15,23 +15,24 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 
 use super::tree::{SpanNode, SpanTree};
+use crate::semconv;
 
 /// The attributes shown on a span's line unless chosen otherwise: what tells Redis calls apart.
 pub const DEFAULT_ATTRIBUTES: &[&str] = &[
-    "db.query.text",
-    "redis.key",
-    "redis.keys",
-    "db.operation.batch.size",
-    "redis.cluster.slot",
-    "db.stored_procedure.name",
-    "cache.hit",
-    "cache.hit_count",
-    "cache.miss_count",
-    "redis.applied",
-    "messaging.message.id",
-    "messaging.batch.message_count",
-    "redis.stream.max_lag",
-    "error.type",
+    semconv::DB_QUERY_TEXT,
+    semconv::REDIS_KEY,
+    semconv::REDIS_KEYS,
+    semconv::DB_OPERATION_BATCH_SIZE,
+    semconv::REDIS_CLUSTER_SLOT,
+    semconv::DB_STORED_PROCEDURE_NAME,
+    semconv::CACHE_HIT,
+    semconv::CACHE_HIT_COUNT,
+    semconv::CACHE_MISS_COUNT,
+    semconv::REDIS_APPLIED,
+    semconv::MESSAGING_MESSAGE_ID,
+    semconv::MESSAGING_BATCH_MESSAGE_COUNT,
+    semconv::REDIS_STREAM_MAX_LAG,
+    semconv::ERROR_TYPE,
 ];
 
 /// The widest name column; longer names are cut with `…`.

@@ -1,6 +1,7 @@
 //! A deadpool-redis pool under load, with redis-trace's pool metrics: 64 tasks share a pool of
 //! 8 connections, so most of them wait; the standard `db.client.connection.*` metrics say how
-//! many waited and how long each connection was held, and every command is a span.
+//! many waited and how long each connection was held, and every command is a span, printed as
+//! one trace under the load's span, then a row per pattern.
 //!
 //! ```text
 //! cargo run --example pool      # REDIS_URL, else 127.0.0.1:6379, else a private redis-server
@@ -13,6 +14,8 @@
 
 use std::time::Duration;
 
+use opentelemetry::context::FutureExt;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use redis::AsyncCommands;
 use redis_trace::pool::deadpool::TracedPool;
 use redis_trace::testing::Telemetry;
@@ -42,22 +45,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = config.create_pool(Some(deadpool_redis::Runtime::Tokio1))?;
     let pool = TracedPool::new(pool, &redis.client).with_name("example-pool");
 
+    // One trace: a spawned task does not inherit the context, so each is given it.
+    let load = telemetry
+        .tracer_provider()
+        .tracer("pool")
+        .start("pool load");
+    let cx = opentelemetry::Context::current_with_span(load);
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let pool = pool.clone();
-            tokio::spawn(async move {
+            let work = async move {
                 let mut conn = pool.get().await?; // wait_time
                 let key = format!("redis-trace-pool:{task}");
-                let _: () = conn.set_ex(&key, task, 60).await?; // a SET span
+                let _: () = conn.set_ex(&key, task, 60).await?; // a SETEX span
                 tokio::time::sleep(Duration::from_millis(5)).await; // held: use_time
                 let _: usize = conn.del(&key).await?;
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-            })
+            };
+            tokio::spawn(work.with_context(cx.clone()))
         })
         .collect();
     for task in tasks {
         task.await?.map_err(|error| error.to_string())?;
     }
+    cx.span().end();
 
     println!("{TASKS} tasks on a pool of {POOL_SIZE} connections:");
     for metric in [
@@ -84,7 +95,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    let commands = telemetry.spans().len();
-    println!("{commands} command spans (SET and DEL of each task)");
+    let patterns = telemetry.patterns();
+    let commands: u64 = patterns.rows.iter().map(|row| row.calls).sum();
+    println!("{commands} command spans (SETEX and DEL of each task)");
+
+    println!();
+    telemetry.view().print();
+    // Per key pattern: calls, errors, p50, p99, cache hit ratio.
+    println!();
+    print!("{patterns}");
     Ok(())
 }

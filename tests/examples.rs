@@ -138,6 +138,29 @@ fn without_port(line: &str) -> String {
     out
 }
 
+/// The header of the pattern table the examples print after their trace
+/// (`Telemetry::patterns`), as [`normalized_table`] reads it.
+const TABLE_HEADER: &str = "pattern calls errors p50 p99 hit ratio";
+
+/// The pattern table `name` printed (its header line on, normalized), which must follow a trace
+/// view and have a row.
+fn printed_table(name: &str, output: &str) -> Vec<String> {
+    let lines = normalized_table(output);
+    let header = lines.iter().position(|line| line == TABLE_HEADER);
+    let Some(header) = header else {
+        panic!("{name} prints no pattern table (`{TABLE_HEADER}`):\n{output}");
+    };
+    let trace = output.lines().position(|line| line.starts_with("trace "));
+    let table = output.lines().position(|line| line.starts_with("pattern "));
+    assert!(
+        trace.is_some_and(|trace| Some(trace) < table),
+        "{name}: a trace view, then the table:\n{output}"
+    );
+    let table = lines[header..].to_vec();
+    assert!(table.len() > 1, "{name}: a table without rows:\n{output}");
+    table
+}
+
 #[test]
 fn quickstart_prints_the_trace_the_readme_shows() {
     let server = RedisServer::start();
@@ -155,6 +178,8 @@ fn quickstart_prints_the_trace_the_readme_shows() {
     assert!(printed.contains(&lookup.to_owned()), "{printed:#?}");
     let row = "GET redis-trace-quickstart:name:{id} 2 0 T T 50.0 %";
     assert!(table.contains(&row.to_owned()), "{table:#?}");
+    assert_eq!(table[0], TABLE_HEADER, "{table:#?}");
+    printed_table("quickstart", &stdout);
 }
 
 #[test]
@@ -188,6 +213,13 @@ fn every_example_runs_against_a_private_server() {
         "{pool}"
     );
     assert!(pool.contains("128 command spans"), "{pool}");
+    // One trace: the load's span and, under it, every command.
+    assert!(pool.contains("· 129 spans ·"), "{pool}");
+    let table = printed_table("pool", &pool);
+    for command in ["SETEX", "DEL"] {
+        let row = format!("{command} 127.0.0.1:{port} 64 0 T T -");
+        assert!(table.contains(&row), "{table:#?}");
+    }
 
     let messaging = run("messaging", &server);
     assert!(
@@ -218,6 +250,34 @@ fn every_example_runs_against_a_private_server() {
     let service = run("tracing_service", &server);
     assert!(service.contains("└─ load session"), "{service}");
     assert!(service.contains("   └─ check session"), "{service}");
+
+    // Every example prints its trace and the pattern table: otlp exports to a collector
+    // instead (its own test), the quickstart's table is compared with the README's above.
+    let printed = [
+        ("pipeline_and_cluster", &pipeline),
+        ("lock", &lock),
+        ("pool", &pool),
+        ("messaging", &messaging),
+        ("tracing_service", &service),
+    ];
+    for (name, output) in printed {
+        printed_table(name, output);
+    }
+    let mut examples: Vec<String> = std::fs::read_dir(Path::new(ROOT).join("examples"))
+        .unwrap()
+        .filter_map(|entry| {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            name.strip_suffix(".rs").map(str::to_owned)
+        })
+        .filter(|name| name != "otlp" && name != "quickstart")
+        .collect();
+    examples.sort();
+    let mut checked: Vec<&str> = printed.iter().map(|(name, _)| *name).collect();
+    checked.sort_unstable();
+    assert_eq!(
+        examples, checked,
+        "every example runs here, with its table checked"
+    );
 }
 
 #[test]

@@ -26,7 +26,8 @@ async fn lookup_async(
     Ok(id.checked_sub(1))
 }
 
-#[redis_traced(op = "GET", key = "user:{id}:profile", name = "template")]
+// No `name`: the summary is the template's (`GET user:{id}:profile`), a literal the macro writes.
+#[redis_traced(op = "GET", key = "user:{id}:profile")]
 fn lookup_template(id: u64) -> redis::RedisResult<Option<u64>> {
     Ok(id.checked_sub(1))
 }

@@ -481,3 +481,64 @@ fn check_function(function: &ItemFn, errors: &mut Errors) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `db.query.summary` the macro computes for `attribute` on a fn with parameters `id`,
+    /// `other` and `name`.
+    fn summary(attribute: &str) -> Option<String> {
+        let function: ItemFn = syn::parse_quote! {
+            fn f(id: u64, other: u64, name: &str) -> redis::RedisResult<()> { Ok(()) }
+        };
+        let mut errors = Errors::default();
+        let args = Args::parse(attribute.parse().unwrap(), &mut errors).expect("arguments");
+        let validated = validate(args, &function, &mut errors);
+        let problems = errors.into_compile_errors().map(|e| e.to_string());
+        assert!(problems.is_none(), "{attribute}: {problems:?}");
+        validated.expect("validated").summary
+    }
+
+    #[test]
+    fn template_summary_has_one_documented_form() {
+        for (attribute, expected) in [
+            // The operation, then each key's template as it reads, joined by one space; a
+            // repeated key is kept.
+            (
+                r#"op = "MGET", keys = ["user:{id}", "user:{id}", "session:{other}"]"#,
+                Some("MGET user:{id} user:{id} session:{other}"),
+            ),
+            // The canonical command name, placeholders trimmed.
+            (r#"op = "get", key = "user:{ id }""#, Some("GET user:{id}")),
+            // A constant key as written.
+            (
+                r#"op = "GET", key = "config:global""#,
+                Some("GET config:global"),
+            ),
+            // `{{` and `}}` become single braces.
+            (
+                r#"op = "GET", key = "{{user:{id}}}:cart""#,
+                Some("GET {user:{id}}:cart"),
+            ),
+            (r#"op = "GET", key = "{{config}}""#, Some("GET {config}")),
+            // One runtime key, among templates or alone: no summary at all.
+            (r#"op = "MGET", keys = ["user:{id}", name]"#, None),
+            (r#"op = "MGET", keys = [name, "user:{id}"]"#, None),
+            (r#"op = "GET", key = name"#, None),
+            // No key: no summary.
+            (r#"op = "PING""#, None),
+            // `name = "..."` wins, over templates and runtime keys alike.
+            (
+                r#"op = "GET", key = "user:{id}", name = "load user""#,
+                Some("load user"),
+            ),
+            (
+                r#"op = "GET", key = name, name = "by name""#,
+                Some("by name"),
+            ),
+        ] {
+            assert_eq!(summary(attribute).as_deref(), expected, "{attribute}");
+        }
+    }
+}

@@ -1,9 +1,10 @@
 //! What redis-trace reads into a command beyond the published table: what its reply means, whether
-//! it answers per key, runs a script or names a stored procedure, its messaging role, and which
-//! of its arguments are credentials. Each fact is defined here once; the macro checks attributes
-//! with them and the runtime describes commands with them.
+//! it answers per key, runs a script (and how it names it), which of its arguments are
+//! credentials ([`FACTS`], one row per command), and what it does in messaging and where its
+//! destination, group and payload are ([`MESSAGING_COMMANDS`]). Each fact is defined here once;
+//! the macro checks attributes with them and the runtime describes commands with them.
 
-use crate::{Command, KeyCount};
+use crate::{lookup, Command, KeyCount};
 
 /// What a command's reply tells about the keys it names, for telemetry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,46 +17,119 @@ pub enum Answer {
     Other,
 }
 
-/// Writes that also look up the value they return.
-const LOOKUPS_THAT_WRITE: &[&str] = &["GETDEL", "GETEX", "HGETDEL", "HGETEX"];
+/// What redis-trace knows of one command beyond the published table. A command without a row
+/// in [`FACTS`] has none of these: its flags say the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Facts {
+    /// What its reply says when its flags do not: a write that returns the value it looks up
+    /// (`GETDEL`) answers as a lookup; a conditional write as applied or not.
+    answer: Option<Answer>,
+    /// Its reply holds one answer per key or field.
+    replies_per_key: bool,
+    /// It runs a script or a function, named so.
+    runs: Option<Runs>,
+    /// Every argument is a credential or a secret: all are masked, syntax tokens included.
+    masks_every_argument: bool,
+    /// The syntax tokens followed by credentials, and how many (`HELLO .. AUTH user pass`).
+    credentials_after: &'static [(&'static str, usize)],
+}
 
-/// Writes whose reply says whether they applied (`1`/`0`, `OK`/nil). `SET` only with `NX` or
+/// How a command that runs a script or a function names what it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Runs {
+    /// The script's code is its first argument (`EVAL`, `EVAL_RO`).
+    Source,
+    /// The first argument is the SHA of a script the server holds (`EVALSHA`, `EVALSHA_RO`),
+    /// which it answers `NOSCRIPT` when it does not.
+    Sha,
+    /// The first argument names a function the server holds (`FCALL`, `FCALL_RO`).
+    Function,
+}
+
+const NO_FACTS: Facts = Facts {
+    answer: None,
+    replies_per_key: false,
+    runs: None,
+    masks_every_argument: false,
+    credentials_after: &[],
+};
+
+/// A write that returns the value it looks up: its reply is a lookup's.
+const RETURNS_WHAT_IT_LOOKS_UP: Facts = Facts {
+    answer: Some(Answer::Lookup),
+    ..NO_FACTS
+};
+
+/// A write whose reply says whether it applied (`1`/`0`, `OK`/nil). `SET` only with `NX` or
 /// `XX` and without `GET` ([`Command::answer_to`]).
-const CONDITIONAL_WRITES: &[&str] = &[
-    "COPY",
-    "EXPIRE",
-    "EXPIREAT",
-    "HSETNX",
-    "MOVE",
-    "MSETNX",
-    "PERSIST",
-    "PEXPIRE",
-    "PEXPIREAT",
-    "RENAMENX",
-    "SET",
-    "SETNX",
-    "SMOVE",
+const APPLIES_CONDITIONALLY: Facts = Facts {
+    answer: Some(Answer::Applied),
+    ..NO_FACTS
+};
+
+/// A lookup whose reply holds one answer per key or field.
+const ANSWERS_PER_KEY: Facts = Facts {
+    replies_per_key: true,
+    ..NO_FACTS
+};
+
+/// Every argument is a credential or a secret.
+const ALL_SECRET: Facts = Facts {
+    masks_every_argument: true,
+    ..NO_FACTS
+};
+
+/// Runs a script or a function, named as `runs` says.
+const fn runs(runs: Runs) -> Facts {
+    Facts {
+        runs: Some(runs),
+        ..NO_FACTS
+    }
+}
+
+/// Credentials after syntax tokens.
+const fn credentials_after(tokens: &'static [(&'static str, usize)]) -> Facts {
+    Facts {
+        credentials_after: tokens,
+        ..NO_FACTS
+    }
+}
+
+/// Every command with a fact of its own, sorted by name (a test checks the order and that each
+/// is in the table).
+const FACTS: &[(&str, Facts)] = &[
+    ("ACL SETUSER", ALL_SECRET),
+    ("AUTH", ALL_SECRET),
+    ("CONFIG SET", ALL_SECRET),
+    ("COPY", APPLIES_CONDITIONALLY),
+    ("EVAL", runs(Runs::Source)),
+    ("EVALSHA", runs(Runs::Sha)),
+    ("EVALSHA_RO", runs(Runs::Sha)),
+    ("EVAL_RO", runs(Runs::Source)),
+    ("EXPIRE", APPLIES_CONDITIONALLY),
+    ("EXPIREAT", APPLIES_CONDITIONALLY),
+    ("FCALL", runs(Runs::Function)),
+    ("FCALL_RO", runs(Runs::Function)),
+    ("GETDEL", RETURNS_WHAT_IT_LOOKS_UP),
+    ("GETEX", RETURNS_WHAT_IT_LOOKS_UP),
+    ("HELLO", credentials_after(&[("AUTH", 2)])),
+    ("HGETDEL", RETURNS_WHAT_IT_LOOKS_UP),
+    ("HGETEX", RETURNS_WHAT_IT_LOOKS_UP),
+    ("HMGET", ANSWERS_PER_KEY),
+    ("HSETNX", APPLIES_CONDITIONALLY),
+    ("MGET", ANSWERS_PER_KEY),
+    ("MIGRATE", credentials_after(&[("AUTH", 1), ("AUTH2", 2)])),
+    ("MOVE", APPLIES_CONDITIONALLY),
+    ("MSETNX", APPLIES_CONDITIONALLY),
+    ("PERSIST", APPLIES_CONDITIONALLY),
+    ("PEXPIRE", APPLIES_CONDITIONALLY),
+    ("PEXPIREAT", APPLIES_CONDITIONALLY),
+    ("RENAMENX", APPLIES_CONDITIONALLY),
+    ("SET", APPLIES_CONDITIONALLY),
+    ("SETNX", APPLIES_CONDITIONALLY),
+    ("SMISMEMBER", ANSWERS_PER_KEY),
+    ("SMOVE", APPLIES_CONDITIONALLY),
 ];
-
-/// Lookups whose reply holds one answer per key or field.
-const PER_KEY_REPLIES: &[&str] = &["HMGET", "MGET", "SMISMEMBER"];
-
-/// Commands that run a script or a function; the reply means whatever the script makes it mean.
-const SCRIPT_CALLS: &[&str] = &[
-    "EVAL",
-    "EVALSHA",
-    "EVALSHA_RO",
-    "EVAL_RO",
-    "FCALL",
-    "FCALL_RO",
-];
-
-/// Script calls whose first argument names a stored script (its SHA) or function, rather than
-/// holding the script's code.
-const STORED_PROCEDURE_CALLS: &[&str] = &["EVALSHA", "EVALSHA_RO", "FCALL", "FCALL_RO"];
-
-/// Commands whose arguments are all credentials or secrets: every one is masked, tokens included.
-const ALL_MASKED: &[&str] = &["AUTH", "ACL SETUSER", "CONFIG SET"];
 
 /// What a command does in messaging terms (the messaging semantic conventions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,24 +144,92 @@ pub enum MessagingRole {
     Acknowledge,
 }
 
-/// Every messaging command with its role.
-const MESSAGING_COMMANDS: &[(&str, MessagingRole)] = &[
-    ("PUBLISH", MessagingRole::Publish),
-    ("SPUBLISH", MessagingRole::Publish),
-    ("XADD", MessagingRole::Append),
-    ("XREAD", MessagingRole::Read),
-    ("XREADGROUP", MessagingRole::Read),
-    ("XACK", MessagingRole::Acknowledge),
+/// Where an argument a messaging command records sits (`args[0]` is the command's name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Argument {
+    /// At this index.
+    At(usize),
+    /// The command's first key, where the table's key specifications put it: a stream
+    /// (`XREAD .. STREAMS <stream> ..`).
+    FirstKey,
+}
+
+/// A messaging command: its role, and where its destination (channel or stream), consumer
+/// group and payload are among its arguments.
+struct MessagingCommand {
+    name: &'static str,
+    role: MessagingRole,
+    destination: Argument,
+    group: Option<Argument>,
+    payload: Option<Argument>,
+}
+
+/// Every messaging command.
+const MESSAGING_COMMANDS: &[MessagingCommand] = &[
+    // PUBLISH channel message (a channel is no key: the table has no key specification for it).
+    MessagingCommand {
+        name: "PUBLISH",
+        role: MessagingRole::Publish,
+        destination: Argument::At(1),
+        group: None,
+        payload: Some(Argument::At(2)),
+    },
+    // SPUBLISH shardchannel message
+    MessagingCommand {
+        name: "SPUBLISH",
+        role: MessagingRole::Publish,
+        destination: Argument::At(1),
+        group: None,
+        payload: Some(Argument::At(2)),
+    },
+    // XADD key [..] id field value [..]
+    MessagingCommand {
+        name: "XADD",
+        role: MessagingRole::Append,
+        destination: Argument::FirstKey,
+        group: None,
+        payload: None,
+    },
+    // XREAD [COUNT n] [BLOCK ms] STREAMS key [..] id [..]
+    MessagingCommand {
+        name: "XREAD",
+        role: MessagingRole::Read,
+        destination: Argument::FirstKey,
+        group: None,
+        payload: None,
+    },
+    // XREADGROUP GROUP group consumer [..] STREAMS key [..] id [..]
+    MessagingCommand {
+        name: "XREADGROUP",
+        role: MessagingRole::Read,
+        destination: Argument::FirstKey,
+        group: Some(Argument::At(2)),
+        payload: None,
+    },
+    // XACK key group id [..]
+    MessagingCommand {
+        name: "XACK",
+        role: MessagingRole::Acknowledge,
+        destination: Argument::FirstKey,
+        group: Some(Argument::At(2)),
+        payload: None,
+    },
 ];
+
+impl MessagingCommand {
+    /// The messaging command named `name` (case-insensitive).
+    fn of(name: &[u8]) -> Option<&'static Self> {
+        MESSAGING_COMMANDS
+            .iter()
+            .find(|command| command.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+}
 
 impl MessagingRole {
     /// The role of the command named `name` (case-insensitive), if it is a messaging command.
     #[must_use]
     pub fn of(name: &[u8]) -> Option<Self> {
-        MESSAGING_COMMANDS
-            .iter()
-            .find(|(command, _)| command.as_bytes().eq_ignore_ascii_case(name))
-            .map(|&(_, role)| role)
+        MessagingCommand::of(name).map(|command| command.role)
     }
 
     /// `messaging.operation.type`: `send`, `receive` or `settle`.
@@ -107,14 +249,54 @@ impl MessagingRole {
     }
 }
 
+/// A messaging command's role and the arguments the messaging conventions record, as indexes
+/// into its arguments (each within them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessagingArguments {
+    /// What the command does.
+    pub role: MessagingRole,
+    /// The channel or stream (`messaging.destination.name`); for `XREAD`, the first stream.
+    pub destination: Option<usize>,
+    /// The consumer group (`XREADGROUP`, `XACK`).
+    pub group: Option<usize>,
+    /// The message's payload (`PUBLISH`, `SPUBLISH`).
+    pub payload: Option<usize>,
+}
+
+/// The role and recorded arguments of the command `args` invoke (`args[0]` is its name), if it
+/// is a messaging command.
+#[must_use]
+pub fn messaging_arguments<A: AsRef<[u8]>>(args: &[A]) -> Option<MessagingArguments> {
+    let command = MessagingCommand::of(args.first()?.as_ref())?;
+    let position = |argument: Option<Argument>| match argument? {
+        Argument::At(at) => Some(at).filter(|&at| at < args.len()),
+        Argument::FirstKey => lookup(command.name)?.first_key_position(args),
+    };
+    Some(MessagingArguments {
+        role: command.role,
+        destination: position(Some(command.destination)),
+        group: position(command.group),
+        payload: position(command.payload),
+    })
+}
+
 /// The commands that run a script or a function ([`Command::runs_script`]), for messages that
 /// list them.
 #[must_use]
-pub fn script_calls() -> &'static [&'static str] {
-    SCRIPT_CALLS
+pub fn script_calls() -> Vec<&'static str> {
+    let calls = FACTS.iter().filter(|(_, facts)| facts.runs.is_some());
+    calls.map(|&(name, _)| name).collect()
 }
 
 impl Command {
+    /// Its row of [`FACTS`], or none.
+    fn facts(&self) -> &'static Facts {
+        match FACTS.binary_search_by(|(name, _)| (*name).cmp(self.name)) {
+            Ok(at) => &FACTS[at].1,
+            Err(_) => &NO_FACTS,
+        }
+    }
+
     /// What the command's reply says about its keys, whatever its arguments.
     ///
     /// Lookups are the read-only commands that take keys (`GET`, `HGET`, `MGET`, `EXISTS`,
@@ -124,16 +306,16 @@ impl Command {
     /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`, `PERSIST`, `COPY`, `MOVE` and `SMOVE`.
     #[must_use]
     pub fn answer(&self) -> Answer {
-        if LOOKUPS_THAT_WRITE.contains(&self.name)
-            || (self.has_flag("readonly")
+        let facts = self.facts();
+        match facts.answer {
+            Some(answer) => answer,
+            None if self.has_flag("readonly")
                 && self.key_count() != KeyCount::None
-                && !self.runs_script())
-        {
-            Answer::Lookup
-        } else if CONDITIONAL_WRITES.contains(&self.name) {
-            Answer::Applied
-        } else {
-            Answer::Other
+                && facts.runs.is_none() =>
+            {
+                Answer::Lookup
+            }
+            None => Answer::Other,
         }
     }
 
@@ -169,21 +351,28 @@ impl Command {
     /// Whether the reply holds one answer per key or field (`MGET`, `HMGET`, `SMISMEMBER`).
     #[must_use]
     pub fn replies_per_key(&self) -> bool {
-        PER_KEY_REPLIES.contains(&self.name)
+        self.facts().replies_per_key
     }
 
     /// Whether the command runs a script or a function (`EVAL`, `EVALSHA`, `FCALL`, and their
     /// read-only forms).
     #[must_use]
     pub fn runs_script(&self) -> bool {
-        SCRIPT_CALLS.contains(&self.name)
+        self.facts().runs.is_some()
+    }
+
+    /// Whether the command runs a script by its SHA (`EVALSHA`, `EVALSHA_RO`), which the server
+    /// answers `NOSCRIPT` when it does not hold the script.
+    #[must_use]
+    pub fn runs_script_by_sha(&self) -> bool {
+        self.facts().runs == Some(Runs::Sha)
     }
 
     /// Whether the first argument names a stored script or function
     /// (`db.stored_procedure.name`): `EVALSHA`, `FCALL` and their read-only forms.
     #[must_use]
     pub fn names_stored_procedure(&self) -> bool {
-        STORED_PROCEDURE_CALLS.contains(&self.name)
+        matches!(self.facts().runs, Some(Runs::Sha | Runs::Function))
     }
 
     /// The command's messaging role, if it sends, receives or settles messages.
@@ -196,20 +385,17 @@ impl Command {
     /// `CONFIG SET`).
     #[must_use]
     pub fn masks_every_argument(&self) -> bool {
-        ALL_MASKED.contains(&self.name)
+        self.facts().masks_every_argument
     }
 
     /// How many arguments after the syntax token `token` are credentials:
     /// `HELLO .. AUTH user pass`, `MIGRATE .. AUTH pass`, `MIGRATE .. AUTH2 user pass`.
     #[must_use]
     pub fn credentials_after(&self, token: &[u8]) -> usize {
-        let is = |expected: &[u8]| token.eq_ignore_ascii_case(expected);
-        match self.name {
-            "HELLO" if is(b"AUTH") => 2,
-            "MIGRATE" if is(b"AUTH2") => 2,
-            "MIGRATE" if is(b"AUTH") => 1,
-            _ => 0,
-        }
+        let mut tokens = self.facts().credentials_after.iter();
+        tokens
+            .find(|(expected, _)| token.eq_ignore_ascii_case(expected.as_bytes()))
+            .map_or(0, |&(_, count)| count)
     }
 }
 
@@ -277,26 +463,41 @@ mod tests {
         assert!(!command("GET").replies_per_key());
         assert!(command("EVAL").runs_script() && !command("EVAL").names_stored_procedure());
         assert!(command("FCALL_RO").names_stored_procedure());
-        // Every stored-procedure call is a script call, and every name is in the table.
-        for name in STORED_PROCEDURE_CALLS {
-            assert!(command(name).runs_script(), "{name}");
+        assert!(command("EVALSHA_RO").runs_script_by_sha());
+        assert!(!command("EVAL").runs_script_by_sha() && !command("FCALL").runs_script_by_sha());
+        assert_eq!(
+            script_calls(),
+            [
+                "EVAL",
+                "EVALSHA",
+                "EVALSHA_RO",
+                "EVAL_RO",
+                "FCALL",
+                "FCALL_RO"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_fact_table_is_sorted_and_names_commands_of_the_table() {
+        for pair in FACTS.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
         }
-        let lists = [
-            LOOKUPS_THAT_WRITE,
-            CONDITIONAL_WRITES,
-            PER_KEY_REPLIES,
-            SCRIPT_CALLS,
-            ALL_MASKED,
-        ];
-        for name in lists.into_iter().flatten() {
-            assert!(lookup(name).is_some(), "{name} is not in the table");
+        for (name, facts) in FACTS {
+            let command = lookup(name).unwrap_or_else(|| panic!("{name} is not in the table"));
+            assert_ne!(*facts, NO_FACTS, "{name} has a row without a fact");
+            assert_eq!(command.facts(), facts, "{name}");
+            for (token, _) in facts.credentials_after {
+                assert!(command.is_token(token.as_bytes()), "{name} {token}");
+            }
         }
     }
 
     #[test]
     fn messaging_roles_and_credentials() {
-        for (name, role) in MESSAGING_COMMANDS {
-            assert_eq!(lookup(name).unwrap().messaging_role(), Some(*role));
+        for command in MESSAGING_COMMANDS {
+            let known = lookup(command.name).unwrap();
+            assert_eq!(known.messaging_role(), Some(command.role));
         }
         assert_eq!(MessagingRole::of(b"xReadGroup"), Some(MessagingRole::Read));
         assert_eq!(MessagingRole::of(b"GET"), None);
@@ -306,5 +507,42 @@ mod tests {
         assert_eq!(lookup("MIGRATE").unwrap().credentials_after(b"AUTH"), 1);
         assert_eq!(lookup("GET").unwrap().credentials_after(b"AUTH"), 0);
         assert!(lookup("CONFIG SET").unwrap().masks_every_argument());
+    }
+
+    #[test]
+    fn messaging_arguments_are_where_each_command_puts_them() {
+        let found = |args: &[&str]| messaging_arguments(args).unwrap();
+        let publish = found(&["publish", "orders", "payload"]);
+        assert_eq!(publish.role, MessagingRole::Publish);
+        assert_eq!((publish.destination, publish.payload), (Some(1), Some(2)));
+        assert_eq!(found(&["XADD", "s", "*", "f", "v"]).destination, Some(1));
+        let ack = found(&["XACK", "s", "g", "0-1"]);
+        assert_eq!((ack.destination, ack.group), (Some(1), Some(2)));
+        let read = found(&["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"]);
+        assert_eq!(
+            (read.role, read.destination, read.group),
+            (MessagingRole::Read, Some(4), None)
+        );
+        // A group or consumer named like the token is not where the streams start.
+        let args = [
+            "XREADGROUP",
+            "GROUP",
+            "streams",
+            "STREAMS",
+            "STREAMS",
+            "s",
+            ">",
+        ];
+        let group_read = found(&args);
+        assert_eq!(
+            (group_read.destination, group_read.group),
+            (Some(5), Some(2))
+        );
+        // Missing arguments are absent, never out of bounds.
+        let short = found(&["PUBLISH"]);
+        assert_eq!((short.destination, short.payload), (None, None));
+        assert_eq!(found(&["XREAD", "STREAMS"]).destination, None);
+        assert_eq!(messaging_arguments(&["GET", "k"]), None);
+        assert_eq!(messaging_arguments::<&str>(&[]), None);
     }
 }

@@ -5,8 +5,9 @@
 //! - The command table ([`COMMANDS`], [`lookup`], [`lookup_args`]): names, arity, flags, key
 //!   positions, syntax tokens, generated from published command sets.
 //! - What redis-trace reads into a command (`facts.rs`): what its reply means ([`Answer`]),
-//!   whether it answers per key, runs a script or names a stored procedure, its
-//!   [`MessagingRole`], which arguments hold credentials.
+//!   whether it answers per key, runs a script (by its code, its SHA or a function's name),
+//!   which arguments hold credentials; a messaging command's [`MessagingRole`] and where its
+//!   destination, group and payload are ([`messaging_arguments`]).
 //! - Names the macro and the runtime must agree on (`names.rs`): the key policies'
 //!   ([`KeyPolicyName`]) and the attribute namespaces redis-trace writes
 //!   ([`RESERVED_ATTRIBUTE_NAMESPACES`]).
@@ -28,7 +29,7 @@ mod table;
 mod facts;
 mod names;
 
-pub use facts::{script_calls, Answer, MessagingRole};
+pub use facts::{messaging_arguments, script_calls, Answer, MessagingArguments, MessagingRole};
 pub use names::{KeyPolicyName, RESERVED_ATTRIBUTE_NAMESPACES};
 pub use table::{COMMANDS, SOURCES};
 
@@ -194,11 +195,36 @@ impl Command {
     /// [`Command::key_positions`] into `positions` (cleared first), to reuse its allocation.
     pub fn key_positions_into<A: AsRef<[u8]>>(&self, args: &[A], positions: &mut Vec<usize>) {
         positions.clear();
-        for spec in self.key_specs {
-            let Some(begin) = begin_position(&spec.begin, args) else {
-                continue;
-            };
-            let (first, last, step) = match spec.find {
+        for (first, last, step) in self.key_ranges(args) {
+            let mut position = first;
+            while position <= last && position < args.len() {
+                positions.push(position);
+                position += step;
+            }
+        }
+        positions.sort_unstable();
+        positions.dedup();
+    }
+
+    /// The first of [`Command::key_positions`], without allocating: where a stream command's
+    /// stream is (`XREAD ... STREAMS <stream> ...`).
+    #[must_use]
+    pub fn first_key_position<A: AsRef<[u8]>>(&self, args: &[A]) -> Option<usize> {
+        let firsts = self.key_ranges(args).map(|(first, last, _)| (first, last));
+        firsts
+            .filter(|&(first, last)| first <= last && first < args.len())
+            .map(|(first, _)| first)
+            .min()
+    }
+
+    /// Each key specification's keys in `args`: first, last (maybe past the end) and step.
+    fn key_ranges<'a, A: AsRef<[u8]>>(
+        &self,
+        args: &'a [A],
+    ) -> impl Iterator<Item = (usize, usize, usize)> + 'a {
+        self.key_specs.iter().filter_map(|spec| {
+            let begin = begin_position(&spec.begin, args)?;
+            match spec.find {
                 FindKeys::Range {
                     last_key,
                     key_step,
@@ -212,7 +238,7 @@ impl Command {
                     } else {
                         args.len().saturating_sub(last_key.unsigned_abs() as usize)
                     };
-                    (begin, last, usize::from(key_step.max(1)))
+                    Some((begin, last, usize::from(key_step.max(1))))
                 }
                 FindKeys::Keynum {
                     keynum_index,
@@ -226,21 +252,11 @@ impl Command {
                         .unwrap_or(0);
                     let step = usize::from(key_step.max(1));
                     let first = begin + usize::from(first_key);
-                    if count == 0 {
-                        continue;
-                    }
-                    (first, first + (count - 1) * step, step)
+                    (count > 0).then(|| (first, first + (count - 1) * step, step))
                 }
-                FindKeys::Unknown => continue,
-            };
-            let mut position = first;
-            while position <= last && position < args.len() {
-                positions.push(position);
-                position += step;
+                FindKeys::Unknown => None,
             }
-        }
-        positions.sort_unstable();
-        positions.dedup();
+        })
     }
 }
 
@@ -465,5 +481,33 @@ mod tests {
         assert_eq!(keys("EVAL", &["EVAL", "s", "99", "a"]), [3]);
         assert_eq!(keys("EVAL", &["EVAL"]), Vec::<usize>::new());
         assert_eq!(keys("XREAD", &["XREAD", "STREAMS"]), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn the_first_key_position_agrees_with_key_positions() {
+        let cases: &[&[&str]] = &[
+            &["GET", "k"],
+            &["MSET", "a", "1", "b", "2"],
+            &["EVAL", "return 1", "2", "a", "b", "x"],
+            &["EVAL", "return 1", "0"],
+            &["XREAD", "COUNT", "2", "STREAMS", "s1", "s2", "0", "0"],
+            &["XREADGROUP", "GROUP", "STREAMS", "c", "STREAMS", "s", ">"],
+            &["XREAD", "STREAMS"],
+            &["ZUNIONSTORE", "dst", "2", "a", "b"],
+            &["MIGRATE", "h", "1", "k", "0", "5"],
+            &["GET"],
+        ];
+        for args in cases {
+            let command = lookup(args[0]).unwrap();
+            let first = command.key_positions(args).first().copied();
+            assert_eq!(command.first_key_position(args), first, "{args:?}");
+        }
+        let group_named_streams = ["XREADGROUP", "GROUP", "STREAMS", "c", "STREAMS", "s", ">"];
+        assert_eq!(
+            lookup("XREADGROUP")
+                .unwrap()
+                .first_key_position(&group_named_streams),
+            Some(5)
+        );
     }
 }

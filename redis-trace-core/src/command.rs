@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue, Value};
-use redis_trace_commands::Answer;
+use redis_trace_commands::{Answer, Command};
 
 use crate::config::SemconvMode;
 use crate::messaging::MessagingSpec;
@@ -49,20 +49,24 @@ pub(crate) struct CommandSpec {
     pub(crate) cache_result: Option<CacheResult>,
 }
 
-/// Whether redis-rs's client-side cache answered a read (`redis.client.csc.result`).
-#[cfg_attr(not(feature = "client-side-caching"), allow(dead_code))]
+/// Whether redis-rs's client-side cache answered a read (`redis.client.csc.result`). Without
+/// the `client-side-caching` feature it has no value: nothing can mark a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CacheResult {
     /// Every key was answered from the process's memory: Redis was not reached.
+    #[cfg(feature = "client-side-caching")]
     Hit,
     /// At least one key was sent to Redis.
+    #[cfg(feature = "client-side-caching")]
     Miss,
 }
 
 impl CacheResult {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
+            #[cfg(feature = "client-side-caching")]
             Self::Hit => "hit",
+            #[cfg(feature = "client-side-caching")]
             Self::Miss => "miss",
         }
     }
@@ -86,7 +90,10 @@ impl CommandSpec {
     /// Whether it runs a script by its SHA (`EVALSHA`, `EVALSHA_RO`), which the server answers
     /// `NOSCRIPT` when it does not hold the script.
     pub(crate) fn runs_script_by_sha(&self) -> bool {
-        self.procedure.is_some() && self.operation.starts_with("EVALSHA")
+        // Only a stored-procedure call (rare) pays for the table lookup.
+        self.procedure.is_some()
+            && redis_trace_commands::lookup(&self.operation)
+                .is_some_and(Command::runs_script_by_sha)
     }
 
     /// Span-only attributes of a command: its batch size, cluster slot and messaging

@@ -1,14 +1,20 @@
-//! The one owner of process-wide state: the installed configuration with the default
-//! endpoint, the tracer, the metric instruments, and the flag that lets a call skip all work.
+//! What the user installs, process-wide: the configuration with the default endpoint, the
+//! tracer and the metric instruments made from the installed providers, and the flag that lets
+//! a call skip all work; calls read them through one per-thread snapshot.
 //!
 //! Every write goes through [`publish`], which recomputes the flag after it, so the pieces
-//! never disagree. Other modules only read, through the functions here (the operation, the
-//! connection, messaging and pools read it; nothing here imports them).
+//! never disagree. Other modules only read, through the functions here: the operation, the
+//! connection (describing, connecting, reconnecting, messaging), messaging's receive, process
+//! and metrics, and the pools; `testing` installs its providers through the public setters.
+//! Nothing here imports them.
 //!
-//! What belongs to one concept keeps its own state beside it: the registry of live pools
-//! (`metrics::pool`), instrument generations (`metrics`), and per-thread caches (rendered keys
-//! in `intern`, command tallies in `metrics::command`, the traced-body depth in
-//! `operation::scope`).
+//! It is not the only process-wide state: what belongs to one concept keeps its own beside it.
+//! - Registries: the live pools (`metrics::pool`), the watched client-side caches
+//!   (`metrics::client_cache`), the source of instrument generations (`metrics`).
+//! - Made once and shared: the pipeline operation names (`connection::describe`).
+//! - Per-thread caches: rendered keys (`intern`), command tallies (`metrics::command`), the
+//!   traced-body depth (`operation::scope`), the key positions' buffer (`statement`).
+//! - The `testing` feature's in-memory pipeline and the lock its tests share (`testing`).
 
 use std::cell::RefCell;
 use std::rc::Rc;

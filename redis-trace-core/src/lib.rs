@@ -2,14 +2,15 @@
 //! `#[redis_traced]` attribute expands to, the traced connection, configuration, endpoints and
 //! the process-wide state they share.
 //!
-//! Use it through the `redis-trace` crate, which re-exports the public items listed there. The
-//! modules are private; what generated code needs is under [`__private`], which is not a public
-//! API.
+//! Use it through the `redis-trace` crate, which re-exports the public items listed there. Most
+//! modules are private; `messaging`, `pool`, `semconv` and `testing` (feature `testing`) are
+//! public, and what generated code needs is under [`__private`], which is not a public API.
 //!
 //! Layout: one concept per module, arrows one way at every level (`tests/layout.rs` checks);
 //! CONTRIBUTING.md has the map.
 //! - `globals`: what the user installs (configuration, default endpoint, tracer and meter
-//!   providers) and the fast-path flag, read by every call through one per-thread snapshot.
+//!   providers) and the fast-path flag, read by every call through one per-thread snapshot
+//!   (other process-wide state lives with its concept: `globals` lists where).
 //! - `config`, `endpoint`, `key` (policies, templates), `fields`: what users configure and pass.
 //! - `callsite` (static per annotated fn), `operation` (the per-call guard: lifecycle,
 //!   attributes, scope), `outcome` (result shapes), `failure` (errors → attributes).
@@ -20,6 +21,7 @@
 //!   the carrier and envelope), `pool` (the pool integrations).
 //! - `metrics` (every instrument and tally), `tracer` (the tracer in use), `semconv` (names).
 //! - `sink`, `intern`, `text`: building blocks.
+//! - `testing` (feature `testing`): in-memory telemetry for tests, span trees, the trace view.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -76,6 +78,10 @@ pub mod __private {
     pub use crate::operation::{Fields, Instrumented, Operation};
     pub use crate::outcome::ladder;
     pub use crate::outcome::{Outcome, Probe, Shape};
+    /// The names of the attributes the macro writes itself (`ttl`, `procedure`).
+    pub mod semconv {
+        pub use crate::semconv::{DB_STORED_PROCEDURE_NAME, REDIS_TTL};
+    }
 
     /// The value of the unreachable "fake return" that gives an async body its declared type.
     #[must_use]

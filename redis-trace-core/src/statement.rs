@@ -7,37 +7,15 @@
 //! credentials (`AUTH`, `HELLO ... AUTH`, `MIGRATE ... AUTH/AUTH2`, `CONFIG SET`,
 //! `ACL SETUSER`) mask them under every policy, raw included.
 
-#[cfg(test)]
-use redis_trace_commands::lookup_args;
 use redis_trace_commands::Command;
 
 use crate::args::command_name;
 use crate::key::KeyPolicy;
 use crate::text::truncate_on_char_boundary;
 
-/// The sanitized statement of one command given as its arguments (`args[0]` is the name), at
-/// most `max_len` bytes.
-#[cfg(test)]
-pub(crate) fn sanitize<A: AsRef<[u8]>>(
-    args: &[A],
-    policy: &KeyPolicy,
-    max_key_len: usize,
-    max_len: usize,
-) -> String {
-    let mut out = String::new();
-    sanitize_into(
-        args,
-        lookup_args(args),
-        policy,
-        max_key_len,
-        max_len,
-        &mut out,
-    );
-    out
-}
-
-/// [`sanitize`], appended to `out` (at most `max_len` bytes appended), for the command the
-/// table says `args` invoke (`known`).
+/// The sanitized statement of one command given as its arguments (`args[0]` is the name),
+/// appended to `out` (at most `max_len` bytes appended), for the command the table says `args`
+/// invoke (`known`).
 pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
     args: &[A],
     known: Option<&'static Command>,
@@ -119,7 +97,27 @@ fn truncate_appended(out: &mut String, start: usize, max_len: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redis_trace_commands::COMMANDS;
+    use redis_trace_commands::{lookup_args, COMMANDS};
+
+    /// The sanitized statement of one command given as its arguments (`args[0]` is the name), at
+    /// most `max_len` bytes.
+    pub(super) fn sanitize<A: AsRef<[u8]>>(
+        args: &[A],
+        policy: &KeyPolicy,
+        max_key_len: usize,
+        max_len: usize,
+    ) -> String {
+        let mut out = String::new();
+        sanitize_into(
+            args,
+            lookup_args(args),
+            policy,
+            max_key_len,
+            max_len,
+            &mut out,
+        );
+        out
+    }
 
     fn text(args: &[&str]) -> String {
         sanitize(args, &KeyPolicy::Pattern, 256, 2048)
@@ -327,7 +325,7 @@ mod properties {
     use proptest::prelude::*;
     use redis_trace_commands::COMMANDS;
 
-    use super::sanitize;
+    use super::tests::sanitize;
     use crate::key::KeyPolicy;
 
     /// Cases per property: enough to walk the command table many times over.

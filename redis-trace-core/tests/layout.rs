@@ -3,7 +3,9 @@
 //!
 //! An import from `a::x` to `a::y::z` is an edge `x → y` among the children of `a`; an import
 //! from `a::x` to `b` is an edge `a → b` among the top-level modules. A module using its own
-//! ancestors or descendants adds no edge: only siblings can form a cycle.
+//! ancestors or descendants adds no edge: only siblings can form a cycle. A name a module binds
+//! with `use` (a re-export such as `pub use self::y::Thing`, or a private import its children
+//! see) counts where it is defined: `super::Thing` from `a::x` is an edge `x → y`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -15,11 +17,13 @@ type ModulePath = Vec<String>;
 /// The import graph among one module's children: from child, to child, the first import seen.
 type Graph = BTreeMap<String, BTreeMap<String, String>>;
 
-/// The known modules, and the import graphs among siblings, by parent (only parents whose
+/// The known modules, the names each binds with `use` (module, name → the path it names from
+/// the crate root), and the import graphs among siblings, by parent (only parents whose
 /// children import each other have one).
 #[derive(Default)]
 struct Layout {
     modules: BTreeSet<ModulePath>,
+    bindings: BTreeMap<(ModulePath, String), Vec<String>>,
     graphs: BTreeMap<ModulePath, Graph>,
 }
 
@@ -35,10 +39,19 @@ fn module_path(relative: &str) -> ModulePath {
     segments
 }
 
-/// The code that counts: what comes before the test module at the end of the file, comment lines
-/// blanked (not removed, so positions still give line numbers).
+/// The code that counts: what comes before the test module at the end of the file (the first
+/// `#[cfg(test)]` followed by `mod`: a test-only item elsewhere does not end the scan), comment
+/// lines blanked (not removed, so positions still give line numbers).
 fn counted_code(source: &str) -> String {
-    let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+    let test_module = source
+        .match_indices("#[cfg(test)]")
+        .find(|&(at, attribute)| {
+            let rest = source[at + attribute.len()..].trim_start();
+            rest.starts_with("mod ")
+                || rest.starts_with("pub mod ")
+                || rest.starts_with("pub(crate) mod ")
+        });
+    let code = &source[..test_module.map_or(source.len(), |(at, _)| at)];
     let lines = code.lines().map(|line| match line.trim_start() {
         comment if comment.starts_with("//") => "",
         _ => line,
@@ -73,10 +86,14 @@ fn identifier(code: &str, at: usize) -> &str {
     &rest[..end]
 }
 
+/// A path as written, and the name it binds when it is a `use` (its last segment, its alias
+/// after `as`, `*` for a glob).
+type Written = (Vec<String>, String);
+
 /// Parses the path (or `use` tree) at `at` and pushes each full path it names onto `found`:
-/// `crate::{a, b::{self, C}}` gives `crate::a`, `crate::b` and `crate::b::C`. Returns
-/// where the path ends.
-fn parse_tree(code: &str, at: usize, prefix: &[String], found: &mut Vec<Vec<String>>) -> usize {
+/// `crate::{a, b::{self, C as D}}` gives `crate::a`, `crate::b` and `crate::b::C` (binding `a`,
+/// `b` and `D`). Returns where the path ends.
+fn parse_tree(code: &str, at: usize, prefix: &[String], found: &mut Vec<Written>) -> usize {
     let mut path = prefix.to_vec();
     let mut at = skip_space(code, at);
     loop {
@@ -95,7 +112,11 @@ fn parse_tree(code: &str, at: usize, prefix: &[String], found: &mut Vec<Vec<Stri
         }
         let name = identifier(code, at);
         if name.is_empty() {
-            found.push(path);
+            let bound = match code[at..].starts_with('*') {
+                true => "*".to_owned(),
+                false => path.last().cloned().unwrap_or_default(),
+            };
+            found.push((path, bound));
             return at;
         }
         // `b::{self, C}` names `b` itself.
@@ -104,46 +125,125 @@ fn parse_tree(code: &str, at: usize, prefix: &[String], found: &mut Vec<Vec<Stri
         }
         at = skip_space(code, at + name.len());
         if !code[at..].starts_with("::") {
-            found.push(path);
+            let alias = code[at..]
+                .strip_prefix("as")
+                .filter(|rest| rest.starts_with(char::is_whitespace))
+                .map(|_| identifier(code, skip_space(code, at + 2)));
+            let bound =
+                alias.map_or_else(|| path.last().cloned().unwrap_or_default(), str::to_owned);
+            found.push((path, bound));
             return at;
         }
         at = skip_space(code, at + 2);
     }
 }
 
-/// The module a written path lands in: its leading segments that name known modules.
-fn resolve(written: &[String], from: &[String], modules: &BTreeSet<ModulePath>) -> ModulePath {
+/// A written path from the crate root, its module prefix spelled out: `super::x::Y` from
+/// `a::b` is `a::x::Y`. A path starting elsewhere counts when it starts with a child of `from`
+/// (`use child::Name`, the 2018 form); None for anything else (another crate).
+fn absolute(
+    written: &[String],
+    from: &[String],
+    modules: &BTreeSet<ModulePath>,
+) -> Option<Vec<String>> {
     let supers = written.iter().take_while(|s| *s == "super").count();
-    let (mut target, rest) = match written[0].as_str() {
+    let (mut path, rest) = match written.first()?.as_str() {
         "crate" => (Vec::new(), &written[1..]),
         "self" => (from.to_vec(), &written[1..]),
-        _ => (
+        "super" => (
             from[..from.len().saturating_sub(supers)].to_vec(),
             &written[supers..],
         ),
+        child => {
+            let mut child_path = from.to_vec();
+            child_path.push(child.to_owned());
+            if !modules.contains(&child_path) {
+                return None;
+            }
+            (from.to_vec(), written)
+        }
     };
-    for segment in rest {
+    path.extend(rest.iter().cloned());
+    Some(path)
+}
+
+/// The module a written path lands in: its leading segments that name known modules, and
+/// through a name a module binds with `use` (a re-export, `pub use self::child::Name`, or a
+/// private import its children see), the module that path lands in.
+fn resolve(written: &[String], from: &[String], layout: &Layout) -> ModulePath {
+    match absolute(written, from, &layout.modules) {
+        Some(path) => land(&path, layout, 0),
+        None => from.to_vec(),
+    }
+}
+
+fn land(path: &[String], layout: &Layout, depth: usize) -> ModulePath {
+    let mut target = Vec::new();
+    for (at, segment) in path.iter().enumerate() {
         // The classification macro is exported at the root but defined in `outcome`.
         let segment = match segment.as_str() {
             "__outcome" if target.is_empty() => "outcome",
             other => other,
         };
         target.push(segment.to_owned());
-        if !modules.contains(&target) {
-            target.pop();
-            break;
+        if layout.modules.contains(&target) {
+            continue;
         }
+        target.pop();
+        let bound = layout.bindings.get(&(target.clone(), segment.to_owned()));
+        // A chain of re-exports is short; the bound only guards against a binding to itself.
+        if let Some(bound) = bound.filter(|_| depth < 16) {
+            let mut followed = bound.clone();
+            followed.extend(path[at + 1..].iter().cloned());
+            return land(&followed, layout, depth + 1);
+        }
+        break;
     }
     target
 }
 
-/// Every path a file names: the module it lands in, and where it is (`file:line uses path`). A
-/// `super::` inside an inline module (other than the tests) resolves as if at the file's top.
-fn imports(
+/// The names a file's module binds with a `use` item at the start of a line (any visibility:
+/// its children see private ones too), and the path each names from the crate root. Globs and
+/// other crates' names are left out: they lead to no module of ours by name.
+fn bindings(
     relative: &str,
     source: &str,
     modules: &BTreeSet<ModulePath>,
-) -> Vec<(ModulePath, String)> {
+) -> Vec<(String, Vec<String>)> {
+    let from = module_path(relative);
+    let code = counted_code(source);
+    let mut bindings = Vec::new();
+    let mut line_start = 0;
+    for line in code.split('\n') {
+        let mut rest = line;
+        if let Some(public) = rest.strip_prefix("pub") {
+            rest = match public.strip_prefix('(') {
+                Some(scoped) => scoped.split_once(')').map_or("", |(_, after)| after),
+                None => public,
+            };
+            rest = rest.trim_start();
+        }
+        if let Some(tree) = rest.strip_prefix("use ") {
+            let at = line_start + (line.len() - tree.len());
+            let mut written = Vec::new();
+            parse_tree(&code, at, &[], &mut written);
+            for (path, bound) in written {
+                if bound == "*" {
+                    continue;
+                }
+                if let Some(path) = absolute(&path, &from, modules) {
+                    bindings.push((bound, path));
+                }
+            }
+        }
+        line_start += line.len() + 1;
+    }
+    bindings
+}
+
+/// Every path a file names: the module it lands in, and where it is (`file:line uses path`). A
+/// `super::` inside an inline module (other than the tests) resolves as if at the file's top.
+fn imports(relative: &str, source: &str, layout: &Layout) -> Vec<(ModulePath, String)> {
     let from = module_path(relative);
     let code = counted_code(source);
     let mut imports = Vec::new();
@@ -151,9 +251,9 @@ fn imports(
         let line = code[..at].matches('\n').count() + 1;
         let mut written = Vec::new();
         parse_tree(&code, at, &[], &mut written);
-        for path in written {
+        for (path, _) in written {
             let example = format!("{relative}:{line} uses {}", path.join("::"));
-            imports.push((resolve(&path, &from, modules), example));
+            imports.push((resolve(&path, &from, layout), example));
         }
     }
     imports
@@ -180,15 +280,23 @@ fn layout(files: &[(String, String)]) -> Layout {
         }
     }
     for (relative, source) in files {
+        let module = module_path(relative);
+        for (name, path) in bindings(relative, source, &layout.modules) {
+            layout.bindings.insert((module.clone(), name), path);
+        }
+    }
+    let mut graphs = BTreeMap::new();
+    for (relative, source) in files {
         let from = module_path(relative);
-        for (target, example) in imports(relative, source, &layout.modules) {
+        for (target, example) in imports(relative, source, &layout) {
             let Some((parent, a, b)) = sibling_edge(&from, &target) else {
                 continue;
             };
-            let graph = layout.graphs.entry(parent).or_default();
+            let graph: &mut Graph = graphs.entry(parent).or_default();
             graph.entry(a).or_default().entry(b).or_insert(example);
         }
     }
+    layout.graphs = graphs;
     layout
 }
 
@@ -338,13 +446,51 @@ fn comments_macros_tests_and_parents_do_not_count() {
 #[test]
 fn nested_use_trees_resolve_to_modules() {
     let modules = ["connection/mod.rs", "connection/describe.rs", "outcome.rs"];
-    let modules = modules.map(module_path).into();
+    let layout = Layout {
+        modules: modules.map(module_path).into(),
+        ..Layout::default()
+    };
     let code = "use super::{describe::{self, cmd_args}, TracedConnection};\n\
                 super::super::x();\ncrate::__outcome!(&y)";
-    let targets: BTreeSet<_> = imports("connection/messages.rs", code, &modules)
+    let targets: BTreeSet<_> = imports("connection/messages.rs", code, &layout)
         .into_iter()
         .map(|(target, _)| target.join("::"))
         .collect();
     let expected = ["", "connection", "connection::describe", "outcome"].map(str::to_owned);
     assert_eq!(targets, expected.into());
+}
+
+#[test]
+fn a_cycle_through_a_parents_re_export_is_found() {
+    // `x` reaches `y` through `a`'s `pub use`, `y` reaches `x` through a renamed 2018-style
+    // `pub(crate) use`: each import lands on the child that defines the name, not on `a`.
+    let layout = layout(&files(&[
+        ("lib.rs", "mod a;\npub use a::Top;"),
+        (
+            "a/mod.rs",
+            "mod x;\nmod y;\npub use self::y::{Thing, Top};\npub(crate) use x::Other as Renamed;",
+        ),
+        ("a/x.rs", "use super::Thing;"),
+        ("a/y.rs", "use crate::a::Renamed;"),
+        ("b.rs", "fn f() { crate::Top::new() }"),
+    ]));
+    let reports = cycles(&layout);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(
+        reports[0],
+        "import cycle at level `a`: x → y → x\n  \
+         x → y: a/x.rs:1 uses super::Thing\n  \
+         y → x: a/y.rs:1 uses crate::a::Renamed"
+    );
+    // A re-export at the root is followed down too: `b` uses `a::y`, so `b → a`.
+    let top_level = &layout.graphs[&Vec::new()];
+    assert_eq!(top_level["b"].keys().collect::<Vec<_>>(), ["a"]);
+}
+
+#[test]
+fn a_test_only_item_does_not_end_the_scan() {
+    let code = "#[cfg(test)]\nfn helper() {}\nuse crate::b::Thing;\n#[cfg(test)]\nmod tests {\n    use crate::c::Other;\n}";
+    let counted = counted_code(code);
+    assert!(counted.contains("crate::b::Thing"), "{counted}");
+    assert!(!counted.contains("crate::c::Other"), "{counted}");
 }

@@ -1,11 +1,11 @@
-//! What a messaging command is on a span and a metric: its role (send, receive, settle, from
-//! the command facts of `redis-trace-commands`), its destination, its consumer group and the
-//! payload size.
+//! What a messaging command is on a span and a metric: its role (send, receive, settle), its
+//! destination, its consumer group and the payload size, read where the command facts of
+//! `redis-trace-commands` say they are.
 
 use opentelemetry::{StringValue, Value};
-use redis_trace_commands::MessagingRole;
+use redis_trace_commands::{messaging_arguments, MessagingRole};
 
-use crate::args::{is_named, name_text};
+use crate::args::name_text;
 use crate::config::Config;
 use crate::intern;
 use crate::semconv;
@@ -60,33 +60,21 @@ impl MessagingSpec {
     }
 }
 
-/// The messaging attributes of the command `args`, if it is a messaging command.
+/// The messaging attributes of the command `args`, if it is a messaging command: its role and
+/// where its destination, group and payload sit are facts of `redis-trace-commands`.
 pub(crate) fn describe(args: &[&[u8]], config: &Config) -> Option<MessagingSpec> {
-    let render = |arg: Option<&&[u8]>| -> Option<StringValue> {
-        let rendered = config.key_policy().render(arg?, config.max_key_length())?;
+    let found = messaging_arguments(args)?;
+    let argument = |at: Option<usize>| at.and_then(|at| args.get(at));
+    let destination = argument(found.destination).and_then(|destination| {
+        let rendered = config
+            .key_policy()
+            .render(destination, config.max_key_length())?;
         Some(intern::share(&rendered))
-    };
-    let group = |arg: Option<&&[u8]>| arg.map(|name| name_text(name));
-    let role = MessagingRole::of(args.first()?)?;
-    let (destination, group, body_size) = match role {
-        MessagingRole::Publish => (render(args.get(1)), None, args.get(2).map(|p| p.len())),
-        MessagingRole::Append => (render(args.get(1)), None, None),
-        MessagingRole::Acknowledge => (render(args.get(1)), group(args.get(2)), None),
-        MessagingRole::Read => {
-            // XREADGROUP GROUP <group> <consumer> ... STREAMS <key>... <id>...
-            let group = is_named(args, b"XREADGROUP")
-                .then(|| group(args.get(2)))
-                .flatten();
-            let streams = args
-                .iter()
-                .position(|arg| arg.eq_ignore_ascii_case(b"STREAMS"));
-            (render(streams.and_then(|at| args.get(at + 1))), group, None)
-        }
-    };
+    });
     Some(MessagingSpec {
-        role,
+        role: found.role,
         destination,
-        group,
-        body_size,
+        group: argument(found.group).map(|group| name_text(group)),
+        body_size: argument(found.payload).map(|payload| payload.len()),
     })
 }

@@ -21,10 +21,10 @@
 //
 // Layout: `command` (what a messaging command is on a span and a metric), `send` (the context
 // a send carries), `receive` (a stream read's entries and its receive span), `lag` (an
-// entry's lag from its id), `process` (the
-// consumer's process span), `measure` (the messaging metrics), `carrier` and `envelope` (the
-// wire formats), `pubsub` (the consumer wrapper). The traced connection drives the first four;
-// nothing here knows the connection.
+// entry's lag from its id), `process` (the consumer's process span and the context it
+// continues, `MessageParent`), `measure` (the messaging metrics), `carrier` and `envelope` (the
+// wire formats), `pubsub` (the consumer wrapper, on top of `process`). The traced connection
+// drives the first four; nothing here knows the connection.
 
 mod carrier;
 mod command;
@@ -39,7 +39,8 @@ mod send;
 use opentelemetry::trace::SpanContext;
 use opentelemetry::Context;
 
-pub use self::pubsub::{Message, MessageParent, TracedBlockingPubSub, TracedPubSub};
+pub use self::process::MessageParent;
+pub use self::pubsub::{Message, TracedBlockingPubSub, TracedPubSub};
 
 /// `payload` in an envelope carrying the current trace context (unchanged when there is none):
 /// publish it with any client, a [`TracedPubSub`] consumer gets `payload` back.

@@ -6,11 +6,21 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
-use super::MessageParent;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::metrics::MessagingInstruments;
 use crate::{globals, semconv};
+
+/// Which context a message's `process` span continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MessageParent {
+    /// The producer's: one trace from the publisher to the handler (the default). The span
+    /// also links to it.
+    #[default]
+    Producer,
+    /// The consumer's current context; the span links to the producer's.
+    Current,
+}
 
 /// What the consumer span and metrics of one delivery say.
 #[derive(Debug, Clone)]

@@ -8,19 +8,8 @@ use opentelemetry::trace::SpanContext;
 use redis::{FromRedisValue, RedisResult, ToRedisArgs, Value};
 
 use super::envelope;
-use super::process::{Delivery, Producer};
+use super::process::{Delivery, MessageParent, Producer};
 use crate::endpoint::{Endpoint, ToEndpoint};
-
-/// Which context a message's `process` span continues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MessageParent {
-    /// The producer's: one trace from the publisher to the handler (the default). The span
-    /// also links to it.
-    #[default]
-    Producer,
-    /// The consumer's current context; the span links to the producer's.
-    Current,
-}
 
 /// redis-rs's async [`redis::aio::PubSub`], whose messages come back with their original
 /// payload and run their handler under a CONSUMER span.

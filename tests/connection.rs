@@ -464,6 +464,7 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
     }
     // The keys really spread over every master, and each span names the one that owns it.
     let mut ports = std::collections::BTreeSet::new();
+    let mut keys_per_master = std::collections::BTreeMap::<String, u64>::new();
     for (key, span) in keys.iter().zip(capture.spans()) {
         let mut node = cluster.nodes()[0].client().get_connection().unwrap();
         let slot: i64 = redis::cmd("CLUSTER")
@@ -492,10 +493,12 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
         assert_eq!(recorded["network.peer.address"], Value::from("127.0.0.1"));
         assert_eq!(span.name, format!("SET {seed_list}"));
         ports.insert(port);
+        *keys_per_master.entry(port.to_string()).or_default() += 1;
     }
     assert_eq!(ports.len(), 3, "keys on every master");
-    // The duration metric groups by the same target and peer.
-    let peers: std::collections::BTreeSet<String> =
+    // The duration metric groups by the same target and peer: each master's series counts
+    // exactly the keys it owns.
+    let sets_per_master: std::collections::BTreeMap<String, u64> =
         (capture.metric_points("db.client.operation.duration").iter())
             .filter(|point| point.attributes["db.operation.name"] == Value::from("SET"))
             .map(|point| {
@@ -503,17 +506,47 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
                     point.attributes["server.address"],
                     Value::from(seed_list.clone())
                 );
-                point.attributes["network.peer.port"].to_string()
+                assert!(!point.attributes.contains_key("server.port"));
+                assert_eq!(
+                    point.attributes["network.peer.address"],
+                    Value::from("127.0.0.1")
+                );
+                (
+                    point.attributes["network.peer.port"].to_string(),
+                    point.value,
+                )
             })
             .collect();
-    assert_eq!(peers.len(), 3, "one series per master: {peers:?}");
+    assert_eq!(sets_per_master, keys_per_master, "SET points by master");
     // Lookups count their hits under the master that served them, each its own tally.
     for key in &keys {
         let _: Option<String> = conn.get(key).await.unwrap();
     }
+    for span in capture
+        .spans()
+        .iter()
+        .filter(|span| span.name.starts_with("GET"))
+    {
+        let recorded = attributes(span);
+        assert_eq!(recorded["server.address"], Value::from(seed_list.clone()));
+        let Value::I64(slot) = recorded["redis.cluster.slot"] else {
+            panic!("a GET without its slot: {recorded:?}")
+        };
+        let slot = u16::try_from(slot).unwrap();
+        let owner = cluster.port_for_slot(slot);
+        assert_eq!(
+            recorded["network.peer.port"],
+            Value::I64(owner.into()),
+            "GET's peer"
+        );
+    }
     let hits: std::collections::BTreeMap<String, u64> =
         (capture.metric_points("redis_trace.cache.requests").iter())
             .map(|point| {
+                assert_eq!(
+                    point.attributes["server.address"],
+                    Value::from(seed_list.clone())
+                );
                 (
                     point.attributes["network.peer.port"].to_string(),
                     point.value,
@@ -523,8 +556,7 @@ async fn redis_cluster_spans_carry_the_hash_slot() {
                 *hits.entry(peer).or_default() += value;
                 hits
             });
-    assert_eq!(hits.len(), 3, "hits by master: {hits:?}");
-    assert_eq!(hits.values().sum::<u64>(), keys.len() as u64);
+    assert_eq!(hits, keys_per_master, "hits by master");
 
     // Keys of different slots in one command: the server refuses with CROSSSLOT.
     capture.clear();

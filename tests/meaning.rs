@@ -332,6 +332,11 @@ async fn a_cold_script_cache_is_no_error_in_spans_or_metrics() {
         .collect();
     assert_eq!(evalsha.len(), 1, "{points:?}");
     assert_eq!(evalsha[0].value, 1, "one EVALSHA measured: the call");
+    assert_eq!(
+        evalsha[0].attributes["db.stored_procedure.name"],
+        Value::from(sha.clone()),
+        "the metric names the script too"
+    );
     assert!(points
         .iter()
         .all(|point| !point.attributes.contains_key("error.type")));

@@ -501,6 +501,11 @@ async fn a_stream_read_records_how_far_behind_it_is() {
     assert!(capture.metric_points("redis.client.stream.lag").is_empty());
     let receive = capture.span("XREAD explicit");
     assert!(!attributes(&receive).contains_key("redis.stream.max_lag"));
+    assert_eq!(
+        attributes(&receive)["db.namespace"],
+        text("0"),
+        "XREAD names its database"
+    );
 }
 
 /// A RESP3 push subscription through a traced `MultiplexedConnection`: the `SUBSCRIBE` is a

@@ -56,4 +56,32 @@ async fn spans_name_the_master_before_and_after_a_failover() {
     assert_eq!(port(2), Value::I64(new.into()), "after the failover");
     assert_eq!(spans[2].name, format!("SET {target}"));
     assert_eq!(port(3), Value::I64(new.into()), "a blocking connection");
+
+    // The duration metric says the same: one SET series per (master, outcome), each point with
+    // the configured target.
+    let mut sets: Vec<(Value, bool, u64)> = (capture.metric_points("db.client.operation.duration"))
+        .into_iter()
+        .filter(|point| point.attributes["db.operation.name"] == Value::from("SET"))
+        .map(|point| {
+            assert_eq!(
+                point.attributes["server.address"],
+                Value::from(target.clone())
+            );
+            assert!(!point.attributes.contains_key("server.port"));
+            let failed = point.attributes.contains_key("error.type");
+            (
+                point.attributes["network.peer.port"].clone(),
+                failed,
+                point.value,
+            )
+        })
+        .collect();
+    sets.sort_by_key(|(port, failed, _)| (port.to_string(), *failed));
+    let mut expected = vec![
+        (Value::I64(old.into()), false, 1),
+        (Value::I64(old.into()), true, 1),
+        (Value::I64(new.into()), false, 1),
+    ];
+    expected.sort_by_key(|(port, failed, _)| (port.to_string(), *failed));
+    assert_eq!(sets, expected);
 }

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Block, Expr, ExprAsync, ItemFn, ReturnType, Stmt, Type};
 
-use crate::validate::{Key, KeyPolicyChoice, Validated};
+use crate::validate::{FieldName, Key, KeyPolicyChoice, Validated};
 
 /// The annotated function with its body wrapped in an operation.
 pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
@@ -51,6 +51,13 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
         }
     });
     let field_values = args.fields.iter().map(|(name, value)| {
+        let name = match name {
+            FieldName::User(name) => quote!(#name),
+            FieldName::Ours(constant) => {
+                let constant = Ident::new(constant, Span::call_site());
+                quote!(#private::semconv::#constant)
+            }
+        };
         quote_spanned! {value.span()=> (#name, &(#value) as &dyn #private::FieldValue) }
     });
     // Most functions have no fields: keep their expansion one argument shorter.

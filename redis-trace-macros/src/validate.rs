@@ -30,13 +30,21 @@ pub struct Validated {
     pub endpoint: Option<Expr>,
     /// The key policy of this fn.
     pub key_policy: Option<KeyPolicyChoice>,
-    /// Extra attributes, `ttl` included as `redis.ttl`, `procedure` as
-    /// `db.stored_procedure.name`.
-    pub fields: Vec<(String, Expr)>,
+    /// Extra attributes: the user's `fields(...)`, `ttl` and `procedure`.
+    pub fields: Vec<(FieldName, Expr)>,
     /// `cache = true | false`.
     pub cache: Option<bool>,
     /// The path of the facade crate: `::redis_trace` unless `crate = ...` was given.
     pub krate: TokenStream,
+}
+
+/// The name of an extra attribute.
+pub enum FieldName {
+    /// Named by the user in `fields(...)`, outside the namespaces redis-trace writes.
+    User(String),
+    /// One of redis-trace's: the name of its constant in the runtime's `semconv` (`ttl` is
+    /// `REDIS_TTL`, `procedure` `DB_STORED_PROCEDURE_NAME`), so the name is written once.
+    Ours(&'static str),
 }
 
 /// One key: an expression, or a template (`"user:{id}"`).
@@ -81,7 +89,10 @@ pub fn validate(args: Args, function: &ItemFn, errors: &mut Errors) -> Option<Va
     if let Some(procedure) = &args.procedure {
         check_procedure(command.as_ref(), procedure, errors);
         check_key_expression(procedure, &parameters, function, errors);
-        fields.push(("db.stored_procedure.name".to_owned(), procedure.clone()));
+        fields.push((
+            FieldName::Ours("DB_STORED_PROCEDURE_NAME"),
+            procedure.clone(),
+        ));
     }
     if let (Some(CheckedOp::Known(command)), Some(ttl)) = (&command, &args.ttl) {
         if !command.has_flag("write") {
@@ -235,7 +246,7 @@ fn check_fields(
     parameters: &BTreeSet<String>,
     function: &ItemFn,
     errors: &mut Errors,
-) -> Vec<(String, Expr)> {
+) -> Vec<(FieldName, Expr)> {
     let mut fields = Vec::new();
     let mut seen = BTreeSet::new();
     for field in &args.fields {
@@ -259,11 +270,11 @@ fn check_fields(
             ));
         }
         check_key_expression(&field.value, parameters, function, errors);
-        fields.push((field.name.clone(), field.value.clone()));
+        fields.push((FieldName::User(field.name.clone()), field.value.clone()));
     }
     if let Some(ttl) = &args.ttl {
         check_key_expression(ttl, parameters, function, errors);
-        fields.push(("redis.ttl".to_owned(), ttl.clone()));
+        fields.push((FieldName::Ours("REDIS_TTL"), ttl.clone()));
     }
     fields
 }

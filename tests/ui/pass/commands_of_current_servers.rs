@@ -20,7 +20,7 @@ fn wait_for_fsync() -> redis::RedisResult<(i64, i64)> {
     Ok((1, 1))
 }
 
-#[redis_traced(op = "COMMANDLOG")]
+#[redis_traced(op = "COMMANDLOG GET")]
 fn slow_commands() -> redis::RedisResult<Vec<redis::Value>> {
     Ok(Vec::new())
 }

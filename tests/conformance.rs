@@ -313,7 +313,45 @@ async fn workload(server: &RedisServer) {
             .await
             .unwrap();
     }
+    // A pattern subscription (messaging.destination.template) and a plain XREAD.
+    let mut patterns =
+        TracedPubSub::new(client.get_async_pubsub().await.unwrap()).with_endpoint(&client);
+    patterns.psubscribe("order*").await.unwrap();
+    let mut matched = patterns.into_messages();
+    let _: i64 = producer.publish("orders", "order 43").await.unwrap();
+    let message = matched.next().await.unwrap();
+    message.process(async {}).await;
+    let _: redis::streams::StreamReadReply = producer.xread(&["invoices"], &["0"]).await.unwrap();
     cx.span().end();
+
+    // The blocking paths: a command and a pub/sub message.
+    let url = server.url(0);
+    let mut publisher = producer.clone();
+    let subscribed = tokio::sync::oneshot::channel();
+    let blocking = tokio::task::spawn_blocking(move || {
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = TracedConnection::connect_blocking(&client).unwrap();
+        let _: Option<String> = redis::Commands::get(&mut conn, "user:1").unwrap();
+        let mut pubsub = conn.as_pubsub();
+        pubsub.subscribe("alerts").unwrap();
+        subscribed.0.send(()).unwrap();
+        let message = pubsub.get_message().unwrap();
+        message.process_blocking(|| ());
+    });
+    subscribed.1.await.unwrap();
+    let _: i64 = publisher.publish("alerts", "disk full").await.unwrap();
+    blocking.await.unwrap();
+
+    // Query summaries past their limit: the overflow counter and the limit event.
+    redis_trace::Config::builder()
+        .with_query_summaries(true)
+        .with_query_summary_limit(1)
+        .install();
+    let mut summarized = TracedConnection::new(server.connection(0).await).with_endpoint(&client);
+    for key in ["user:1", "session:1", "cart:1"] {
+        let _: Option<String> = summarized.get(key).await.unwrap();
+    }
+    redis_trace::Config::builder().install();
 
     // A pool: connections opened by redis-trace (connect spans), a wait, a timeout.
     let mut config = deadpool_redis::Config::from_url(server.url(0));

@@ -608,6 +608,61 @@ async fn blocking_pub_sub_continues_the_trace() {
     );
 }
 
+/// redis-rs's callback subscription (`PubSubCommands::subscribe`) on a traced blocking
+/// connection: the callback runs under the message's `process` span, which continues the
+/// producer's trace, and gets redis-rs's `Msg` with the payload as the producer gave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_subscription_runs_each_message_under_its_process_span() {
+    let capture = capture();
+    let server = RedisServer::start();
+    let client = server.client();
+    let consumer = std::thread::spawn(move || {
+        let mut conn = TracedConnection::connect_blocking(&client).unwrap();
+        redis::PubSubCommands::subscribe(&mut conn, "alerts", |msg| {
+            let current = opentelemetry::Context::current();
+            let running_under = current.span().span_context().span_id();
+            let payload: String = msg.get_payload().unwrap();
+            redis::ControlFlow::Break((payload, msg.get_channel_name().to_owned(), running_under))
+        })
+        .unwrap()
+    });
+    // Publish once the subscription is in place (asked on an untraced connection).
+    let mut plain = server.connection(0).await;
+    loop {
+        let (_, subscribers): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("alerts")
+            .query_async(&mut plain)
+            .await
+            .unwrap();
+        if subscribers == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut conn = producer(&server, true).await;
+    publish(&capture, &mut conn, "alerts", b"disk full").await;
+    let (payload, channel, running_under) =
+        tokio::task::spawn_blocking(move || consumer.join().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(
+        (payload.as_str(), channel.as_str()),
+        ("disk full", "alerts")
+    );
+
+    let spans = capture.spans();
+    let send = only(&spans, "PUBLISH alerts");
+    let process = only(&spans, "process alerts");
+    assert_eq!(process.span_kind, SpanKind::Consumer);
+    assert_eq!(process.parent_span_id, send.span_context.span_id());
+    assert_eq!(
+        running_under,
+        process.span_context.span_id(),
+        "the callback ran in it"
+    );
+}
+
 /// A `ConnectionManager` subscribes through the wrapper too (it resubscribes after a
 /// reconnect): the pushed message continues the producer's trace.
 #[tokio::test]

@@ -30,15 +30,20 @@ enum Subject {
     Hand,
     TracedSampled,
     HandSampled,
+    /// With the opt-in query summaries (`with_query_summaries`): what they cost.
+    TracedSummaries,
+    TracedSummariesSampled,
 }
 
-const SUBJECTS: [Subject; 6] = [
+const SUBJECTS: [Subject; 8] = [
     Subject::Raw,
     Subject::NoProvider,
     Subject::Traced,
     Subject::Hand,
     Subject::TracedSampled,
     Subject::HandSampled,
+    Subject::TracedSummaries,
+    Subject::TracedSummariesSampled,
 ];
 
 impl Subject {
@@ -50,6 +55,8 @@ impl Subject {
             Self::Hand => "best hand-written, full",
             Self::TracedSampled => "TracedConnection, 1% sampled",
             Self::HandSampled => "best hand-written, 1% sampled",
+            Self::TracedSummaries => "TracedConnection, full, summaries",
+            Self::TracedSummariesSampled => "TracedConnection, 1%, summaries",
         }
     }
 
@@ -57,9 +64,9 @@ impl Subject {
         match self {
             Self::Raw => Variant::Raw,
             Self::NoProvider => Variant::NoProvider,
-            Self::Traced => Variant::Full,
+            Self::Traced | Self::TracedSummaries => Variant::Full,
             Self::Hand => Variant::HandWritten,
-            Self::TracedSampled => Variant::FullSampled,
+            Self::TracedSampled | Self::TracedSummariesSampled => Variant::FullSampled,
             Self::HandSampled => Variant::HandWrittenSampled,
         }
     }
@@ -97,9 +104,20 @@ enum Subjected {
 
 fn set_up(subject: Subject) -> (Installed, Subjected) {
     let installed = install(subject.variant());
+    let summaries = matches!(
+        subject,
+        Subject::TracedSummaries | Subject::TracedSummariesSampled
+    );
+    redis_trace::Config::builder()
+        .with_query_summaries(summaries)
+        .install();
     let connection = match subject {
         Subject::Raw => Subjected::Raw(Answering),
-        Subject::NoProvider | Subject::Traced | Subject::TracedSampled => Subjected::Traced(
+        Subject::NoProvider
+        | Subject::Traced
+        | Subject::TracedSampled
+        | Subject::TracedSummaries
+        | Subject::TracedSummariesSampled => Subjected::Traced(
             TracedConnection::new(Answering)
                 .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT).with_database(0))
                 .with_propagation(true),

@@ -422,10 +422,16 @@ mod tests {
     #[test]
     fn a_command_finds_its_row_by_position_as_by_search() {
         for command in COMMANDS {
-            assert!(std::ptr::eq(command.facts(), search_facts(command)), "{}", command.name);
+            assert!(
+                std::ptr::eq(command.facts(), search_facts(command)),
+                "{}",
+                command.name
+            );
         }
         // A command built elsewhere (not an entry of the table) is searched.
-        let copy = Command { ..*lookup("GETDEL").unwrap() };
+        let copy = Command {
+            ..*lookup("GETDEL").unwrap()
+        };
         assert_eq!(copy.answer(), lookup("GETDEL").unwrap().answer());
     }
 

@@ -8,12 +8,13 @@
 //! (`GET`), and the fallbacks are counted (`redis_trace.query_summary.overflows`); the first
 //! one whose span is kept reports it, by the event `redis_trace.query_summary.limit_reached`.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::StringValue;
-use redis_trace_commands::lookup_args;
+use redis_trace_commands::{lookup_args, Command};
 
 use crate::intern;
 use crate::key::KeyPolicy;
@@ -28,7 +29,8 @@ pub(crate) const DEFAULT_SUMMARY_LIMIT: usize = 1000;
 /// The summaries given out under one configuration, and how many fell back.
 #[derive(Default)]
 pub(crate) struct SummaryBudget {
-    kept: Mutex<HashSet<Box<str>>>,
+    /// Each kept summary with the shared value every span and point of it carries.
+    kept: Mutex<HashMap<Box<str>, StringValue>>,
     overflows: AtomicU64,
     reported: AtomicBool,
 }
@@ -49,12 +51,13 @@ impl SummaryBudget {
     /// overflowed.
     fn admit(&self, summary: &str, fallback: &str, limit: usize) -> (StringValue, bool) {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.contains(summary) {
-            return (intern::share(summary), false);
+        if let Some(shared) = kept.get(summary) {
+            return (shared.clone(), false);
         }
         if kept.len() < limit {
-            kept.insert(summary.into());
-            return (intern::share(summary), false);
+            let shared = StringValue::from(Arc::<str>::from(summary));
+            kept.insert(summary.into(), shared.clone());
+            return (shared, false);
         }
         drop(kept);
         self.overflows.fetch_add(1, Ordering::Relaxed);
@@ -89,67 +92,124 @@ pub(crate) struct Summary {
 /// Keys a summary looks at: a command with more gets the patterns of its first ones.
 const MAX_SUMMARY_KEYS: usize = 64;
 
+/// Where a summary is written and its key positions found: this thread's buffers, so a
+/// summary already kept costs no allocation.
+#[derive(Default)]
+struct Scratch {
+    text: String,
+    positions: Vec<usize>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Runs `build` with this thread's scratch buffers (fresh ones when they are in use).
+fn with_scratch<R>(build: impl FnOnce(&mut Scratch) -> R) -> R {
+    let taken = SCRATCH.try_with(|cell| cell.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)));
+    let mut scratch = taken.ok().and_then(Result::ok).unwrap_or_default();
+    let built = build(&mut scratch);
+    let _ = SCRATCH.try_with(|cell| {
+        if let Ok(mut kept) = cell.try_borrow_mut() {
+            *kept = scratch;
+        }
+    });
+    built
+}
+
 impl SummaryRules<'_> {
-    /// `{operation} {pattern} {pattern}...`: the command's keys as the pattern policy renders
-    /// them, each distinct pattern once, from its first keys, at most 256 bytes. `None` for a
-    /// command without keys, and under a key policy that hides key shapes (`hash`, `omit`,
-    /// custom): the summary must not say more than the keys do.
-    fn render(&self, operation: &str, args: &[&[u8]]) -> Option<String> {
+    /// Writes `{operation} {pattern} {pattern}...` to `scratch.text`: the command's keys as the
+    /// pattern policy renders them, each distinct pattern once, from its first keys, at most
+    /// 256 bytes. `false` for a command without keys, and under a key policy that hides key
+    /// shapes (`hash`, `omit`, custom): the summary must not say more than the keys do.
+    fn render(
+        &self,
+        operation: &str,
+        known: Option<&'static Command>,
+        args: &[&[u8]],
+        scratch: &mut Scratch,
+    ) -> bool {
         if !matches!(self.key_policy, KeyPolicy::Pattern | KeyPolicy::Raw) {
-            return None;
+            return false;
         }
-        let positions = lookup_args(args)?.key_positions(args);
+        let Some(command) = known.or_else(|| lookup_args(args)) else {
+            return false;
+        };
+        let Scratch { text, positions } = scratch;
+        command.key_positions_into(args, positions);
         if positions.is_empty() {
-            return None;
+            return false;
         }
-        let mut text = String::from(operation);
-        let mut seen: Vec<String> = Vec::new();
-        for position in positions.into_iter().take(MAX_SUMMARY_KEYS) {
+        text.clear();
+        text.push_str(operation);
+        // Where each distinct pattern sits in `text`.
+        let mut patterns = [(0, 0); MAX_SUMMARY_KEYS];
+        let mut distinct = 0;
+        for &position in positions.iter().take(MAX_SUMMARY_KEYS) {
             if text.len() >= MAX_SUMMARY_LEN {
                 break;
             }
-            let pattern = KeyPolicy::Pattern.render(args[position], self.max_key_length);
-            let pattern = pattern.unwrap_or_else(|| "?".to_owned());
-            if !seen.contains(&pattern) {
-                text.push(' ');
-                text.push_str(&pattern);
-                seen.push(pattern);
+            text.push(' ');
+            let start = text.len();
+            KeyPolicy::Pattern.render_into(args[position], self.max_key_length, text);
+            let new = &text[start..];
+            if patterns[..distinct]
+                .iter()
+                .any(|&(s, e)| text[s..e] == *new)
+            {
+                text.truncate(start - 1);
+            } else {
+                patterns[distinct] = (start, text.len());
+                distinct += 1;
             }
         }
-        Some(truncate_on_char_boundary(&text, MAX_SUMMARY_LEN).to_owned())
+        let kept = truncate_on_char_boundary(text, MAX_SUMMARY_LEN).len();
+        text.truncate(kept);
+        true
     }
 
-    /// A command's summary, within the budget (else its operation, counted).
-    pub(crate) fn command(&self, operation: &str, args: &[&[u8]]) -> Option<Summary> {
-        let text = self.render(operation, args)?;
-        let (text, overflowed) = self.budget.admit(&text, operation, self.limit);
-        Some(Summary { text, overflowed })
+    /// A command's summary, within the budget (else its operation, counted). `known`: the
+    /// command's table entry when the caller has it.
+    pub(crate) fn command(
+        &self,
+        operation: &str,
+        known: Option<&'static Command>,
+        args: &[&[u8]],
+    ) -> Option<Summary> {
+        with_scratch(|scratch| {
+            if !self.render(operation, known, args, scratch) {
+                return None;
+            }
+            let (text, overflowed) = self.budget.admit(&scratch.text, operation, self.limit);
+            Some(Summary { text, overflowed })
+        })
     }
 
     /// A pipeline's or transaction's summary, by the conventions' batch rule: `BATCH {summary}`
-    /// when every command (`(operation, args)`) has the same one, else `kind` (`PIPELINE`,
-    /// `MULTI`). Only the batch's own summary takes a place in the budget.
+    /// when every command (`(operation, table entry, args)`) has the same one, else `kind`
+    /// (`PIPELINE`, `MULTI`). Only the batch's own summary takes a place in the budget.
     pub(crate) fn batch<'a>(
         &self,
         kind: &str,
-        commands: impl IntoIterator<Item = (&'a str, &'a [&'a [u8]])>,
+        commands: impl IntoIterator<Item = (&'a str, Option<&'static Command>, &'a [&'a [u8]])>,
     ) -> Summary {
-        let mut shared: Option<String> = None;
-        let mut all_same = true;
-        for (operation, args) in commands {
-            let text = self.render(operation, args);
-            match (&shared, text) {
-                (None, Some(text)) if all_same => shared = Some(text),
-                (Some(first), Some(text)) if *first == text => {}
-                _ => {
-                    all_same = false;
-                    break;
+        const BATCH: &str = "BATCH ";
+        let shared = with_scratch(|scratch| {
+            let mut shared: Option<String> = None;
+            for (operation, known, args) in commands {
+                if !self.render(operation, known, args, scratch) {
+                    return None;
+                }
+                match &shared {
+                    None => shared = Some(format!("{BATCH}{}", scratch.text)),
+                    Some(first) if first[BATCH.len()..] == scratch.text => {}
+                    Some(_) => return None,
                 }
             }
-        }
-        match shared.filter(|_| all_same) {
-            Some(text) => {
-                let batch = format!("BATCH {text}");
+            shared
+        });
+        match shared {
+            Some(batch) => {
                 let batch = truncate_on_char_boundary(&batch, MAX_SUMMARY_LEN);
                 let (text, overflowed) = self.budget.admit(batch, kind, self.limit);
                 Summary { text, overflowed }
@@ -184,11 +244,12 @@ mod tests {
             .collect::<Vec<_>>();
         let long: Vec<&[u8]> = long.iter().map(Vec::as_slice).collect();
         let rules_of = rules(&budget, &KeyPolicy::Pattern);
-        assert!(rules_of.render("MGET", &long).unwrap().len() <= MAX_SUMMARY_LEN);
+        let summary = rules_of.command("MGET", None, &long).unwrap();
+        assert!(summary.text.as_str().len() <= MAX_SUMMARY_LEN);
 
         let budget = SummaryBudget::default();
         let rules = rules(&budget, &KeyPolicy::Pattern);
-        let text = |args: &[&[u8]]| rules.command("X", args).map(|s| s.text.to_string());
+        let text = |args: &[&[u8]]| rules.command("X", None, args).map(|s| s.text.to_string());
         assert_eq!(text(&[b"GET", b"user:42"]).unwrap(), "X user:?");
         assert_eq!(text(&[b"MGET", b"a:1", b"b:2"]).unwrap(), "X a:? b:?");
         assert_eq!(
@@ -198,7 +259,7 @@ mod tests {
         );
         assert_eq!(text(&[b"PING"]), None, "no keys, no summary");
         // The budget (2) is full: a third shape falls back, counted; kept ones still pass.
-        let first = rules.command("X", &[b"GET", b"order:7"]).unwrap();
+        let first = rules.command("X", None, &[b"GET", b"order:7"]).unwrap();
         assert_eq!((first.text.as_str(), first.overflowed), ("X", true));
         assert_eq!(text(&[b"GET", b"user:43"]).unwrap(), "X user:?");
         assert_eq!(budget.overflows(), 1);
@@ -212,7 +273,7 @@ mod tests {
         let budget = SummaryBudget::default();
         for policy in [KeyPolicy::Omit, KeyPolicy::hash_with_secret("s")] {
             assert!(rules(&budget, &policy)
-                .command("GET", &[b"GET", b"user:1"])
+                .command("GET", None, &[b"GET", b"user:1"])
                 .is_none());
         }
     }
@@ -224,15 +285,15 @@ mod tests {
         let one: &[&[u8]] = &[b"GET", b"user:1"];
         let two: &[&[u8]] = &[b"GET", b"user:2"];
         let order: &[&[u8]] = &[b"GET", b"order:2"];
-        let same = rules.batch("PIPELINE", [("GET", one), ("GET", two)]);
+        let same = rules.batch("PIPELINE", [("GET", None, one), ("GET", None, two)]);
         assert_eq!(same.text.as_str(), "BATCH GET user:?");
-        let mixed = rules.batch("MULTI", [("GET", one), ("GET", order)]);
+        let mixed = rules.batch("MULTI", [("GET", None, one), ("GET", None, order)]);
         assert_eq!((mixed.text.as_str(), mixed.overflowed), ("MULTI", false));
         // Only `BATCH GET user:?` took a place: one is left.
-        assert!(!rules.command("GET", order).unwrap().overflowed);
+        assert!(!rules.command("GET", None, order).unwrap().overflowed);
         assert!(
             rules
-                .command("GET", &[b"GET", b"cart:1"])
+                .command("GET", None, &[b"GET", b"cart:1"])
                 .unwrap()
                 .overflowed
         );

@@ -34,7 +34,7 @@ pub(super) fn command_as(
     let operation = known.map_or_else(|| command_name(args), |command| Cow::Borrowed(command.name));
     let summary = config
         .summary_rules()
-        .and_then(|rules| rules.command(&operation, args));
+        .and_then(|rules| rules.command(&operation, known, args));
     CommandSpec {
         summary_overflowed: summary.as_ref().is_some_and(|s| s.overflowed),
         summary: summary.map(counted),
@@ -75,9 +75,14 @@ pub(super) fn pipeline<C: CommandArgs>(
         _ => Cow::Borrowed(kind),
     };
     let summary = config.summary_rules().map(|rules| {
-        let each = commands.iter().map(|call| (name_of(call), call.args()));
+        let each = commands
+            .iter()
+            .map(|call| (name_of(call), call.command(), call.args()));
         let names: Vec<_> = each.collect();
-        rules.batch(kind, names.iter().map(|(name, args)| (&**name, *args)))
+        let each = names
+            .iter()
+            .map(|(name, known, args)| (&**name, *known, *args));
+        rules.batch(kind, each)
     });
     let per_command = if config.pipeline_command_spans() {
         (commands.iter())

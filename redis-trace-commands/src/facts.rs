@@ -60,8 +60,8 @@ const RETURNS_WHAT_IT_LOOKS_UP: Facts = Facts {
     ..NO_FACTS
 };
 
-/// A write whose reply says whether it applied (`1`/`0`, `OK`/nil). `SET` only with `NX` or
-/// `XX` and without `GET` ([`Command::answer_to`]).
+/// A write whose reply says whether it applied (`1`/`0`, `OK`/nil). `SET` only with `NX`,
+/// `XX` or `IFEQ` and without `GET` ([`Command::answer_to`]).
 const APPLIES_CONDITIONALLY: Facts = Facts {
     answer: Some(Answer::Applied),
     ..NO_FACTS
@@ -317,7 +317,7 @@ impl Command {
     /// Lookups are the read-only commands that take keys (`GET`, `HGET`, `MGET`, `EXISTS`,
     /// `ZSCORE`, ...) and the reads that also write (`GETDEL`, `GETEX`), but not scripts and
     /// functions (`EVAL_RO`, `FCALL_RO`), whose reply means whatever the script makes it mean.
-    /// Conditional writes are `SET` (with `NX`/`XX`), `SETNX`, `HSETNX`, `MSETNX`, `RENAMENX`,
+    /// Conditional writes are `SET` (with `NX`/`XX`/`IFEQ`), `SETNX`, `HSETNX`, `MSETNX`, `RENAMENX`,
     /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`, `PERSIST`, `COPY`, `MOVE` and `SMOVE`.
     #[must_use]
     pub fn answer(&self) -> Answer {
@@ -335,11 +335,12 @@ impl Command {
     }
 
     /// What the reply to this command sent with `args` (`args[0]` is its name) says: a `SET` is
-    /// a conditional write only with `NX` or `XX`, and without `GET` (which returns the old
+    /// a conditional write only with `NX`, `XX` or `IFEQ` (Valkey 8.1), and without `GET` (which returns the old
     /// value instead).
     #[must_use]
     pub fn answer_to<A: AsRef<[u8]>>(&self, args: &[A]) -> Answer {
         // SET key value [options]: the options follow the value (a value "NX" is no option).
+        // NX, XX and Valkey 8.1's IFEQ make it conditional: nil when nothing was written.
         let has = |token: &[u8]| {
             args.iter()
                 .skip(3)
@@ -347,7 +348,8 @@ impl Command {
         };
         match self.answer() {
             Answer::Applied
-                if self.name == "SET" && (has(b"GET") || !(has(b"NX") || has(b"XX"))) =>
+                if self.name == "SET"
+                    && (has(b"GET") || !(has(b"NX") || has(b"XX") || has(b"IFEQ"))) =>
             {
                 Answer::Other
             }
@@ -464,7 +466,7 @@ mod tests {
     }
 
     #[test]
-    fn a_set_applies_conditionally_only_with_nx_or_xx() {
+    fn a_set_applies_conditionally_only_with_nx_xx_or_ifeq() {
         let answer = |args: &[&str]| lookup_args(args).unwrap().answer_to(args);
         assert_eq!(answer(&["SET", "k", "v"]), Answer::Other);
         assert_eq!(
@@ -472,6 +474,7 @@ mod tests {
             Answer::Applied
         );
         assert_eq!(answer(&["SET", "k", "v", "XX", "GET"]), Answer::Other);
+        assert_eq!(answer(&["SET", "k", "v", "IFEQ", "old"]), Answer::Applied);
         assert_eq!(answer(&["SETNX", "k", "v"]), Answer::Applied);
         assert_eq!(
             answer(&["SET", "flag", "NX"]),

@@ -608,41 +608,62 @@ async fn blocking_pub_sub_continues_the_trace() {
     );
 }
 
-/// redis-rs's callback subscription (`PubSubCommands::subscribe`) on a traced blocking
-/// connection: the callback runs under the message's `process` span, which continues the
-/// producer's trace, and gets redis-rs's `Msg` with the payload as the producer gave it.
+/// redis-rs's callback subscriptions (`PubSubCommands::subscribe` and `psubscribe`) on a traced
+/// blocking connection: the callback runs under the message's `process` span, which continues
+/// the producer's trace, and gets redis-rs's `Msg` with the payload as the producer gave it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_subscription_runs_each_message_under_its_process_span() {
+    for by_pattern in [false, true] {
+        callback_subscription(by_pattern).await;
+    }
+}
+
+async fn callback_subscription(by_pattern: bool) {
     let capture = capture();
     let server = RedisServer::start();
     let client = server.client();
     let consumer = std::thread::spawn(move || {
         let mut conn = TracedConnection::connect_blocking(&client).unwrap();
-        redis::PubSubCommands::subscribe(&mut conn, "alerts", |msg| {
+        let callback = |msg: redis::Msg| {
             let current = opentelemetry::Context::current();
             let running_under = current.span().span_context().span_id();
             let payload: String = msg.get_payload().unwrap();
-            redis::ControlFlow::Break((payload, msg.get_channel_name().to_owned(), running_under))
-        })
+            let pattern: Option<String> = msg.get_pattern().unwrap();
+            let channel = msg.get_channel_name().to_owned();
+            redis::ControlFlow::Break((payload, channel, pattern, running_under))
+        };
+        match by_pattern {
+            true => redis::PubSubCommands::psubscribe(&mut conn, "alert*", callback),
+            false => redis::PubSubCommands::subscribe(&mut conn, "alerts", callback),
+        }
         .unwrap()
     });
     // Publish once the subscription is in place (asked on an untraced connection).
     let mut plain = server.connection(0).await;
     loop {
-        let (_, subscribers): (String, i64) = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg("alerts")
+        let (kind, argument) = match by_pattern {
+            true => ("NUMPAT", None),
+            false => ("NUMSUB", Some("alerts")),
+        };
+        let reply: redis::Value = redis::cmd("PUBSUB")
+            .arg(kind)
+            .arg(argument)
             .query_async(&mut plain)
             .await
             .unwrap();
-        if subscribers == 1 {
+        let subscribed = match reply {
+            redis::Value::Int(patterns) => patterns == 1,
+            redis::Value::Array(pair) => pair.get(1) == Some(&redis::Value::Int(1)),
+            other => panic!("PUBSUB {kind}: {other:?}"),
+        };
+        if subscribed {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     let mut conn = producer(&server, true).await;
     publish(&capture, &mut conn, "alerts", b"disk full").await;
-    let (payload, channel, running_under) =
+    let (payload, channel, pattern, running_under) =
         tokio::task::spawn_blocking(move || consumer.join().unwrap())
             .await
             .unwrap();
@@ -650,6 +671,7 @@ async fn a_callback_subscription_runs_each_message_under_its_process_span() {
         (payload.as_str(), channel.as_str()),
         ("disk full", "alerts")
     );
+    assert_eq!(pattern.as_deref(), by_pattern.then_some("alert*"));
 
     let spans = capture.spans();
     let send = only(&spans, "PUBLISH alerts");

@@ -208,20 +208,24 @@ impl Message {
         if self.payload_start == 0 {
             return (self.msg, self.delivery);
         }
+        // The channel and pattern as received, bytes and all.
+        let raw = |value: RedisResult<Vec<u8>>| Value::BulkString(value.unwrap_or_default());
         let payload = Value::BulkString(self.payload().to_vec());
-        let channel = Value::BulkString(self.msg.get_channel_name().as_bytes().to_vec());
-        let parts = match &self.delivery.template {
-            Some(pattern) => vec![
+        let channel = raw(self.msg.get_channel());
+        let parts = match self.msg.from_pattern() {
+            true => vec![
                 Value::BulkString(b"pmessage".to_vec()),
-                Value::BulkString(pattern.as_bytes().to_vec()),
+                raw(self.msg.get_pattern()),
                 channel,
                 payload,
             ],
-            None => vec![Value::BulkString(b"message".to_vec()), channel, payload],
+            false => vec![Value::BulkString(b"message".to_vec()), channel, payload],
         };
-        let msg = redis::Msg::from_owned_value(Value::Array(parts))
-            .expect("a message or pmessage array is a Msg");
-        (msg, self.delivery)
+        match redis::Msg::from_owned_value(Value::Array(parts)) {
+            Some(msg) => (msg, self.delivery),
+            // Not reached (both shapes are messages); the message as received is still whole.
+            None => (self.msg, self.delivery),
+        }
     }
 
     /// Runs `handle` under a CONSUMER span `process {channel}`, the current context while it

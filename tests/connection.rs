@@ -387,8 +387,16 @@ async fn cluster_spans_follow_a_migrated_slot() {
     let capture = capture();
     let cluster = RedisCluster::start(3);
     let client = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let seeds: Vec<redis::ConnectionInfo> = (cluster.urls().iter())
+        .map(|url| url.parse().unwrap())
+        .collect();
     let mut conn = TracedConnection::new(client.get_async_connection().await.unwrap())
+        .with_endpoint(Endpoint::nodes(&seeds))
         .with_cluster_refresh(std::time::Duration::from_millis(100));
+    let seed_list: Vec<String> = (cluster.nodes().iter())
+        .map(|node| format!("127.0.0.1:{}", node.port()))
+        .collect();
+    let seed_list = Value::from(seed_list.join(","));
     let key = "user:0";
     let slot = key_slot(&cluster, key);
     let before = cluster.port_for_slot(slot);
@@ -417,6 +425,27 @@ async fn cluster_spans_follow_a_migrated_slot() {
         port(&spans[1]),
         Value::I64(after.into()),
         "after the refresh"
+    );
+    // The target stays the seed list; the duration metric follows the slot to its new master.
+    for span in &spans {
+        assert_eq!(attributes(span)["server.address"], seed_list);
+    }
+    let gets = capture.metric_points("db.client.operation.duration");
+    let gets: Vec<_> = (gets.iter())
+        .filter(|point| point.attributes["db.operation.name"] == Value::from("GET"))
+        .collect();
+    assert!(gets
+        .iter()
+        .all(|point| point.attributes["server.address"] == seed_list));
+    let peers: std::collections::BTreeSet<String> = (gets.iter())
+        .map(|point| point.attributes["network.peer.port"].to_string())
+        .collect();
+    assert_eq!(
+        peers,
+        [before.to_string(), after.to_string()]
+            .into_iter()
+            .collect(),
+        "a GET series for the old master and one for the new"
     );
     // The server really moved it: asking the old master is redirected.
     let old = cluster

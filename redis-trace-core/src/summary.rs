@@ -98,6 +98,8 @@ const MAX_SUMMARY_KEYS: usize = 64;
 struct Scratch {
     text: String,
     positions: Vec<usize>,
+    /// Where each distinct pattern sits in `text`.
+    patterns: Vec<(usize, usize)>,
 }
 
 thread_local! {
@@ -135,16 +137,18 @@ impl SummaryRules<'_> {
         let Some(command) = known.or_else(|| lookup_args(args)) else {
             return false;
         };
-        let Scratch { text, positions } = scratch;
+        let Scratch {
+            text,
+            positions,
+            patterns,
+        } = scratch;
         command.key_positions_into(args, positions);
         if positions.is_empty() {
             return false;
         }
         text.clear();
         text.push_str(operation);
-        // Where each distinct pattern sits in `text`.
-        let mut patterns = [(0, 0); MAX_SUMMARY_KEYS];
-        let mut distinct = 0;
+        patterns.clear();
         for &position in positions.iter().take(MAX_SUMMARY_KEYS) {
             if text.len() >= MAX_SUMMARY_LEN {
                 break;
@@ -153,14 +157,10 @@ impl SummaryRules<'_> {
             let start = text.len();
             KeyPolicy::Pattern.render_into(args[position], self.max_key_length, text);
             let new = &text[start..];
-            if patterns[..distinct]
-                .iter()
-                .any(|&(s, e)| text[s..e] == *new)
-            {
+            if patterns.iter().any(|&(s, e)| text[s..e] == *new) {
                 text.truncate(start - 1);
             } else {
-                patterns[distinct] = (start, text.len());
-                distinct += 1;
+                patterns.push((start, text.len()));
             }
         }
         let kept = truncate_on_char_boundary(text, MAX_SUMMARY_LEN).len();

@@ -8,7 +8,11 @@
 //!   shared machine only adds).
 //!
 //! `CONNECTION_VARIANTS=traced,hand` selects variants by label; `CONNECTION_TIMED=0` skips the
-//! timed rounds, `CONNECTION_INSTRUCTIONS=0` the callgrind runs.
+//! timed rounds, `CONNECTION_INSTRUCTIONS=0` the callgrind runs; `CONNECTION_SHAPES=XADD`
+//! selects shapes by name. `CONNECTION_DUMP=1` prints, for each shape, the spans and metric
+//! points one call records through `TracedConnection` and through the hand-written equivalent,
+//! and whether they agree (names, kinds, attributes, links, parents; metric names, attributes,
+//! counts, units), into in-memory exporters.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -17,7 +21,7 @@ use redis::Value;
 use redis_trace::messaging::{Message, MessageParent};
 use redis_trace::{Endpoint, TracedConnection};
 use redis_trace_harness::bench::connection::{self, Answering, HandTraced, Workload};
-use redis_trace_harness::bench::messaging::{HandConsumer, HandPublisher};
+use redis_trace_harness::bench::messaging::{HandConsumer, HandPublisher, HandStreams};
 use redis_trace_harness::bench::{callgrind_instructions, install, Installed, Variant};
 use redis_trace_harness::block_on;
 
@@ -78,13 +82,16 @@ enum Shape {
     Pipeline,
     Publish,
     Process,
+    /// `XADD` then `XREADGROUP`, the trace context carried in the entry.
+    Stream,
 }
 
-const SHAPES: [(Shape, &str); 4] = [
+const SHAPES: [(Shape, &str); 5] = [
     (Shape::Get, "GET"),
     (Shape::Pipeline, "pipeline of 10"),
     (Shape::Publish, "PUBLISH, context"),
     (Shape::Process, "process message"),
+    (Shape::Stream, "XADD+XREADGROUP"),
 ];
 
 /// A delivered message: the envelope a traced publisher writes, then the payload.
@@ -99,6 +106,7 @@ enum Subjected {
         HandTraced<Answering>,
         HandPublisher<Answering>,
         HandConsumer,
+        HandStreams<Answering>,
     ),
 }
 
@@ -117,27 +125,41 @@ fn set_up(subject: Subject) -> (Installed, Subjected) {
         | Subject::Traced
         | Subject::TracedSampled
         | Subject::TracedSummaries
-        | Subject::TracedSummariesSampled => Subjected::Traced(
-            TracedConnection::new(Answering)
-                .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT).with_database(0))
-                .with_propagation(true),
-        ),
+        | Subject::TracedSummariesSampled => Subjected::traced(),
         Subject::Hand | Subject::HandSampled => {
             let (Some(tracer), Some(meter)) =
                 (&installed.tracer_provider, &installed.meter_provider)
             else {
                 unreachable!("the hand-written variants install both providers")
             };
-            connection::install(tracer, meter);
-            redis_trace_harness::bench::messaging::install(tracer, meter);
-            Subjected::Hand(
-                HandTraced::new(Answering),
-                HandPublisher::new(Answering),
-                HandConsumer::default(),
-            )
+            Subjected::hand(tracer, meter)
         }
     };
     (installed, connection)
+}
+
+impl Subjected {
+    fn traced() -> Self {
+        Self::Traced(
+            TracedConnection::new(Answering)
+                .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT).with_database(0))
+                .with_propagation(true),
+        )
+    }
+
+    fn hand(
+        tracer: &opentelemetry_sdk::trace::SdkTracerProvider,
+        meter: &opentelemetry_sdk::metrics::SdkMeterProvider,
+    ) -> Self {
+        connection::install(tracer, meter);
+        redis_trace_harness::bench::messaging::install(tracer, meter);
+        Self::Hand(
+            HandTraced::new(Answering),
+            HandPublisher::new(Answering),
+            HandConsumer::default(),
+            HandStreams::new(Answering),
+        )
+    }
 }
 
 /// One call of `shape` on `connection`.
@@ -149,6 +171,11 @@ fn call(connection: &mut Subjected, workload: &Workload, shape: Shape) {
                 block_on(conn.req_packed_commands(&workload.pipeline, 0, 10)).map(|_| ())
             }
             Shape::Publish => block_on(conn.req_packed_command(&workload.publish)).map(|_| ()),
+            Shape::Stream => block_on(async {
+                conn.req_packed_command(&workload.xadd).await?;
+                conn.req_packed_command(&workload.xreadgroup).await
+            })
+            .map(|_| ()),
             Shape::Process => unreachable!("not a command"),
         };
         black_box(reply).ok();
@@ -168,16 +195,19 @@ fn call(connection: &mut Subjected, workload: &Workload, shape: Shape) {
                 message.process(async { handle(message.payload()) }),
             ));
         }
-        (Subjected::Hand(_, _, consumer), Shape::Process) => {
+        (Subjected::Hand(_, _, consumer, _), Shape::Process) => {
             let msg = redis::Msg::from_push_info(delivered()).expect("a message");
             black_box(consumer.process(msg.get_payload_bytes(), handle));
         }
         (Subjected::Raw(conn), shape) => on(conn, workload, shape),
         (Subjected::Traced(conn), shape) => on(conn, workload, shape),
-        (Subjected::Hand(_, publisher, _), Shape::Publish) => {
+        (Subjected::Hand(_, publisher, _, _), Shape::Publish) => {
             on(publisher, workload, Shape::Publish);
         }
-        (Subjected::Hand(conn, _, _), shape) => on(conn, workload, shape),
+        (Subjected::Hand(_, _, _, streams), Shape::Stream) => {
+            on(streams, workload, Shape::Stream);
+        }
+        (Subjected::Hand(conn, _, _, _), shape) => on(conn, workload, shape),
     }
 }
 
@@ -227,6 +257,10 @@ fn main() {
         }
         return;
     }
+    if std::env::var_os("CONNECTION_DUMP").is_some() {
+        dump();
+        return;
+    }
     let selected = std::env::var("CONNECTION_VARIANTS").ok();
     let wanted: Vec<(usize, Subject)> = (SUBJECTS.into_iter().enumerate())
         .filter(|(_, subject)| {
@@ -236,13 +270,14 @@ fn main() {
             })
         })
         .collect();
+    let shapes = wanted_shapes();
     let enabled = |name: &str| std::env::var(name).map_or(true, |value| value != "0");
     if enabled("CONNECTION_INSTRUCTIONS") {
         println!("instructions per call, callgrind, every thread ({SHORT} vs {LONG} calls)");
-        print_header();
+        print_header(&shapes);
         for &(index, subject) in &wanted {
-            let per_call: Vec<f64> = (0..SHAPES.len())
-                .map(|shape| {
+            let per_call: Vec<f64> = (shapes.iter())
+                .map(|&shape| {
                     let count = |calls: u64| {
                         callgrind_instructions(CHILD, &format!("{index} {shape} {calls}")) as f64
                     };
@@ -254,11 +289,12 @@ fn main() {
     }
     if enabled("CONNECTION_TIMED") {
         let workload = Workload::default();
-        let mut best = vec![[f64::MAX; SHAPES.len()]; wanted.len()];
+        let mut best = vec![vec![f64::MAX; shapes.len()]; wanted.len()];
         for _ in 0..ROUNDS {
             for (row, &(_, subject)) in wanted.iter().enumerate() {
                 let (installed, mut connection) = set_up(subject);
-                for (column, &(shape, _)) in SHAPES.iter().enumerate() {
+                for (column, &shape) in shapes.iter().enumerate() {
+                    let shape = SHAPES[shape].0;
                     for _ in 0..WARM_UP {
                         call(&mut connection, &workload, shape);
                     }
@@ -275,17 +311,116 @@ fn main() {
             }
         }
         println!("ns per call, minimum over {ROUNDS} interleaved rounds of {TIMED_CALLS} calls");
-        print_header();
+        print_header(&shapes);
         for (row, &(_, subject)) in wanted.iter().enumerate() {
             print_row(subject.label(), &best[row]);
         }
     }
 }
 
-fn print_header() {
+/// The indices of the shapes `CONNECTION_SHAPES` names (all without it).
+fn wanted_shapes() -> Vec<usize> {
+    let selected = std::env::var("CONNECTION_SHAPES").ok();
+    (0..SHAPES.len())
+        .filter(|&index| {
+            selected.as_deref().is_none_or(|list| {
+                list.split(',')
+                    .any(|name| SHAPES[index].1.contains(name.trim()))
+            })
+        })
+        .collect()
+}
+
+/// The metrics redis-trace's connection and messaging paths record.
+const METRICS: [&str; 7] = [
+    "db.client.operation.duration",
+    "redis_trace.cache.requests",
+    "messaging.client.operation.duration",
+    "messaging.client.sent.messages",
+    "messaging.client.consumed.messages",
+    "messaging.process.duration",
+    "redis.client.stream.lag",
+];
+
+/// What one call recorded, comparable between the two sides: each span's name, kind,
+/// attributes, links (their attributes) and whether it has a parent; each metric point's
+/// metric, attributes, count and unit.
+fn recorded(telemetry: &redis_trace::testing::Telemetry) -> Vec<String> {
+    let mut lines = Vec::new();
+    for span in telemetry.spans() {
+        let mut attributes = redis_trace::testing::attributes(&span);
+        // A time: compared by presence.
+        if let Some(lag) = attributes.get_mut("redis.stream.max_lag") {
+            *lag = opentelemetry::Value::from("(a lag)");
+        }
+        let links: Vec<_> = (span.links.iter())
+            .map(|link| {
+                let attributes: std::collections::BTreeMap<_, _> = (link.attributes.iter())
+                    .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                    .collect();
+                (link.span_context.is_valid(), attributes)
+            })
+            .collect();
+        lines.push(format!(
+            "span {:?} {:?} parent={} status={:?}\n    attributes {:?}\n    links {:?}",
+            span.name,
+            span.span_kind,
+            span.parent_span_id != opentelemetry::trace::SpanId::INVALID,
+            span.status,
+            attributes,
+            links
+        ));
+    }
+    for metric in METRICS {
+        for point in telemetry.metric_points(metric) {
+            lines.push(format!(
+                "metric {metric} [{}] count={} bounds={}\n    attributes {:?}",
+                point.unit,
+                point.value,
+                point.bounds.len(),
+                point.attributes
+            ));
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// `CONNECTION_DUMP`: what one call of each shape records, traced and by hand, compared.
+fn dump() {
+    let telemetry = redis_trace::testing::Telemetry::install();
+    let workload = Workload::default();
+    for index in wanted_shapes() {
+        let (shape, name) = SHAPES[index];
+        let mut sides = Vec::new();
+        for side in ["TracedConnection", "hand-written"] {
+            let mut connection = match side {
+                "TracedConnection" => Subjected::traced(),
+                _ => Subjected::hand(telemetry.tracer_provider(), telemetry.meter_provider()),
+            };
+            telemetry.clear();
+            call(&mut connection, &workload, shape);
+            telemetry.tracer_provider().force_flush().ok();
+            let lines = recorded(&telemetry);
+            println!("== {name}: {side}");
+            for line in &lines {
+                println!("  {line}");
+            }
+            sides.push(lines);
+        }
+        let verdict = if sides[0] == sides[1] {
+            "the same"
+        } else {
+            "DIFFERENT"
+        };
+        println!("== {name}: {verdict}\n");
+    }
+}
+
+fn print_header(shapes: &[usize]) {
     print!("{:<32}", "variant");
-    for (_, name) in SHAPES {
-        print!(" {name:>18}");
+    for &shape in shapes {
+        print!(" {:>18}", SHAPES[shape].1);
     }
     println!();
 }

@@ -1,6 +1,7 @@
 //! What the `TracedConnection` benchmarks compare: a connection that answers at once (no I/O:
 //! the instrumentation is what is measured), the best hand-written equivalent of a traced
-//! connection, and the two workloads (one `GET`, a pipeline of ten `GET`s).
+//! connection, and the workloads (one `GET`, a pipeline of ten `GET`s, a `PUBLISH`, an `XADD`
+//! and an `XREADGROUP` of a consumer group).
 
 use std::future::ready;
 use std::sync::{Arc, Mutex};
@@ -13,13 +14,53 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-/// Answers every command with a value, at once.
+/// Answers every command with a value, at once: an `XADD` with the id of the entry
+/// ([`ENTRY_ID`]), an `XREADGROUP` with one entry of [`STREAM`] as Redis returns it (RESP2),
+/// carrying the fields a traced `XADD` with propagation writes ([`ENTRY_FIELDS`] then
+/// `traceparent`), anything else with one bulk string.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Answering;
 
+/// The stream of the `XADD` + `XREADGROUP` workload, its consumer group and consumer.
+pub const STREAM: &str = "orders";
+pub const GROUP: &str = "billing";
+pub const CONSUMER: &str = "worker-1";
+/// The id [`Answering`] gives the added entry and returns for the read one: time-based (a
+/// millisecond time, then a sequence number), so its lag is read from it.
+pub const ENTRY_ID: &str = "1764500000000-0";
+/// The entry's own fields, as the workload's `XADD` writes them.
+pub const ENTRY_FIELDS: [(&str, &str); 2] = [("item", "apple"), ("qty", "3")];
+/// The trace context a traced producer appended to the entry (W3C `traceparent`).
+pub const ENTRY_TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// `XREADGROUP`'s reply: `[[stream, [[id, [field, value, ...]]]]]`.
+fn stream_reply() -> Value {
+    let text = |text: &str| Value::BulkString(text.as_bytes().to_vec());
+    let mut fields = Vec::with_capacity(2 * ENTRY_FIELDS.len() + 2);
+    for (name, value) in ENTRY_FIELDS {
+        fields.extend([text(name), text(value)]);
+    }
+    fields.extend([text("traceparent"), text(ENTRY_TRACEPARENT)]);
+    let entry = Value::Array(vec![text(ENTRY_ID), Value::Array(fields)]);
+    Value::Array(vec![Value::Array(vec![
+        text(STREAM),
+        Value::Array(vec![entry]),
+    ])])
+}
+
 impl redis::aio::ConnectionLike for Answering {
-    fn req_packed_command<'a>(&'a mut self, _: &'a Cmd) -> RedisFuture<'a, Value> {
-        Box::pin(ready(Ok(Value::BulkString(b"ada".to_vec()))))
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        // The `GET` and `PUBLISH` workloads (up to three arguments) are answered from the
+        // argument count alone, without reading the command: their figures stay as they were.
+        if cmd.args_iter().len() <= 3 {
+            return Box::pin(ready(Ok(Value::BulkString(b"ada".to_vec()))));
+        }
+        let reply = match cmd.args_iter().next() {
+            Some(redis::Arg::Simple(b"XREADGROUP")) => stream_reply(),
+            Some(redis::Arg::Simple(b"XADD")) => Value::BulkString(ENTRY_ID.as_bytes().to_vec()),
+            _ => Value::BulkString(b"ada".to_vec()),
+        };
+        Box::pin(ready(Ok(reply)))
     }
 
     fn req_packed_commands<'a>(
@@ -41,6 +82,10 @@ pub struct Workload {
     pub get: Cmd,
     pub pipeline: Pipeline,
     pub publish: Cmd,
+    /// `XADD orders * item apple qty 3`.
+    pub xadd: Cmd,
+    /// `XREADGROUP GROUP billing worker-1 COUNT 10 STREAMS orders >`.
+    pub xreadgroup: Cmd,
 }
 
 impl Default for Workload {
@@ -53,6 +98,22 @@ impl Default for Workload {
             get: redis::cmd("GET").arg("user:42").clone(),
             pipeline,
             publish: redis::cmd("PUBLISH").arg("orders").arg("order 42").clone(),
+            xadd: redis::cmd("XADD")
+                .arg(STREAM)
+                .arg("*")
+                .arg(&ENTRY_FIELDS[..])
+                .clone(),
+            // As redis-rs's `xread_options` writes it for `group(..).count(10)`.
+            xreadgroup: redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(GROUP)
+                .arg(CONSUMER)
+                .arg("COUNT")
+                .arg(10)
+                .arg("STREAMS")
+                .arg(STREAM)
+                .arg(">")
+                .clone(),
         }
     }
 }
@@ -96,7 +157,10 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
             .with_unit("s")
             .with_boundaries(super::DURATION_BOUNDARIES.to_vec())
             .build(),
-        requests: meter.u64_counter("redis_trace.cache.requests").build(),
+        requests: meter
+            .u64_counter("redis_trace.cache.requests")
+            .with_unit("{request}")
+            .build(),
         get: metric("GET"),
         get_hit: [a, b, c, d, e, KeyValue::new("cache.hit", true)],
         pipeline: metric("PIPELINE GET"),
@@ -117,6 +181,26 @@ impl<C> HandTraced<C> {
     pub fn new(inner: C) -> Self {
         let prepared = PREPARED.lock().unwrap().clone().expect("installed");
         Self { inner, prepared }
+    }
+}
+
+/// The prepared hand-written instrumentation, to wrap connections with it without looking it
+/// up each time (a pool lending hand-traced connections).
+#[derive(Clone)]
+pub struct HandConnections(Arc<Prepared>);
+
+impl HandConnections {
+    /// The instrumentation [`install`] prepared.
+    pub fn installed() -> Self {
+        Self(PREPARED.lock().unwrap().clone().expect("installed"))
+    }
+
+    /// `inner` traced by hand: an `Arc` cloned.
+    pub fn wrap<C>(&self, inner: C) -> HandTraced<C> {
+        HandTraced {
+            inner,
+            prepared: Arc::clone(&self.0),
+        }
     }
 }
 

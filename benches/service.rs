@@ -15,10 +15,23 @@
 //! valgrind's callgrind (every thread of the process, not redis-server): each variant runs in
 //! its own process with 4,000 and 12,000 operations, and the difference per operation is
 //! reported. It does not move with the machine's load, as CPU time does.
+//!
+//! `SERVICE_MIX=connection` runs the same service through `redis_trace::TracedConnection`
+//! wrapping each multiplexed connection (propagation on) instead of annotated functions, with
+//! a mix of what goes through a connection, per 16 operations: 6 `GET` lookups (half hits),
+//! 2 `SET`, 2 pipelines of 10 `GET`s, 2 `MULTI`/`EXEC` transactions (`SET` + `EXPIRE`), 2
+//! `PUBLISH`es carrying the trace context, 2 stream rounds (an `XADD` carrying it, then an
+//! `XREADGROUP ... COUNT 1 NOACK` of a consumer group, which returns one entry). Its
+//! hand-written equivalent wraps each connection in `bench::connection::HandMixed`,
+//! `bench::messaging::HandPublisher` and `HandStreams` (the same spans, links and metrics,
+//! everything prepared once). `SERVICE_DUMP=1` prints what one operation of each kind records
+//! through `TracedConnection` and by hand, and whether they agree.
 
-use redis::AsyncCommands;
-use redis_trace::redis_traced;
+use redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Value};
+use redis_trace::{redis_traced, Endpoint, TracedConnection};
+use redis_trace_harness::bench::connection::HandMixed;
 use redis_trace_harness::bench::hand::{self, Operation};
+use redis_trace_harness::bench::messaging::{HandPublisher, HandStreams};
 use redis_trace_harness::bench::{callgrind_instructions, cpu_seconds, install, Variant};
 use redis_trace_harness::RedisServer;
 
@@ -118,6 +131,9 @@ async fn one_operation(variant: Variant, mut conn: Conn, n: usize) -> bool {
 
 /// One run of `ops` operations; CPU seconds.
 async fn run(variant: Variant, connections: &[Conn], ops: usize) -> f64 {
+    if let Some(port) = connection_mix() {
+        return run_mix(variant, connections, ops, port).await;
+    }
     let per_task = ops / TASKS;
     let cpu = cpu_seconds();
     let tasks: Vec<_> = (0..TASKS)
@@ -158,11 +174,18 @@ fn main() {
         let ops = ops.parse().expect("operations");
         with_connections(|connections| async move {
             let installed = install(variant);
+            if let Some(port) = connection_mix() {
+                install_mix(variant, &installed, port);
+            }
             run(variant, &connections, ops).await;
             if let Some(provider) = &installed.tracer_provider {
                 let _ = provider.force_flush();
             }
         });
+        return;
+    }
+    if std::env::var_os("SERVICE_DUMP").is_some() {
+        with_connections(|connections| async move { dump(&connections).await });
         return;
     }
     if std::env::var_os("SERVICE_INSTRUCTIONS").is_some() {
@@ -219,6 +242,8 @@ fn with_connections<F: std::future::Future<Output = ()>>(body: impl FnOnce(Vec<C
             .query_async(&mut connections[0].clone())
             .await
             .unwrap();
+        redis_trace_harness::create_stream_group(&mut connections[0].clone(), STREAM, GROUP).await;
+        MIX_PORT.store(server.port(), std::sync::atomic::Ordering::Relaxed);
 
         body(connections).await;
     });
@@ -226,18 +251,33 @@ fn with_connections<F: std::future::Future<Output = ()>>(body: impl FnOnce(Vec<C
 
 /// CPU time per operation, the minimum over `rounds` interleaved rounds.
 async fn time_rounds(connections: &[Conn], ops: usize, rounds: usize) {
-    println!(
-        "{ops} operations per run (5/8 GET, 2/8 SET, 1/8 SET+EXPIRE pipeline), {TASKS} tasks, \
-         {CONNECTIONS} connections, 2 runtime workers; minimum of {rounds} interleaved rounds"
-    );
+    if connection_mix().is_some() {
+        println!(
+            "{ops} operations per run through TracedConnection (per 16: 6 GET, 2 SET, 2 pipelines \
+             of 10 GETs, 2 MULTI SET+EXPIRE, 2 PUBLISH with context, 2 XADD+XREADGROUP), \
+             {TASKS} tasks, {CONNECTIONS} connections, 2 runtime workers; minimum of {rounds} \
+             interleaved rounds"
+        );
+    } else {
+        println!(
+            "{ops} operations per run (5/8 GET, 2/8 SET, 1/8 SET+EXPIRE pipeline), {TASKS} tasks, \
+             {CONNECTIONS} connections, 2 runtime workers; minimum of {rounds} interleaved rounds"
+        );
+    }
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); VARIANTS.len()];
     for &variant in &VARIANTS {
-        let _installed = install(variant);
+        let installed = install(variant);
+        if let Some(port) = connection_mix() {
+            install_mix(variant, &installed, port);
+        }
         run(variant, connections, ops / 10).await;
     }
     for _ in 0..rounds {
         for (index, &variant) in VARIANTS.iter().enumerate() {
             let installed = install(variant);
+            if let Some(port) = connection_mix() {
+                install_mix(variant, &installed, port);
+            }
             let seconds = run(variant, connections, ops).await;
             if let Some(provider) = &installed.tracer_provider {
                 let _ = provider.force_flush();
@@ -250,6 +290,14 @@ async fn time_rounds(connections: &[Conn], ops: usize, rounds: usize) {
         .map(|runs| runs.iter().copied().fold(f64::INFINITY, f64::min))
         .collect();
     print_table("CPU µs/op", &best, 3);
+}
+
+/// `variant`'s label, `redis_traced` read as `TracedConnection` in the connection mix.
+fn label(variant: Variant) -> String {
+    match connection_mix() {
+        Some(_) => variant.label().replace("redis_traced", "TracedConnection"),
+        None => variant.label().to_owned(),
+    }
 }
 
 /// One line per variant: its figure, what it adds over raw, and that against the best
@@ -273,10 +321,279 @@ fn print_table(unit: &str, figures: &[f64], decimals: usize) {
         });
         println!(
             "{:<36} {:>14.decimals$} {:>12.decimals$} {:>14}",
-            variant.label(),
+            label(variant),
             figures[index],
             figures[index] - raw,
             ratio
         );
+    }
+}
+
+// The `TracedConnection` mix (`SERVICE_MIX=connection`).
+
+const STREAM: &str = "orders";
+const GROUP: &str = "billing";
+
+/// The private server's port, for the endpoint the traced and hand-written connections name.
+static MIX_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// The server's port when the `TracedConnection` mix runs.
+fn connection_mix() -> Option<u16> {
+    (std::env::var("SERVICE_MIX").as_deref() == Ok("connection"))
+        .then(|| MIX_PORT.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// A task's connection in the mix.
+enum MixConn {
+    Raw(Conn),
+    Traced(TracedConnection<Conn>),
+    Hand(HandMix),
+}
+
+/// The hand-written equivalent of a traced connection for the mix: each command to the
+/// wrapper that handles it.
+struct HandMix {
+    commands: HandMixed<Conn>,
+    publisher: HandPublisher<Conn>,
+    streams: HandStreams<Conn>,
+}
+
+impl redis::aio::ConnectionLike for HandMix {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match cmd.args_iter().next() {
+            Some(redis::Arg::Simple(b"PUBLISH")) => self.publisher.req_packed_command(cmd),
+            Some(redis::Arg::Simple(b"XADD" | b"XREADGROUP")) => {
+                self.streams.req_packed_command(cmd)
+            }
+            _ => self.commands.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        self.commands.req_packed_commands(pipeline, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.commands.get_db()
+    }
+}
+
+fn mix_connection(variant: Variant, conn: &Conn, port: u16) -> MixConn {
+    match variant {
+        Variant::Raw => MixConn::Raw(conn.clone()),
+        Variant::HandWritten | Variant::HandWrittenSampled => MixConn::Hand(HandMix {
+            commands: HandMixed::new(conn.clone()),
+            publisher: HandPublisher::new(conn.clone()),
+            streams: HandStreams::new(conn.clone()),
+        }),
+        _ => MixConn::Traced(
+            TracedConnection::new(conn.clone())
+                .with_endpoint(Endpoint::tcp("127.0.0.1", port).with_database(0))
+                .with_propagation(true),
+        ),
+    }
+}
+
+/// Prepares the hand-written instrumentation of the mix for `variant` (after `install`).
+fn install_mix(variant: Variant, installed: &redis_trace_harness::bench::Installed, port: u16) {
+    if let (Variant::HandWritten | Variant::HandWrittenSampled, Some(tracer), Some(meter)) = (
+        variant,
+        &installed.tracer_provider,
+        &installed.meter_provider,
+    ) {
+        redis_trace_harness::bench::connection::install_at(tracer, meter, port);
+        redis_trace_harness::bench::messaging::install_at(tracer, meter, port);
+    }
+}
+
+/// Operation `n` of the mix on `conn`; whether it was a lookup that hit.
+async fn mix_operation(conn: &mut MixConn, n: usize) -> bool {
+    match conn {
+        MixConn::Raw(conn) => mix_on(conn, n).await,
+        MixConn::Traced(conn) => mix_on(conn, n).await,
+        MixConn::Hand(conn) => mix_on(conn, n).await,
+    }
+}
+
+async fn mix_on(conn: &mut (impl redis::aio::ConnectionLike + Send), n: usize) -> bool {
+    let id = n % 1000;
+    match n % 16 {
+        0..=5 => {
+            let found: Option<String> = redis::cmd("GET")
+                .arg(format!("bench:{id}"))
+                .query_async(conn)
+                .await
+                .expect("GET");
+            return found.is_some();
+        }
+        6 | 7 => redis::cmd("SET")
+            .arg(format!("user:{id}"))
+            .arg("value")
+            .exec_async(conn)
+            .await
+            .expect("SET"),
+        8 | 9 => {
+            let mut pipeline = redis::pipe();
+            for k in 0..10 {
+                pipeline
+                    .cmd("GET")
+                    .arg(format!("bench:{}", (id + k) % 1000));
+            }
+            let _: Vec<Option<String>> = pipeline.query_async(conn).await.expect("pipeline");
+        }
+        10 | 11 => {
+            let key = format!("session:{id}");
+            let mut transaction = redis::pipe();
+            transaction
+                .atomic()
+                .cmd("SET")
+                .arg(&key)
+                .arg("token")
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&key)
+                .arg(600)
+                .ignore();
+            transaction.exec_async(conn).await.expect("MULTI");
+        }
+        12 | 13 => {
+            let _: i64 = redis::cmd("PUBLISH")
+                .arg("orders")
+                .arg(format!("order {id}"))
+                .query_async(conn)
+                .await
+                .expect("PUBLISH");
+        }
+        _ => {
+            let _: String = redis::cmd("XADD")
+                .arg(STREAM)
+                .arg("*")
+                .arg("item")
+                .arg("apple")
+                .arg("qty")
+                .arg("3")
+                .query_async(conn)
+                .await
+                .expect("XADD");
+            let read: Value = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(GROUP)
+                .arg("worker-1")
+                .arg("COUNT")
+                .arg(1)
+                .arg("NOACK")
+                .arg("STREAMS")
+                .arg(STREAM)
+                .arg(">")
+                .query_async(conn)
+                .await
+                .expect("XREADGROUP");
+            assert!(!matches!(read, Value::Nil), "the round read an entry");
+        }
+    }
+    false
+}
+
+/// One run of the mix: `ops` operations; CPU seconds.
+async fn run_mix(variant: Variant, connections: &[Conn], ops: usize, port: u16) -> f64 {
+    let per_task = ops / TASKS;
+    let cpu = cpu_seconds();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let mut conn = mix_connection(variant, &connections[task % CONNECTIONS], port);
+            tokio::spawn(async move {
+                let mut hits = 0;
+                for i in 0..per_task {
+                    hits += usize::from(mix_operation(&mut conn, task + i * TASKS).await);
+                }
+                hits
+            })
+        })
+        .collect();
+    let mut hits = 0;
+    for task in tasks {
+        hits += task.await.expect("task");
+    }
+    assert!(hits > 0, "some lookups hit");
+    cpu_seconds() - cpu
+}
+
+/// `SERVICE_DUMP`: what one operation of each kind of the mix records, through
+/// `TracedConnection` and by hand, compared.
+async fn dump(connections: &[Conn]) {
+    const METRICS: [&str; 7] = [
+        "db.client.operation.duration",
+        "redis_trace.cache.requests",
+        "messaging.client.operation.duration",
+        "messaging.client.sent.messages",
+        "messaging.client.consumed.messages",
+        "redis.client.stream.lag",
+        "messaging.process.duration",
+    ];
+    let port = MIX_PORT.load(std::sync::atomic::Ordering::Relaxed);
+    let telemetry = redis_trace::testing::Telemetry::install();
+    for (n, kind) in [
+        (0, "GET (hit)"),
+        (1, "GET (miss)"),
+        (6, "SET"),
+        (8, "pipeline of 10"),
+        (10, "MULTI SET+EXPIRE"),
+        (12, "PUBLISH"),
+        (14, "XADD+XREADGROUP"),
+    ] {
+        let mut sides = Vec::new();
+        for variant in [Variant::Full, Variant::HandWritten] {
+            if variant == Variant::HandWritten {
+                let (tracer, meter) = (telemetry.tracer_provider(), telemetry.meter_provider());
+                redis_trace_harness::bench::connection::install_at(tracer, meter, port);
+                redis_trace_harness::bench::messaging::install_at(tracer, meter, port);
+            }
+            let mut conn = mix_connection(variant, &connections[0], port);
+            telemetry.clear();
+            mix_operation(&mut conn, n).await;
+            telemetry.tracer_provider().force_flush().ok();
+            let mut lines = Vec::new();
+            for span in telemetry.spans() {
+                let mut attributes = redis_trace::testing::attributes(&span);
+                for varying in ["redis.stream.max_lag", "messaging.message.id"] {
+                    if let Some(value) = attributes.get_mut(varying) {
+                        *value = opentelemetry::Value::from("(varies)");
+                    }
+                }
+                lines.push(format!(
+                    "span {:?} {:?} status={:?} links={}\n    {:?}",
+                    span.name,
+                    span.span_kind,
+                    span.status,
+                    span.links.len(),
+                    attributes
+                ));
+            }
+            for metric in METRICS {
+                for point in telemetry.metric_points(metric) {
+                    lines.push(format!(
+                        "metric {metric} [{}] count={}\n    {:?}",
+                        point.unit, point.value, point.attributes
+                    ));
+                }
+            }
+            lines.sort();
+            println!("== {kind}: {}", variant.label());
+            for line in &lines {
+                println!("  {line}");
+            }
+            sides.push(lines);
+        }
+        let verdict = if sides[0] == sides[1] {
+            "the same"
+        } else {
+            "DIFFERENT"
+        };
+        println!("== {kind}: {verdict}\n");
     }
 }

@@ -132,24 +132,52 @@ struct Prepared {
     /// `db.namespace`.
     get: [KeyValue; 5],
     get_hit: [KeyValue; 6],
+    get_miss: [KeyValue; 6],
     pipeline: [KeyValue; 5],
+    set: [KeyValue; 5],
+    multi: [KeyValue; 5],
+    /// The span names of [`HandMixed`] (`GET 127.0.0.1:{port}`, ...), made once.
+    names: Names,
+}
+
+struct Names {
+    get: &'static str,
+    set: &'static str,
+    pipeline: &'static str,
+    multi: &'static str,
 }
 
 static PREPARED: Mutex<Option<Arc<Prepared>>> = Mutex::new(None);
 
-/// Prepares the hand-written connection instrumentation.
+/// Prepares the hand-written connection instrumentation for connections said to serve
+/// [`HOST`]:[`PORT`].
 pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterProvider) {
+    install_at(tracer_provider, meter_provider, PORT);
+}
+
+/// Prepares the hand-written connection instrumentation for connections to [`HOST`]:`port`.
+pub fn install_at(
+    tracer_provider: &SdkTracerProvider,
+    meter_provider: &SdkMeterProvider,
+    port: u16,
+) {
     let meter = meter_provider.meter("hand-written");
     let metric = |operation: &'static str| {
         [
             KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
             KeyValue::new(Key::from_static_str("db.operation.name"), operation),
             KeyValue::new(Key::from_static_str("server.address"), HOST),
-            KeyValue::new(Key::from_static_str("server.port"), i64::from(PORT)),
+            KeyValue::new(Key::from_static_str("server.port"), i64::from(port)),
             KeyValue::new(Key::from_static_str("db.namespace"), "0"),
         ]
     };
-    let [a, b, c, d, e] = metric("GET");
+    let with_hit = |hit: bool| {
+        let [a, b, c, d, e] = metric("GET");
+        [a, b, c, d, e, KeyValue::new("cache.hit", hit)]
+    };
+    let name = |operation: &str| -> &'static str {
+        Box::leak(format!("{operation} {HOST}:{port}").into_boxed_str())
+    };
     *PREPARED.lock().unwrap() = Some(Arc::new(Prepared {
         tracer: tracer_provider.tracer("hand-written"),
         duration: meter
@@ -162,8 +190,17 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
             .with_unit("{request}")
             .build(),
         get: metric("GET"),
-        get_hit: [a, b, c, d, e, KeyValue::new("cache.hit", true)],
+        get_hit: with_hit(true),
+        get_miss: with_hit(false),
         pipeline: metric("PIPELINE GET"),
+        set: metric("SET"),
+        multi: metric("MULTI"),
+        names: Names {
+            get: name("GET"),
+            set: name("SET"),
+            pipeline: name("PIPELINE GET"),
+            multi: name("MULTI"),
+        },
     }));
 }
 
@@ -289,7 +326,7 @@ impl Prepared {
             if span.is_recording() {
                 span.set_attribute(KeyValue::new(Key::from_static_str("cache.hit"), hit));
             }
-            let attributes: &[KeyValue] = if hit { &hand.get_hit } else { &hand.get };
+            let attributes: &[KeyValue] = if hit { &hand.get_hit } else { &hand.get_miss };
             hand.requests.add(1, attributes);
         }
         if let Some(error) = error {
@@ -338,6 +375,177 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for HandTr
         Box::pin(async move {
             let result = opentelemetry::context::FutureExt::with_context(replies, cx.clone()).await;
             prepared.end(&cx, started, result.as_ref().err(), None, true);
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
+
+/// A connection traced by hand for the service-shaped mix (`benches/service.rs`): `GET`,
+/// `SET`, a pipeline of `GET`s and a `MULTI` transaction of `SET` + `EXPIRE`, each with the
+/// span and metrics a `TracedConnection` records for it (the statement written by a writer
+/// that knows these commands: the name, the key with its digit runs as `?`, `?` for each
+/// other argument), everything prepared once. Any other command passes through untraced.
+pub struct HandMixed<C> {
+    inner: C,
+    prepared: Arc<Prepared>,
+}
+
+impl<C> HandMixed<C> {
+    /// Wraps `inner` (after [`install_at`]).
+    pub fn new(inner: C) -> Self {
+        let prepared = PREPARED.lock().unwrap().clone().expect("installed");
+        Self { inner, prepared }
+    }
+}
+
+/// `SET user:? ?`: the name, the key's digit runs as `?`, `?` for every other argument.
+fn mixed_statement(
+    out: &mut String,
+    name: &str,
+    args: &mut dyn Iterator<Item = redis::Arg<&[u8]>>,
+) {
+    out.push_str(name);
+    args.next();
+    if let Some(redis::Arg::Simple(key)) = args.next() {
+        out.push(' ');
+        let mut in_digits = false;
+        for &byte in key {
+            if byte.is_ascii_digit() {
+                if !in_digits {
+                    out.push('?');
+                }
+                in_digits = true;
+            } else {
+                out.push(char::from(byte));
+                in_digits = false;
+            }
+        }
+    }
+    for _ in args {
+        out.push_str(" ?");
+    }
+}
+
+impl Prepared {
+    /// A span named `name`, kind CLIENT, with the attributes given at creation, current while
+    /// the call runs.
+    fn start_mixed(
+        &self,
+        name: &'static str,
+        metric: &[KeyValue; 5],
+        batch: Option<usize>,
+        render: impl FnOnce(&mut String),
+    ) -> (Context, SystemTime) {
+        let started = SystemTime::now();
+        let mut text = String::with_capacity(64);
+        render(&mut text);
+        let mut attributes = Vec::with_capacity(9);
+        attributes.extend(metric.iter().cloned());
+        attributes.push(KeyValue::new(Key::from_static_str("db.query.text"), text));
+        if let Some(size) = batch {
+            attributes.push(KeyValue::new(
+                Key::from_static_str("db.operation.batch.size"),
+                i64::try_from(size).unwrap_or(i64::MAX),
+            ));
+        }
+        let span = self
+            .tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Client)
+            .with_start_time(started)
+            .with_attributes(attributes)
+            .start(&self.tracer);
+        (Context::current_with_span(span), started)
+    }
+
+    fn end_mixed(
+        &self,
+        cx: &Context,
+        started: SystemTime,
+        error: Option<&redis::RedisError>,
+        hit: Option<bool>,
+        metric: &[KeyValue],
+    ) {
+        let span = cx.span();
+        if let Some(hit) = hit {
+            if span.is_recording() {
+                span.set_attribute(KeyValue::new(Key::from_static_str("cache.hit"), hit));
+            }
+            let attributes: &[KeyValue] = if hit { &self.get_hit } else { &self.get_miss };
+            self.requests.add(1, attributes);
+        }
+        if let Some(error) = error {
+            span.set_status(Status::error(error.to_string()));
+        }
+        let ended = SystemTime::now();
+        span.end_with_timestamp(ended);
+        let seconds = ended
+            .duration_since(started)
+            .unwrap_or_default()
+            .as_secs_f64();
+        self.duration.record(seconds, metric);
+    }
+}
+
+impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for HandMixed<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let Self { inner, prepared } = self;
+        let prepared: &Prepared = prepared;
+        let (command, name, metric) = match cmd.args_iter().next() {
+            Some(redis::Arg::Simple(b"GET")) => ("GET", prepared.names.get, &prepared.get),
+            Some(redis::Arg::Simple(b"SET")) => ("SET", prepared.names.set, &prepared.set),
+            _ => return inner.req_packed_command(cmd),
+        };
+        let lookup = command == "GET";
+        let (cx, started) = prepared.start_mixed(name, metric, None, |out| {
+            mixed_statement(out, command, &mut cmd.args_iter())
+        });
+        let reply = inner.req_packed_command(cmd);
+        Box::pin(async move {
+            let result = opentelemetry::context::FutureExt::with_context(reply, cx.clone()).await;
+            let hit = (result.as_ref().ok())
+                .filter(|_| lookup)
+                .map(|value| *value != Value::Nil);
+            prepared.end_mixed(&cx, started, result.as_ref().err(), hit, metric);
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let Self { inner, prepared } = self;
+        let prepared: &Prepared = prepared;
+        let (name, metric) = if pipeline.is_transaction() {
+            (prepared.names.multi, &prepared.multi)
+        } else {
+            (prepared.names.pipeline, &prepared.pipeline)
+        };
+        let size = pipeline.cmd_iter().count();
+        let (cx, started) = prepared.start_mixed(name, metric, Some(size), |out| {
+            for (index, cmd) in pipeline.cmd_iter().enumerate() {
+                if index > 0 {
+                    out.push_str("; ");
+                }
+                let command = match cmd.args_iter().next() {
+                    Some(redis::Arg::Simple(b"GET")) => "GET",
+                    Some(redis::Arg::Simple(b"SET")) => "SET",
+                    _ => "EXPIRE",
+                };
+                mixed_statement(out, command, &mut cmd.args_iter());
+            }
+        });
+        let replies = inner.req_packed_commands(pipeline, offset, count);
+        Box::pin(async move {
+            let result = opentelemetry::context::FutureExt::with_context(replies, cx.clone()).await;
+            prepared.end_mixed(&cx, started, result.as_ref().err(), None, metric);
             result
         })
     }

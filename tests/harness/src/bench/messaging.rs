@@ -63,8 +63,18 @@ static PREPARED: Mutex<Option<Arc<Prepared>>> = Mutex::new(None);
 
 const CHANNEL: &str = "orders";
 
-/// Prepares the hand-written messaging instrumentation (one channel, `orders`).
+/// Prepares the hand-written messaging instrumentation (one channel, `orders`) for
+/// connections said to serve [`HOST`]:[`PORT`].
 pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterProvider) {
+    install_at(tracer_provider, meter_provider, PORT);
+}
+
+/// Prepares the hand-written messaging instrumentation for connections to [`HOST`]:`port`.
+pub fn install_at(
+    tracer_provider: &SdkTracerProvider,
+    meter_provider: &SdkMeterProvider,
+    port: u16,
+) {
     let meter = meter_provider.meter("hand-written");
     let histogram = |name: &'static str| {
         meter
@@ -81,17 +91,17 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
             KeyValue::new(Key::from_static_str("messaging.destination.name"), CHANNEL),
             KeyValue::new(Key::from_static_str("messaging.operation.name"), operation),
             KeyValue::new(Key::from_static_str("server.address"), HOST),
-            KeyValue::new(Key::from_static_str("server.port"), i64::from(PORT)),
+            KeyValue::new(Key::from_static_str("server.port"), i64::from(port)),
         ]
     };
-    let [system, destination, name, address, port] = messaging("PUBLISH");
+    let [system, destination, name, address, server_port] = messaging("PUBLISH");
     let send = [
         system,
         destination,
         name,
         KeyValue::new(Key::from_static_str("messaging.operation.type"), "send"),
         address,
-        port,
+        server_port,
     ];
     let [system, destination, name, _, _] = messaging("receive");
     let receive = [system, destination, name];
@@ -113,23 +123,23 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
             KeyValue::new(Key::from_static_str("db.system.name"), "redis"),
             KeyValue::new(Key::from_static_str("db.operation.name"), "PUBLISH"),
             KeyValue::new(Key::from_static_str("server.address"), HOST),
-            KeyValue::new(Key::from_static_str("server.port"), i64::from(PORT)),
+            KeyValue::new(Key::from_static_str("server.port"), i64::from(port)),
             KeyValue::new(Key::from_static_str("db.namespace"), "0"),
         ],
         send,
         process_attributes: messaging("process"),
         receive,
-        streams: prepare_streams(&meter),
+        streams: prepare_streams(&meter, port),
     }));
 }
 
-fn prepare_streams(meter: &opentelemetry::metrics::Meter) -> Streams {
+fn prepare_streams(meter: &opentelemetry::metrics::Meter, port: u16) -> Streams {
     let kv =
         |key: &'static str, value: &'static str| KeyValue::new(Key::from_static_str(key), value);
     let server = || {
         [
             kv("server.address", HOST),
-            KeyValue::new(Key::from_static_str("server.port"), i64::from(PORT)),
+            KeyValue::new(Key::from_static_str("server.port"), i64::from(port)),
         ]
     };
     let command = |operation: &'static str| {

@@ -279,6 +279,13 @@ async fn transactions_and_mixed_pipelines() {
         .await
         .unwrap();
     assert_eq!((a, b), (None, 1));
+    let (first, second): (Option<String>, Option<String>) = redis::pipe()
+        .get("user:1")
+        .get("user:2")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((first, second), (None, None));
 
     let spans = capture.spans();
     let transaction = attributes(&spans[0]);
@@ -300,6 +307,10 @@ async fn transactions_and_mixed_pipelines() {
         mixed["db.query.text"],
         Value::from("GET missing; EXISTS counter".to_owned())
     );
+    // The same statement for every command: said once, as the conventions ask of a batch.
+    let same = attributes(&spans[2]);
+    assert_eq!(same["db.query.text"], Value::from("GET user:?".to_owned()));
+    assert_eq!(same["db.operation.batch.size"], Value::I64(2));
 }
 
 #[test]

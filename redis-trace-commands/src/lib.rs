@@ -27,6 +27,7 @@
 mod table;
 
 mod facts;
+mod index;
 mod names;
 
 pub use facts::{messaging_arguments, script_calls, Answer, MessagingArguments, MessagingRole};
@@ -195,7 +196,7 @@ impl Command {
     /// [`Command::key_positions`] into `positions` (cleared first), to reuse its allocation.
     pub fn key_positions_into<A: AsRef<[u8]>>(&self, args: &[A], positions: &mut Vec<usize>) {
         positions.clear();
-        for (first, last, step) in self.key_ranges(args) {
+        for KeyRange { first, last, step } in self.key_ranges(args) {
             let mut position = first;
             while position <= last && position < args.len() {
                 positions.push(position);
@@ -210,18 +211,20 @@ impl Command {
     /// stream is (`XREAD ... STREAMS <stream> ...`).
     #[must_use]
     pub fn first_key_position<A: AsRef<[u8]>>(&self, args: &[A]) -> Option<usize> {
-        let firsts = self.key_ranges(args).map(|(first, last, _)| (first, last));
+        let firsts = self.key_ranges(args).map(|range| (range.first, range.last));
         firsts
             .filter(|&(first, last)| first <= last && first < args.len())
             .map(|(first, _)| first)
             .min()
     }
 
-    /// Each key specification's keys in `args`: first, last (maybe past the end) and step.
-    fn key_ranges<'a, A: AsRef<[u8]>>(
+    /// Each key specification's keys in `args`, as ranges of positions (what
+    /// [`Command::key_positions`] lists, without sorting or allocating: a range is tested
+    /// with [`KeyRange::contains`]).
+    pub fn key_ranges<'a, A: AsRef<[u8]>>(
         &self,
         args: &'a [A],
-    ) -> impl Iterator<Item = (usize, usize, usize)> + 'a {
+    ) -> impl Iterator<Item = KeyRange> + 'a {
         self.key_specs.iter().filter_map(|spec| {
             let begin = begin_position(&spec.begin, args)?;
             match spec.find {
@@ -238,7 +241,11 @@ impl Command {
                     } else {
                         args.len().saturating_sub(last_key.unsigned_abs() as usize)
                     };
-                    Some((begin, last, usize::from(key_step.max(1))))
+                    Some(KeyRange {
+                        first: begin,
+                        last,
+                        step: usize::from(key_step.max(1)),
+                    })
                 }
                 FindKeys::Keynum {
                     keynum_index,
@@ -252,11 +259,36 @@ impl Command {
                         .unwrap_or(0);
                     let step = usize::from(key_step.max(1));
                     let first = begin + usize::from(first_key);
-                    (count > 0).then(|| (first, first + (count - 1) * step, step))
+                    (count > 0).then(|| KeyRange {
+                        first,
+                        last: first + (count - 1) * step,
+                        step,
+                    })
                 }
                 FindKeys::Unknown => None,
             }
         })
+    }
+}
+
+/// The positions of one key specification's keys: `first`, then every `step`-th up to
+/// `last` (which may lie past the arguments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRange {
+    /// The first key's position.
+    pub first: usize,
+    /// The last key's position, or past the arguments' end.
+    pub last: usize,
+    /// The distance between two keys (1 or more).
+    pub step: usize,
+}
+
+impl KeyRange {
+    /// Whether the argument at `position` is one of the range's keys.
+    #[must_use]
+    pub fn contains(&self, position: usize) -> bool {
+        (self.first..=self.last).contains(&position)
+            && (position - self.first).is_multiple_of(self.step)
     }
 }
 
@@ -313,97 +345,7 @@ pub fn subcommands(container: &str) -> impl Iterator<Item = &'static str> + '_ {
 /// sends.
 #[must_use]
 pub fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<&'static Command> {
-    let name = args.first()?.as_ref();
-    let mut buffer = [0_u8; LONGEST_NAME];
-    let upper = upper_case(name, &mut buffer)?;
-    let entry = index().get(upper);
-    if let (Some(entry), Some(sub)) = (entry, args.get(1)) {
-        let sub = sub.as_ref();
-        let full = upper.len() + 1 + sub.len();
-        if entry.has_subcommands && full <= LONGEST_NAME {
-            buffer[upper.len()] = b' ';
-            let sub_part = &mut buffer[name.len() + 1..full];
-            sub_part.copy_from_slice(sub);
-            sub_part.make_ascii_uppercase();
-            if let Some(found) = index().get(&buffer[..full]).and_then(|e| e.command) {
-                return Some(&COMMANDS[found]);
-            }
-        }
-    }
-    entry
-        .and_then(|entry| entry.command)
-        .map(|index| &COMMANDS[index])
-}
-
-/// What the index knows of a name.
-#[derive(Debug, Default, Clone, Copy)]
-struct IndexEntry {
-    /// Its position in [`COMMANDS`], when it is a command (containers may not be).
-    command: Option<usize>,
-    /// Whether `NAME SUB` entries exist.
-    has_subcommands: bool,
-}
-
-/// Every name of the table and every container of subcommands, hashed: a lookup hashes a
-/// short name and compares once (a binary search compared ten times).
-fn index() -> &'static std::collections::HashMap<&'static [u8], IndexEntry, NameHasher> {
-    static INDEX: std::sync::OnceLock<
-        std::collections::HashMap<&'static [u8], IndexEntry, NameHasher>,
-    > = std::sync::OnceLock::new();
-    INDEX.get_or_init(|| {
-        let mut index = std::collections::HashMap::with_hasher(NameHasher);
-        for (position, command) in COMMANDS.iter().enumerate() {
-            let name = command.name.as_bytes();
-            index
-                .entry(name)
-                .or_insert_with(IndexEntry::default)
-                .command = Some(position);
-            if let Some((container, _)) = command.name.split_once(' ') {
-                (index
-                    .entry(container.as_bytes())
-                    .or_insert_with(IndexEntry::default))
-                .has_subcommands = true;
-            }
-        }
-        index
-    })
-}
-
-/// FNV-1a over a command name: a few instructions per byte, enough for 500 fixed names.
-#[derive(Debug, Default, Clone, Copy)]
-struct NameHasher;
-
-impl std::hash::BuildHasher for NameHasher {
-    type Hasher = Fnv;
-
-    fn build_hasher(&self) -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
-/// Longer than any name in the table, subcommands included.
-const LONGEST_NAME: usize = 48;
-
-/// `name` in upper case in `buffer`, or `None` when it is too long to be a command.
-fn upper_case<'b>(name: &[u8], buffer: &'b mut [u8; LONGEST_NAME]) -> Option<&'b [u8]> {
-    let upper = buffer.get_mut(..name.len())?;
-    upper.copy_from_slice(name);
-    upper.make_ascii_uppercase();
-    Some(upper)
+    index::lookup_args(args).map(|position| &COMMANDS[position])
 }
 
 #[cfg(test)]
@@ -499,8 +441,15 @@ mod tests {
         ];
         for args in cases {
             let command = lookup(args[0]).unwrap();
-            let first = command.key_positions(args).first().copied();
+            let positions = command.key_positions(args);
+            let first = positions.first().copied();
             assert_eq!(command.first_key_position(args), first, "{args:?}");
+            let in_ranges: Vec<usize> = (0..args.len())
+                .filter(|&position| {
+                    (command.key_ranges(args)).any(|range| range.contains(position))
+                })
+                .collect();
+            assert_eq!(in_ranges, positions, "{args:?}");
         }
         let group_named_streams = ["XREADGROUP", "GROUP", "STREAMS", "c", "STREAMS", "s", ">"];
         assert_eq!(

@@ -7,7 +7,7 @@
 //! credentials (`AUTH`, `HELLO ... AUTH`, `MIGRATE ... AUTH/AUTH2`, `CONFIG SET`,
 //! `ACL SETUSER`) mask them under every policy, raw included.
 
-use redis_trace_commands::Command;
+use redis_trace_commands::{Command, KeyRange};
 
 use crate::args::command_name;
 use crate::key::KeyPolicy;
@@ -43,9 +43,8 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         truncate_appended(out, start, max_len);
         return;
     };
-    let name_words = 1 + command.name.matches(' ').count();
-    let mut keys = take_positions();
-    command.key_positions_into(args, &mut keys);
+    let name_words = 1 + command.name.bytes().filter(|&byte| byte == b' ').count();
+    let keys = KeyRanges::of(command, args);
     let masks_all = command.masks_every_argument();
     out.push_str(command.name);
     let mut credentials_left = 0_usize;
@@ -58,7 +57,7 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         if credentials_left > 0 {
             credentials_left -= 1;
             out.push('?');
-        } else if keys.binary_search(&position).is_ok() {
+        } else if keys.contain(command, args, position) {
             if !policy.render_into(argument, max_key_len, out) {
                 out.push('?');
             }
@@ -70,22 +69,49 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         }
     }
     truncate_appended(out, start, max_len);
-    give_back_positions(keys);
 }
 
-thread_local! {
-    /// The key positions' buffer, reused from command to command.
-    static POSITIONS: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+/// Where a command's keys are: most commands have one or two key specifications, kept in
+/// place (nothing allocated, nothing sorted); the rare command with more reads them again.
+struct KeyRanges {
+    first: [KeyRange; 4],
+    len: usize,
+    more: bool,
 }
 
-fn take_positions() -> Vec<usize> {
-    POSITIONS
-        .try_with(std::cell::Cell::take)
-        .unwrap_or_default()
-}
+impl KeyRanges {
+    fn of<A: AsRef<[u8]>>(command: &Command, args: &[A]) -> Self {
+        let none = KeyRange {
+            first: 1,
+            last: 0,
+            step: 1,
+        };
+        let mut ranges = Self {
+            first: [none; 4],
+            len: 0,
+            more: false,
+        };
+        for range in command.key_ranges(args) {
+            match ranges.first.get_mut(ranges.len) {
+                Some(slot) => {
+                    *slot = range;
+                    ranges.len += 1;
+                }
+                None => ranges.more = true,
+            }
+        }
+        ranges
+    }
 
-fn give_back_positions(positions: Vec<usize>) {
-    let _ = POSITIONS.try_with(|cell| cell.set(positions));
+    fn contain<A: AsRef<[u8]>>(&self, command: &Command, args: &[A], position: usize) -> bool {
+        self.first[..self.len]
+            .iter()
+            .any(|range| range.contains(position))
+            || (self.more
+                && command
+                    .key_ranges(args)
+                    .any(|range| range.contains(position)))
+    }
 }
 
 /// Keeps at most `max_len` bytes of what was appended to `out` after `start`.

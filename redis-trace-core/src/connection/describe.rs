@@ -139,20 +139,36 @@ pub(super) fn command_statement(call: &impl CommandArgs, config: &Config) -> Str
     intern::share_rendered(|out| statement_into(call, config, out))
 }
 
-/// `db.query.text` of a pipeline: its commands' statements joined by `; `, up to the cap.
+/// `db.query.text` of a pipeline: its commands' statements joined by `; `, up to the cap; or
+/// the one statement when every command's is the same (`GET user:?` for ten `GET user:<id>`),
+/// as the conventions ask of a batch. A pipeline whose statements reach the cap keeps the
+/// joined form: huge pipelines are not sanitized past it to find out.
 pub(super) fn pipeline_statement<C: CommandArgs>(commands: &[C], config: &Config) -> StringValue {
     let max_len = config.max_statement_length();
     intern::share_rendered(|joined| {
-        for args in commands {
+        let mut first_len = 0;
+        let mut all_same = true;
+        for (index, args) in commands.iter().enumerate() {
             if joined.len() >= max_len {
+                all_same = false;
                 break; // huge pipelines: stop sanitizing once the cap is reached
             }
-            if !joined.is_empty() {
+            if index > 0 {
                 joined.push_str("; ");
             }
+            let start = joined.len();
             statement_into(args, config, joined);
+            if index == 0 {
+                first_len = joined.len();
+            } else {
+                all_same = all_same && joined[start..] == joined[..first_len];
+            }
         }
-        let kept = truncate_on_char_boundary(joined, max_len).len();
+        let kept = if all_same {
+            first_len
+        } else {
+            truncate_on_char_boundary(joined, max_len).len()
+        };
         joined.truncate(kept);
     })
 }
@@ -209,6 +225,14 @@ mod tests {
         assert_eq!(
             pipeline_statement(&mixed, &config).as_str(),
             "GET a; SET b ?"
+        );
+        // The same statement for every command: said once.
+        let same = [vec![&b"GET"[..], b"user:1"], vec![b"get", b"user:2"]];
+        assert_eq!(pipeline_statement(&same, &config).as_str(), "GET user:?");
+        let differing = [vec![&b"GET"[..], b"user:1"], vec![b"GET", b"order:2"]];
+        assert_eq!(
+            pipeline_statement(&differing, &config).as_str(),
+            "GET user:?; GET order:?"
         );
         assert_eq!(spec.batch_size, Some(2));
         assert_eq!(spec.slot, None, "a and b hash to different slots");

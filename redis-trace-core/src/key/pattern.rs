@@ -52,7 +52,8 @@ pub(super) fn pattern(key: &[u8], out: &mut String, limit: usize) {
     let mut shape = Shape::default();
     let mut segment_start = 0;
     for (index, &byte) in key.iter().enumerate() {
-        if CLASSES[usize::from(byte)] == Class::Separator {
+        let class = CLASSES[usize::from(byte)];
+        if class == Class::Separator {
             shape.push_segment(out, &key[segment_start..index]);
             out.push(char::from(byte));
             shape = Shape::default();
@@ -61,7 +62,7 @@ pub(super) fn pattern(key: &[u8], out: &mut String, limit: usize) {
                 return;
             }
         } else {
-            shape.see(byte);
+            shape.see(class);
         }
     }
     shape.push_segment(out, &key[segment_start..]);
@@ -94,8 +95,8 @@ impl Default for Shape {
 }
 
 impl Shape {
-    fn see(&mut self, byte: u8) {
-        match CLASSES[usize::from(byte)] {
+    fn see(&mut self, class: Class) {
+        match class {
             Class::Digit => self.digits += 1,
             Class::HexLetter => {
                 self.letters += 1;

@@ -8,6 +8,7 @@ use opentelemetry::trace::{Span, SpanKind};
 use opentelemetry::{KeyValue, StringValue, Value};
 use smallvec::SmallVec;
 
+use super::server_names::{self, server_span_name};
 use super::Target;
 use crate::callsite::Callsite;
 use crate::config::{Config, SemconvMode};
@@ -42,33 +43,45 @@ pub(super) fn creation_attributes(
     endpoint: Option<&Endpoint>,
     sink: &mut impl AttributeSink,
 ) {
-    // One value under the stable and/or the old name.
-    let mut add = |stable: &'static str, old: &'static str, value: &dyn Fn() -> Value| {
+    // One value under the stable and/or the old name (generic, not `dyn`: inlined per call).
+    fn add<S: AttributeSink>(
+        sink: &mut S,
+        mode: SemconvMode,
+        stable: &'static str,
+        old: &'static str,
+        value: impl Fn() -> Value,
+    ) {
         if mode.old() {
-            sink.add(old, value);
+            sink.add(old, &value);
         }
         if mode.stable() {
             sink.add(stable, value);
         }
-    };
-    add(semconv::DB_SYSTEM_NAME, old::DB_SYSTEM, &|| {
+    }
+    add(sink, mode, semconv::DB_SYSTEM_NAME, old::DB_SYSTEM, || {
         Value::from(semconv::REDIS)
     });
     add(
+        sink,
+        mode,
         semconv::DB_OPERATION_NAME,
         old::DB_OPERATION,
-        &|| match target {
+        || match target {
             Target::Function(callsite) => Value::from(callsite.operation()),
             Target::Command(spec) => Value::from(spec.operation.clone()),
         },
     );
     if let Some(address) = endpoint.and_then(Endpoint::address_value) {
-        add(semconv::SERVER_ADDRESS, old::NET_PEER_NAME, &|| {
-            Value::String(address.clone())
-        });
+        add(
+            sink,
+            mode,
+            semconv::SERVER_ADDRESS,
+            old::NET_PEER_NAME,
+            || Value::String(address.clone()),
+        );
     }
     if let Some(port) = endpoint.and_then(Endpoint::port) {
-        add(semconv::SERVER_PORT, old::NET_PEER_PORT, &|| {
+        add(sink, mode, semconv::SERVER_PORT, old::NET_PEER_PORT, || {
             Value::I64(i64::from(port))
         });
     }
@@ -211,18 +224,11 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
         }
     }
     match endpoint.and_then(|e| e.address().map(|address| (address, e.port()))) {
-        // Built by hand, not by `format!`: every span of a traced connection is named so.
-        Some((address, port)) => {
-            let mut name = String::with_capacity(operation.len() + address.len() + 7);
-            name.push_str(operation);
-            name.push(' ');
-            name.push_str(address);
-            if let Some(port) = port {
-                name.push(':');
-                push_decimal(&mut name, port);
-            }
-            name.into()
-        }
+        // Built by hand, not by `format!`, and kept: every span of a traced connection is named so.
+        Some((address, port)) => match static_operation(target) {
+            Some(operation) => server_span_name(operation, address, port),
+            None => server_names::render(operation, address, port).into(),
+        },
         None => match target {
             Target::Function(callsite) => Cow::Borrowed(callsite.operation()),
             Target::Command(spec) => spec.operation.clone(),
@@ -230,8 +236,19 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
     }
 }
 
+/// The operation's name when it is `'static` (the command table's): its span names are kept.
+fn static_operation(target: &Target) -> Option<&'static str> {
+    match target {
+        Target::Function(callsite) => Some(callsite.operation()),
+        Target::Command(spec) => match spec.operation {
+            Cow::Borrowed(operation) => Some(operation),
+            Cow::Owned(_) => None,
+        },
+    }
+}
+
 /// Appends `number` in decimal.
-fn push_decimal(out: &mut String, number: u16) {
+pub(super) fn push_decimal(out: &mut String, number: u16) {
     let mut digits = [0_u8; 5];
     let mut rest = number;
     let mut start = digits.len();

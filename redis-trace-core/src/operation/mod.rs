@@ -4,6 +4,7 @@
 mod annotate;
 mod attributes;
 mod scope;
+mod server_names;
 
 use std::future::Future;
 use std::time::SystemTime;

@@ -1,0 +1,157 @@
+//! The table's names, hashed for [`crate::lookup_args`]: it runs for every command a traced
+//! connection sends, so it hashes the name as it reads it (case folded on the way, no copy)
+//! and compares once, in a table made for these few hundred fixed names. A general-purpose map
+//! needs an upper-cased copy of the name to hash and costs several times as much per lookup.
+
+use std::sync::OnceLock;
+
+use crate::COMMANDS;
+
+/// Slots of the open-addressed table: a power of two, under a third full.
+const SLOT_BITS: u32 = 11;
+
+/// What the index knows of a name.
+struct Entry {
+    /// Upper case, as in the table (`CLIENT SETNAME`, or a container's `CLIENT`).
+    name: &'static [u8],
+    /// Its position in [`COMMANDS`], when it is a command (containers may not be).
+    command: Option<usize>,
+    /// Whether `NAME SUB` entries exist.
+    has_subcommands: bool,
+}
+
+struct Index {
+    entries: Vec<Entry>,
+    /// `entries` positions plus one; 0 for an empty slot.
+    slots: Vec<u16>,
+}
+
+/// FNV-1a over the upper-cased bytes, step by step, so that a subcommand's hash continues the
+/// command's.
+#[derive(Clone, Copy)]
+struct NameHash(u32);
+
+impl NameHash {
+    const START: Self = Self(0x811c_9dc5);
+
+    fn bytes(mut self, bytes: &[u8]) -> Self {
+        for &byte in bytes {
+            self = self.byte(byte);
+        }
+        self
+    }
+
+    fn byte(self, byte: u8) -> Self {
+        Self((self.0 ^ u32::from(byte.to_ascii_uppercase())).wrapping_mul(0x0100_0193))
+    }
+
+    /// The first slot to probe (Fibonacci hashing spreads FNV's weak low bits).
+    fn slot(self) -> usize {
+        (self.0.wrapping_mul(0x9e37_79b9) >> (32 - SLOT_BITS)) as usize
+    }
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index = Index {
+            entries: Vec::new(),
+            slots: vec![0; 1 << SLOT_BITS],
+        };
+        for (position, command) in COMMANDS.iter().enumerate() {
+            index.entry(command.name.as_bytes()).command = Some(position);
+            if let Some((container, _)) = command.name.split_once(' ') {
+                index.entry(container.as_bytes()).has_subcommands = true;
+            }
+        }
+        index
+    })
+}
+
+impl Index {
+    /// The entry of `name` (upper case), added when absent.
+    fn entry(&mut self, name: &'static [u8]) -> &mut Entry {
+        let hash = NameHash::START.bytes(name);
+        let found = self.find(hash, |entry| entry.name == name);
+        let position = found.unwrap_or_else(|| {
+            let mut slot = hash.slot();
+            while self.slots[slot] != 0 {
+                slot = (slot + 1) % self.slots.len();
+            }
+            self.entries.push(Entry {
+                name,
+                command: None,
+                has_subcommands: false,
+            });
+            self.slots[slot] = u16::try_from(self.entries.len()).expect("a few hundred names");
+            self.entries.len() - 1
+        });
+        &mut self.entries[position]
+    }
+
+    /// The position in `entries` of the first entry with `hash` that `matches`.
+    fn find(&self, hash: NameHash, matches: impl Fn(&Entry) -> bool) -> Option<usize> {
+        let mut slot = hash.slot();
+        loop {
+            let position = usize::from(self.slots[slot]).checked_sub(1)?;
+            if matches(&self.entries[position]) {
+                return Some(position);
+            }
+            slot = (slot + 1) % self.slots.len();
+        }
+    }
+}
+
+/// The position in [`COMMANDS`] of the command `args` invoke (see [`crate::lookup_args`]).
+pub(crate) fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<usize> {
+    let index = index();
+    let name = args.first()?.as_ref();
+    let hash = NameHash::START.bytes(name);
+    let entry = &index.entries[index.find(hash, |entry| entry.name.eq_ignore_ascii_case(name))?];
+    if entry.has_subcommands {
+        if let Some(sub) = args.get(1).map(AsRef::as_ref) {
+            let full = hash.byte(b' ').bytes(sub);
+            let is_full = |candidate: &Entry| {
+                let (head, rest) = candidate
+                    .name
+                    .split_at(name.len().min(candidate.name.len()));
+                head.eq_ignore_ascii_case(name)
+                    && rest.first() == Some(&b' ')
+                    && rest[1..].eq_ignore_ascii_case(sub)
+            };
+            if let Some(command) = index
+                .find(full, is_full)
+                .and_then(|p| index.entries[p].command)
+            {
+                return Some(command);
+            }
+        }
+    }
+    entry.command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_and_container_is_found_in_any_case() {
+        for (position, command) in COMMANDS.iter().enumerate() {
+            let args: Vec<String> = command.name.split(' ').map(str::to_owned).collect();
+            assert_eq!(lookup_args(&args), Some(position), "{}", command.name);
+            let lower: Vec<String> = args.iter().map(|arg| arg.to_ascii_lowercase()).collect();
+            assert_eq!(lookup_args(&lower), Some(position), "{}", command.name);
+        }
+        let position = |name: &str| COMMANDS.iter().position(|c| c.name == name);
+        // A container with an unknown subcommand is the container; a plain command's first
+        // argument is never read as a subcommand.
+        assert_eq!(lookup_args(&["client", "nosuch"]), position("CLIENT"));
+        assert_eq!(lookup_args(&["GET", "SETNAME"]), position("GET"));
+        assert_eq!(lookup_args(&["GETX"]), None);
+        assert_eq!(lookup_args::<&str>(&[]), None);
+        assert_eq!(lookup_args(&["CLIENTSETNAME"]), None);
+        // A container's name followed by a longer word is not the subcommand.
+        assert_eq!(lookup_args(&["CLIENT", "SETNAMEX"]), position("CLIENT"));
+        assert!(index().entries.len() * 3 < index().slots.len());
+    }
+}

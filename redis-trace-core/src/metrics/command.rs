@@ -1,4 +1,5 @@
-//! The cache tallies of a traced connection's lookup commands, found in a per-thread list.
+//! What a traced connection's commands record, found in per-thread lists: the cache tallies
+//! of lookup commands, and the duration attributes of plain commands.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -66,4 +67,79 @@ pub(crate) fn count_command_lookups(
         // During thread exit, or re-entered: the lookup under the lock.
         _ => instruments.tally(attributes).add(hits, misses),
     }
+}
+
+/// A plain command's duration attributes (and its tally, once it has counted a lookup), as
+/// one thread built them.
+struct CommandRecording {
+    recorded_for: RecordedFor,
+    operation: &'static str,
+    summary: Option<Box<str>>,
+    peer: Option<Endpoint>,
+    attributes: Vec<KeyValue>,
+    tally: Option<Arc<CacheTally>>,
+}
+
+/// Recordings kept per thread; past this many, the list starts over.
+const COMMAND_RECORDINGS_KEPT: usize = 64;
+
+thread_local! {
+    static COMMAND_RECORDINGS: RefCell<Vec<CommandRecording>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a plain command that succeeded is: a table command's `operation` (a `'static` name),
+/// its summary, where it went. Its attributes follow from these, so they are built once per
+/// thread and reused: recording costs what a hand-written prebuilt list costs.
+pub(crate) struct PlainCommand<'a> {
+    pub(crate) mode: SemconvMode,
+    pub(crate) endpoint: Option<&'a Endpoint>,
+    pub(crate) peer: Option<&'a Endpoint>,
+    pub(crate) operation: &'static str,
+    pub(crate) summary: Option<&'a str>,
+}
+
+/// Records `seconds` and counts `(hits, misses)` for `command`, with the attributes `build`
+/// makes the first time this thread sees it. `false` when nothing was recorded (during thread
+/// exit, or re-entered): the caller records as for any other command.
+pub(crate) fn record_plain_command(
+    instruments: &Instruments,
+    command: &PlainCommand<'_>,
+    seconds: f64,
+    (hits, misses): (u64, u64),
+    build: impl FnOnce() -> Vec<KeyValue>,
+) -> bool {
+    let recorded = COMMAND_RECORDINGS.try_with(|kept| {
+        let Ok(mut kept) = kept.try_borrow_mut() else {
+            return false;
+        };
+        let found = kept.iter().position(|known| {
+            std::ptr::eq(known.operation, command.operation)
+                && known.summary.as_deref() == command.summary
+                && known.peer.as_ref() == command.peer
+                && known.recorded_for.is(instruments, command.mode, command.endpoint)
+        });
+        let position = found.unwrap_or_else(|| {
+            if kept.len() >= COMMAND_RECORDINGS_KEPT {
+                kept.clear();
+            }
+            kept.push(CommandRecording {
+                recorded_for: RecordedFor::new(instruments, command.mode, command.endpoint),
+                operation: command.operation,
+                summary: command.summary.map(Box::from),
+                peer: command.peer.cloned(),
+                attributes: build(),
+                tally: None,
+            });
+            kept.len() - 1
+        });
+        let recording = &mut kept[position];
+        instruments.record_duration(seconds, &recording.attributes);
+        if hits + misses > 0 {
+            let attributes = &recording.attributes;
+            let tally = (recording.tally).get_or_insert_with(|| instruments.tally(attributes));
+            tally.add(hits, misses);
+        }
+        true
+    });
+    recorded.unwrap_or(false)
 }

@@ -6,6 +6,7 @@ mod attributes;
 mod scope;
 mod server_names;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::time::SystemTime;
 
@@ -494,6 +495,27 @@ impl Active {
         }
     }
 
+    /// A command whose metric attributes follow from its name, summary and endpoints alone
+    /// (a table command, no stored procedure, no messaging, no client-side cache result).
+    fn plain_command(&self) -> Option<metrics::PlainCommand<'_>> {
+        let Target::Command(spec) = &self.target else {
+            return None;
+        };
+        let Cow::Borrowed(operation) = spec.operation else {
+            return None;
+        };
+        let plain = spec.procedure.is_none()
+            && spec.messaging.is_none()
+            && spec.cache_result.is_none();
+        plain.then(|| metrics::PlainCommand {
+            mode: self.mode,
+            endpoint: self.endpoint.as_ref(),
+            peer: spec.peer.as_ref(),
+            operation,
+            summary: spec.summary.as_ref().map(opentelemetry::StringValue::as_str),
+        })
+    }
+
     fn record_metrics(&self, seconds: f64, meaning: Meaning, error: Option<&ErrorAttributes>) {
         let now = globals::snapshot();
         let Some(instruments) = now.metrics.instruments() else {
@@ -521,7 +543,19 @@ impl Active {
             });
             return;
         }
-        // Failures, and commands of a traced connection. Inline storage: no allocation.
+        if let (Some(command), None) = (self.plain_command(), error) {
+            let build = || {
+                let mut attributes = Vec::new();
+                creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
+                attributes
+            };
+            let recorded = (hits, misses);
+            if metrics::record_plain_command(instruments, &command, seconds, recorded, build) {
+                return;
+            }
+        }
+        // Failures, and the other commands of a traced connection. Inline storage: no
+        // allocation.
         let mut attributes = InlineAttributes::new();
         creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
         let common = attributes.len();

@@ -281,6 +281,21 @@ pub fn messaging_arguments<A: AsRef<[u8]>>(args: &[A]) -> Option<MessagingArgume
 }
 
 /// The row of [`FACTS`] for `command`, by a search.
+/// What is known of one entry of the table, worked out once.
+struct Row {
+    facts: &'static Facts,
+    answer: Answer,
+}
+
+impl Row {
+    fn of(command: &Command) -> Self {
+        Self {
+            facts: search_facts(command),
+            answer: command.find_answer(),
+        }
+    }
+}
+
 fn search_facts(command: &Command) -> &'static Facts {
     match FACTS.binary_search_by(|(name, _)| (*name).cmp(command.name)) {
         Ok(at) => &FACTS[at].1,
@@ -300,15 +315,22 @@ impl Command {
     /// Its row of [`FACTS`], or none. Read on every traced command, several times: a command
     /// of the table finds its row by its position, searched once for the whole table.
     fn facts(&self) -> &'static Facts {
-        static ROWS: std::sync::OnceLock<Box<[&'static Facts]>> = std::sync::OnceLock::new();
+        self.row()
+            .map_or_else(|| search_facts(self), |row| row.facts)
+    }
+
+    /// The command's row of facts, made once for the whole table, when it is an entry of the
+    /// table (found by its position, not searched by name).
+    fn row(&self) -> Option<&'static Row> {
+        static ROWS: std::sync::OnceLock<Box<[Row]>> = std::sync::OnceLock::new();
         let address = std::ptr::from_ref(self) as usize;
         let position = address.wrapping_sub(COMMANDS.as_ptr() as usize) / size_of::<Command>();
         match COMMANDS.get(position) {
             Some(entry) if std::ptr::eq(entry, self) => {
-                let rows = ROWS.get_or_init(|| COMMANDS.iter().map(search_facts).collect());
-                rows[position]
+                let rows = ROWS.get_or_init(|| COMMANDS.iter().map(Row::of).collect());
+                Some(&rows[position])
             }
-            _ => search_facts(self),
+            _ => None,
         }
     }
 
@@ -321,7 +343,12 @@ impl Command {
     /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`, `PERSIST`, `COPY`, `MOVE` and `SMOVE`.
     #[must_use]
     pub fn answer(&self) -> Answer {
-        let facts = self.facts();
+        self.row()
+            .map_or_else(|| self.find_answer(), |row| row.answer)
+    }
+
+    fn find_answer(&self) -> Answer {
+        let facts = search_facts(self);
         match facts.answer {
             Some(answer) => answer,
             None if self.has_flag("readonly")

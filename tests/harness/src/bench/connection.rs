@@ -253,6 +253,28 @@ impl HandConnections {
     }
 }
 
+/// A batch's statement, as the conventions ask: each command's joined by `; `, or the one
+/// statement when every command's is the same.
+fn batch_statement(out: &mut String, pipeline: &Pipeline, write: impl Fn(&mut String, &Cmd)) {
+    let mut first_len = 0;
+    let mut all_same = true;
+    for (index, cmd) in pipeline.cmd_iter().enumerate() {
+        if index > 0 {
+            out.push_str("; ");
+        }
+        let start = out.len();
+        write(out, cmd);
+        if index == 0 {
+            first_len = out.len();
+        } else {
+            all_same = all_same && out[start..] == out[..first_len];
+        }
+    }
+    if all_same {
+        out.truncate(first_len);
+    }
+}
+
 /// `GET user:?`: the name, then each key's digit runs as `?`.
 fn statement(out: &mut String, args: &[&[u8]]) {
     out.push_str("GET");
@@ -375,12 +397,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for HandTr
     ) -> RedisFuture<'a, Vec<Value>> {
         let Self { inner, prepared } = self;
         let (cx, started) = prepared.start("PIPELINE GET", Some(count), |out| {
-            for (index, cmd) in pipeline.cmd_iter().enumerate() {
-                if index > 0 {
-                    out.push_str("; ");
-                }
-                statement(out, &args(cmd));
-            }
+            batch_statement(out, pipeline, |out, cmd| statement(out, &args(cmd)));
         });
         let replies = inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
@@ -540,17 +557,14 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for HandMi
         };
         let size = pipeline.cmd_iter().count();
         let (cx, started) = prepared.start_mixed(name, metric, Some(size), |out| {
-            for (index, cmd) in pipeline.cmd_iter().enumerate() {
-                if index > 0 {
-                    out.push_str("; ");
-                }
+            batch_statement(out, pipeline, |out, cmd| {
                 let command = match cmd.args_iter().next() {
                     Some(redis::Arg::Simple(b"GET")) => "GET",
                     Some(redis::Arg::Simple(b"SET")) => "SET",
                     _ => "EXPIRE",
                 };
                 mixed_statement(out, command, &mut cmd.args_iter());
-            }
+            });
         });
         let replies = inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {

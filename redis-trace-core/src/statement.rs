@@ -7,7 +7,7 @@
 //! credentials (`AUTH`, `HELLO ... AUTH`, `MIGRATE ... AUTH/AUTH2`, `CONFIG SET`,
 //! `ACL SETUSER`) mask them under every policy, raw included.
 
-use redis_trace_commands::{Command, KeyRange};
+use redis_trace_commands::{BeginSearch, Command, FindKeys, KeyRange, KeySpec};
 
 use crate::args::command_name;
 use crate::key::KeyPolicy;
@@ -43,6 +43,18 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         truncate_appended(out, start, max_len);
         return;
     };
+    // The most common shape, `NAME key` (GET, INCR, HGETALL, ...): the name and the key.
+    if let [_, key] = args {
+        if is_key_then_nothing(command) {
+            out.push_str(command.name);
+            out.push(' ');
+            if !policy.render_into(key.as_ref(), max_key_len, out) {
+                out.push('?');
+            }
+            truncate_appended(out, start, max_len);
+            return;
+        }
+    }
     let name_words = 1 + command.name.bytes().filter(|&byte| byte == b' ').count();
     let keys = KeyRanges::of(command, args);
     let masks_all = command.masks_every_argument();
@@ -69,6 +81,18 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         }
     }
     truncate_appended(out, start, max_len);
+}
+
+/// Whether the command's one key specification is its first argument alone (then a call with
+/// one argument is `NAME key`).
+fn is_key_then_nothing(command: &Command) -> bool {
+    matches!(
+        command.key_specs,
+        [KeySpec {
+            begin: BeginSearch::Index(1),
+            find: FindKeys::Range { last_key: 0, .. },
+        }]
+    )
 }
 
 /// Where a command's keys are: most commands have one or two key specifications, kept in

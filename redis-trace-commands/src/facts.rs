@@ -219,6 +219,12 @@ const MESSAGING_COMMANDS: &[MessagingCommand] = &[
 impl MessagingCommand {
     /// The messaging command named `name` (case-insensitive).
     fn of(name: &[u8]) -> Option<&'static Self> {
+        // Every messaging command starts with one of these (a test checks it): most commands
+        // are told apart by one byte.
+        let first = name.first().map(u8::to_ascii_uppercase);
+        if !matches!(first, Some(b'P' | b'S' | b'X')) {
+            return None;
+        }
         MESSAGING_COMMANDS
             .iter()
             .find(|command| command.name.as_bytes().eq_ignore_ascii_case(name))
@@ -447,6 +453,17 @@ impl Command {
 mod tests {
     use super::*;
     use crate::{lookup, lookup_args, subcommands};
+
+    #[test]
+    fn every_messaging_command_is_found_in_any_case() {
+        for command in MESSAGING_COMMANDS {
+            let lower = command.name.to_ascii_lowercase();
+            let found = MessagingCommand::of(lower.as_bytes()).map(|found| found.name);
+            assert_eq!(found, Some(command.name));
+        }
+        assert!(MessagingCommand::of(b"GET").is_none());
+        assert!(MessagingCommand::of(b"").is_none());
+    }
 
     #[test]
     fn a_command_finds_its_row_by_position_as_by_search() {

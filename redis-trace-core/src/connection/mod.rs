@@ -17,8 +17,7 @@ mod resp;
 #[cfg(feature = "sentinel")]
 mod sentinel;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::trace::SpanContext;
@@ -67,7 +66,7 @@ pub struct TracedConnection<C> {
     /// Set by `with_propagation`; `None`: the configuration's `propagate_messages`.
     propagation: Option<bool>,
     /// The producers of the stream entries read last, by entry id (`producer_of`).
-    producers: Arc<Mutex<VecDeque<(String, SpanContext)>>>,
+    producers: crate::messaging::Producers,
     /// Set by `with_client_side_caching`: the connection's client-side cache.
     #[cfg(feature = "client-side-caching")]
     local_cache: Option<Arc<LocalCache>>,
@@ -87,7 +86,7 @@ impl<C> TracedConnection<C> {
             reconnects: None,
             peer: None,
             propagation: None,
-            producers: Arc::default(),
+            producers: crate::messaging::Producers::default(),
             #[cfg(feature = "client-side-caching")]
             local_cache: None,
         }
@@ -150,15 +149,10 @@ impl<C> TracedConnection<C> {
     }
 
     /// The producer's span context of a stream entry this connection read (among the last
-    /// 4096), for `messaging::process_entry`.
+    /// 4096), for `messaging::process_entry`. None while nothing is recorded (no tracer or
+    /// meter provider): no producer is read then.
     pub fn producer_of(&self, entry_id: &str) -> Option<SpanContext> {
-        let producers = self
-            .producers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        (producers.iter().rev())
-            .find(|(id, _)| id == entry_id)
-            .map(|(_, producer)| producer.clone())
+        self.producers.find(entry_id)
     }
 
     /// The wrapped connection.
@@ -246,8 +240,12 @@ impl TracedConnection<redis::Connection> {
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         if let Some(role) = cmd_name(cmd).and_then(MessagingRole::of) {
-            if crate::globals::nothing_to_record() && !self.rewrites(role) {
-                return self.inner.req_packed_command(cmd);
+            if crate::globals::nothing_to_record() {
+                if !self.rewrites(role) {
+                    return self.inner.req_packed_command(cmd);
+                }
+                // Context carried or carrier fields removed; no span, metric or producer.
+                return Box::pin(crate::messaging::unrecorded(&mut self.inner, role, cmd));
             }
             return Box::pin(self.message_command(role, cmd));
         }

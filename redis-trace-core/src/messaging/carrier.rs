@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use opentelemetry::propagation::{Injector, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::Context;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -31,26 +31,82 @@ pub(crate) fn inject(cx: &Context) -> Vec<(String, String)> {
 pub(crate) fn extract<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Option<SpanContext> {
-    let carrier: HashMap<String, String> = fields
-        .into_iter()
-        .filter(|(name, value)| valid(name, value))
-        .take(MAX_FIELDS)
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
-        .collect();
-    if carrier.is_empty() {
-        return None;
-    }
-    let cx = with_propagator(|propagator| propagator.extract(&carrier));
-    let span_context = cx.span().span_context().clone();
-    span_context.is_valid().then_some(span_context)
+    let carrier = Carrier::of(fields)?;
+    with_propagator(|propagator| carrier.extract(propagator))
 }
 
-/// The field names the propagator writes (trace context, not payload data): read once per
-/// stream reply.
-pub(crate) fn field_names() -> Vec<String> {
-    let mut names = Vec::new();
-    with_propagator(|propagator| names.extend(propagator.fields().map(str::to_owned)));
-    names
+/// The carrier fields read from a message (at most [`MAX_FIELDS`] valid ones), borrowed: what
+/// the propagator extracts from.
+pub(crate) struct Carrier<'a> {
+    fields: [(&'a str, &'a str); MAX_FIELDS],
+    len: usize,
+}
+
+impl<'a> Carrier<'a> {
+    /// The valid fields among `fields`; `None` when there is none.
+    pub(crate) fn of(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<Self> {
+        let mut carrier = Self {
+            fields: [("", ""); MAX_FIELDS],
+            len: 0,
+        };
+        for field in (fields.into_iter())
+            .filter(|(name, value)| valid(name, value))
+            .take(MAX_FIELDS)
+        {
+            carrier.fields[carrier.len] = field;
+            carrier.len += 1;
+        }
+        (carrier.len > 0).then_some(carrier)
+    }
+
+    fn fields(&self) -> &[(&'a str, &'a str)] {
+        &self.fields[..self.len]
+    }
+
+    /// The remote span context `propagator` reads from these fields, if valid. Names are
+    /// matched as lower case (the last of equal names wins).
+    pub(crate) fn extract(&self, propagator: &dyn TextMapPropagator) -> Option<SpanContext> {
+        let cx = if (self.fields().iter())
+            .any(|(name, _)| name.bytes().any(|b| b.is_ascii_uppercase()))
+        {
+            // Names as written by another client: the propagator reads lower-cased copies.
+            let carrier: HashMap<String, String> = (self.fields().iter())
+                .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
+                .collect();
+            propagator.extract(&carrier)
+        } else {
+            propagator.extract(self)
+        };
+        let span_context = cx.span().span_context().clone();
+        span_context.is_valid().then_some(span_context)
+    }
+}
+
+/// Read as a map of lower-case names (every name is lower case here).
+impl Extractor for Carrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        (self.fields().iter().rev())
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| *value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::with_capacity(self.len);
+        for (name, _) in self.fields() {
+            if !keys.contains(name) {
+                keys.push(name);
+            }
+        }
+        keys
+    }
+}
+
+/// Whether `name` is one of the fields `propagator` writes (trace context, not payload data).
+pub(crate) fn is_field(propagator: &dyn TextMapPropagator, name: &[u8]) -> bool {
+    (propagator.fields()).any(|known| known.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// A field worth carrying: named, not empty (W3C writes an empty `tracestate`), printable
@@ -63,7 +119,7 @@ fn valid(name: &str, value: &str) -> bool {
         && (name.bytes().chain(value.bytes())).all(|b| (0x20..0x7f).contains(&b) && b != b'&')
 }
 
-fn with_propagator<T>(run: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
+pub(crate) fn with_propagator<T>(run: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
     let mut run = Some(run);
     let configured = opentelemetry::global::get_text_map_propagator(|global| {
         if global.fields().next().is_some() {
@@ -120,7 +176,11 @@ mod tests {
             context().span().span_context().trace_id()
         );
         assert!(extracted.is_remote());
-        assert_eq!(field_names(), ["traceparent", "tracestate"]);
+        with_propagator(|propagator| {
+            assert!(is_field(propagator, b"traceparent"));
+            assert!(is_field(propagator, b"TraceState"));
+            assert!(!is_field(propagator, b"payload"));
+        });
     }
 
     #[test]
@@ -144,5 +204,44 @@ mod tests {
         ] {
             assert_eq!(extract([("traceparent", value)]), None, "{value:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod carrier_tests {
+    use super::*;
+
+    const FIRST: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const SECOND: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-01";
+
+    fn span_of(fields: &[(&str, &str)]) -> Option<String> {
+        extract(fields.iter().copied()).map(|cx| cx.span_id().to_string())
+    }
+
+    #[test]
+    fn names_are_read_as_lower_case_and_the_last_wins() {
+        assert_eq!(
+            span_of(&[("TraceParent", FIRST)]).as_deref(),
+            Some("00f067aa0ba902b7")
+        );
+        assert_eq!(
+            span_of(&[("traceparent", FIRST), ("traceparent", SECOND)]).as_deref(),
+            Some("00f067aa0ba902b8")
+        );
+        assert_eq!(
+            span_of(&[("traceparent", FIRST), ("TRACEPARENT", SECOND)]).as_deref(),
+            Some("00f067aa0ba902b8")
+        );
+        assert_eq!(span_of(&[("trace-parent", FIRST)]), None);
+    }
+
+    #[test]
+    fn the_extractor_answers_lower_case_keys_only() {
+        let carrier = Carrier::of([("traceparent", FIRST), ("a", "1"), ("a", "2")]).unwrap();
+        assert_eq!(carrier.get("traceparent"), Some(FIRST));
+        assert_eq!(carrier.get("TraceParent"), None);
+        assert_eq!(carrier.get("a"), Some("2"));
+        assert_eq!(carrier.keys(), ["traceparent", "a"]);
+        assert!(Carrier::of([("", "x"), ("x", "")]).is_none());
     }
 }

@@ -34,6 +34,7 @@ mod measure;
 mod process;
 mod pubsub;
 mod receive;
+mod remembered;
 mod send;
 
 use opentelemetry::trace::SpanContext;
@@ -64,7 +65,36 @@ pub(crate) use self::command::{describe, MessagingSpec};
 pub(crate) use self::lag::lag_of;
 pub(crate) use self::measure::MessageMetrics;
 pub(crate) use self::receive::{receive_span, received, Received};
+pub(crate) use self::remembered::Producers;
 pub(crate) use self::send::{message_id, sending_context, with_context};
+
+/// A messaging command a traced connection sends with propagation on when nothing is recorded
+/// (no span, no metric): what the user gets is still what an untraced reader gets. A send
+/// carries the current context if there is a valid one (another instrumentation's); a stream
+/// read's entries come back without the carrier fields a traced producer added. No context is
+/// read and no producer remembered.
+pub(crate) async fn unrecorded<C: redis::aio::ConnectionLike>(
+    inner: &mut C,
+    role: redis_trace_commands::MessagingRole,
+    cmd: &redis::Cmd,
+) -> redis::RedisResult<redis::Value> {
+    use redis_trace_commands::MessagingRole;
+    let carrying = match role {
+        MessagingRole::Publish | MessagingRole::Append => {
+            with_context(cmd, role, &Context::current())
+        }
+        MessagingRole::Read | MessagingRole::Acknowledge => None,
+    };
+    let mut result = inner
+        .req_packed_command(carrying.as_ref().unwrap_or(cmd))
+        .await;
+    if let (MessagingRole::Read, Ok(reply)) = (role, result.as_mut()) {
+        if !matches!(reply, redis::Value::ServerError(_)) {
+            receive::strip_carriers(reply);
+        }
+    }
+    result
+}
 
 /// Runs `handle` under a CONSUMER span `process {stream}` for the stream entry `id` whose
 /// producer's context is `producer` (see `TracedConnection::producer_of`): the current context

@@ -5,8 +5,9 @@ use opentelemetry::KeyValue;
 
 use super::MessagingSpec;
 use crate::endpoint::Endpoint;
+use crate::globals::{self, Settings};
 use crate::metrics::MessagingInstruments;
-use crate::{globals, semconv};
+use crate::semconv;
 
 /// The messaging metrics of one command, their attributes built once (and only when a meter
 /// records them).
@@ -22,7 +23,7 @@ impl<'a> MessageMetrics<'a> {
         endpoint: Option<&Endpoint>,
     ) -> Self {
         let mut attributes = None;
-        globals::with_instruments(|_| {
+        with_instruments(|_| {
             attributes = Some(metric_attributes(spec, operation, endpoint));
         });
         Self { spec, attributes }
@@ -77,7 +78,22 @@ impl<'a> MessageMetrics<'a> {
 }
 
 fn with_instruments(record: impl FnOnce(&MessagingInstruments)) {
-    globals::with_instruments(|instruments| record(instruments.messaging()));
+    with_settings_and_instruments(|_, instruments| record(instruments));
+}
+
+/// `globals::with_instruments` read through this thread's snapshot (one counter, where the
+/// shared slots cost two reference-count writes each), with the settings it read.
+pub(super) fn with_settings_and_instruments(record: impl FnOnce(&Settings, &MessagingInstruments)) {
+    if globals::nothing_to_record() {
+        return;
+    }
+    let now = globals::snapshot();
+    if !now.settings.config.records_metrics() {
+        return;
+    }
+    if let Some(instruments) = now.metrics.instruments() {
+        record(&now.settings, instruments.messaging());
+    }
 }
 
 /// The messaging attributes of a metric: no body size (per message, not per destination).

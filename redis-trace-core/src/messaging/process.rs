@@ -8,8 +8,9 @@ use opentelemetry::{Context, KeyValue};
 
 use crate::config::Config;
 use crate::endpoint::Endpoint;
+use crate::globals::{self, Settings};
 use crate::metrics::MessagingInstruments;
-use crate::{globals, semconv};
+use crate::semconv;
 
 /// Which context a message's `process` span continues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +64,10 @@ impl Delivery {
     /// linked to the producer's span (and its child with `MessageParent::Producer`); records
     /// `messaging.process.duration`.
     pub(crate) async fn process<F: Future>(&self, handle: F) -> F::Output {
+        if globals::nothing_to_record() {
+            // No span to make current, no duration to measure.
+            return handle.await;
+        }
         let started = SystemTime::now();
         let span = self.start_span(started);
         let cx = span.clone().unwrap_or_else(Context::current);
@@ -73,6 +78,9 @@ impl Delivery {
 
     /// [`Delivery::process`] for a blocking handler.
     pub(crate) fn process_blocking<R>(&self, handle: impl FnOnce() -> R) -> R {
+        if globals::nothing_to_record() {
+            return handle();
+        }
         let started = SystemTime::now();
         let span = self.start_span(started);
         let output = {
@@ -109,9 +117,10 @@ impl Delivery {
         if globals::nothing_to_record() {
             return None;
         }
-        let slot = globals::tracer();
+        let now = globals::snapshot();
+        let slot = &now.tracer;
         let tracer = slot.tracer()?;
-        let settings = globals::settings();
+        let settings = &now.settings;
         let producer = self.producer.get();
         let parent = match (producer, self.parent) {
             (Some(producer), MessageParent::Producer) => {
@@ -119,7 +128,7 @@ impl Delivery {
             }
             _ => Context::current(),
         };
-        let mut attributes = self.attributes(&settings.config);
+        let mut attributes = self.attributes(settings);
         attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"));
         attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"));
         if let Some(size) = self.body_size {
@@ -139,11 +148,12 @@ impl Delivery {
         let links = (producer.iter())
             .map(|producer| Link::with_context((*producer).clone()))
             .collect();
+        let destination = self.destination(&settings.config);
+        let mut name = String::with_capacity("process ".len() + destination.as_str().len());
+        name.push_str("process ");
+        name.push_str(destination.as_str());
         let builder = tracer
-            .span_builder(format!(
-                "process {}",
-                self.destination(&settings.config).as_str()
-            ))
+            .span_builder(name)
             .with_kind(SpanKind::Consumer)
             .with_start_time(started)
             .with_attributes(attributes)
@@ -151,7 +161,7 @@ impl Delivery {
         let span = tracer.build_with_context(builder, &parent);
         // As for commands: a first span that shows the no-op tracer stops the span work.
         globals::observe_span(
-            &slot,
+            slot,
             parent.span().span_context(),
             opentelemetry::trace::Span::span_context(&span),
             parent.is_telemetry_suppressed(),
@@ -171,16 +181,17 @@ impl Delivery {
     }
 
     /// `messaging.system`, the destination and the endpoint: what spans and metrics share.
-    fn attributes(&self, config: &Config) -> Vec<KeyValue> {
-        let mut attributes = vec![
-            KeyValue::new(semconv::MESSAGING_SYSTEM, semconv::REDIS),
-            KeyValue::new(
-                semconv::MESSAGING_DESTINATION_NAME,
-                self.destination(config),
-            ),
-        ];
-        let endpoint = self.endpoint.clone().or_else(globals::default_endpoint);
-        if let Some(endpoint) = endpoint {
+    fn attributes(&self, settings: &Settings) -> Vec<KeyValue> {
+        let config = &settings.config;
+        // Room for the server's two, and what the span or metric adds (at most five).
+        let mut attributes = Vec::with_capacity(9);
+        attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, semconv::REDIS));
+        attributes.push(KeyValue::new(
+            semconv::MESSAGING_DESTINATION_NAME,
+            self.destination(config),
+        ));
+        let endpoint = self.endpoint.as_ref();
+        if let Some(endpoint) = endpoint.or(settings.default_endpoint.as_ref()) {
             endpoint.push_server_attributes(&mut attributes);
         }
         attributes
@@ -193,10 +204,10 @@ impl Delivery {
         operation: &'static str,
         measure: impl FnOnce(&MessagingInstruments, &[KeyValue]),
     ) {
-        globals::with_instruments(|instruments| {
-            let mut attributes = self.attributes(&globals::settings().config);
+        super::measure::with_settings_and_instruments(|settings, instruments| {
+            let mut attributes = self.attributes(settings);
             attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
-            measure(instruments.messaging(), &attributes);
+            measure(instruments, &attributes);
         });
     }
 }

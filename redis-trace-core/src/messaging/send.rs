@@ -21,28 +21,33 @@ pub(crate) fn with_context(cmd: &Cmd, role: MessagingRole, cx: &Context) -> Opti
             _ => None,
         })
         .collect::<Option<_>>()?;
-    let mut carrying = redis::Cmd::new();
     match role {
         MessagingRole::Publish => {
             let [name, channel, payload] = args.as_slice() else {
                 return None;
             };
-            carrying
-                .arg(*name)
-                .arg(*channel)
-                .arg(envelope::wrap(&fields, payload)?);
+            let wrapped = envelope::wrap(&fields, payload)?;
+            let mut carrying = Cmd::with_capacity(3, name.len() + channel.len() + wrapped.len());
+            carrying.arg(*name).arg(*channel).arg(wrapped);
+            Some(carrying)
         }
         MessagingRole::Append => {
+            // Room for every argument and field: no regrowth while it is written.
+            let size = (args.iter().map(|arg| arg.len()).sum::<usize>())
+                + (fields.iter())
+                    .map(|(name, value)| name.len() + value.len())
+                    .sum::<usize>();
+            let mut carrying = Cmd::with_capacity(args.len() + 2 * fields.len(), size);
             for arg in &args {
                 carrying.arg(*arg);
             }
             for (name, value) in &fields {
                 carrying.arg(name.as_str()).arg(value.as_str());
             }
+            Some(carrying)
         }
-        MessagingRole::Read | MessagingRole::Acknowledge => return None,
+        MessagingRole::Read | MessagingRole::Acknowledge => None,
     }
-    Some(carrying)
 }
 
 /// `XADD`'s reply: the id of the entry it added.

@@ -116,7 +116,9 @@ pub(crate) fn record_plain_command(
             std::ptr::eq(known.operation, command.operation)
                 && known.summary.as_deref() == command.summary
                 && known.peer.as_ref() == command.peer
-                && known.recorded_for.is(instruments, command.mode, command.endpoint)
+                && known
+                    .recorded_for
+                    .is(instruments, command.mode, command.endpoint)
         });
         let position = found.unwrap_or_else(|| {
             if kept.len() >= COMMAND_RECORDINGS_KEPT {

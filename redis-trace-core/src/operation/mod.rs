@@ -504,15 +504,17 @@ impl Active {
         let Cow::Borrowed(operation) = spec.operation else {
             return None;
         };
-        let plain = spec.procedure.is_none()
-            && spec.messaging.is_none()
-            && spec.cache_result.is_none();
+        let plain =
+            spec.procedure.is_none() && spec.messaging.is_none() && spec.cache_result.is_none();
         plain.then(|| metrics::PlainCommand {
             mode: self.mode,
             endpoint: self.endpoint.as_ref(),
             peer: spec.peer.as_ref(),
             operation,
-            summary: spec.summary.as_ref().map(opentelemetry::StringValue::as_str),
+            summary: spec
+                .summary
+                .as_ref()
+                .map(opentelemetry::StringValue::as_str),
         })
     }
 

@@ -190,7 +190,7 @@ fn call(connection: &mut Subjected, workload: &Workload, shape: Shape) {
         (Subjected::Traced(_), Shape::Process) => {
             let message = Message::from_push(delivered(), MessageParent::Producer)
                 .expect("a message")
-                .with_endpoint(Endpoint::tcp(connection::HOST, connection::PORT));
+                .with_endpoint(server().clone());
             black_box(block_on(
                 message.process(async { handle(message.payload()) }),
             ));
@@ -209,6 +209,13 @@ fn call(connection: &mut Subjected, workload: &Workload, shape: Shape) {
         }
         (Subjected::Hand(conn, _, _, _), shape) => on(conn, workload, shape),
     }
+}
+
+/// The server a consumer's messages come from, known once (as a consumer knows its
+/// connection's), not built per message.
+fn server() -> &'static Endpoint {
+    static SERVER: std::sync::OnceLock<Endpoint> = std::sync::OnceLock::new();
+    SERVER.get_or_init(|| Endpoint::tcp(connection::HOST, connection::PORT))
 }
 
 /// The push of one delivered message on `orders`.

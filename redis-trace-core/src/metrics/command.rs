@@ -78,6 +78,9 @@ struct CommandRecording {
     peer: Option<Endpoint>,
     attributes: Vec<KeyValue>,
     tally: Option<Arc<CacheTally>>,
+    /// The duration histogram bound to `attributes`: no attribute lookup per call.
+    #[cfg(feature = "bound-metrics")]
+    duration: opentelemetry::metrics::BoundHistogram<f64>,
 }
 
 /// Recordings kept per thread; past this many, the list starts over.
@@ -124,17 +127,23 @@ pub(crate) fn record_plain_command(
             if kept.len() >= COMMAND_RECORDINGS_KEPT {
                 kept.clear();
             }
+            let attributes = build();
             kept.push(CommandRecording {
                 recorded_for: RecordedFor::new(instruments, command.mode, command.endpoint),
                 operation: command.operation,
                 summary: command.summary.map(Box::from),
                 peer: command.peer.cloned(),
-                attributes: build(),
+                #[cfg(feature = "bound-metrics")]
+                duration: instruments.bind_duration(&attributes),
+                attributes,
                 tally: None,
             });
             kept.len() - 1
         });
         let recording = &mut kept[position];
+        #[cfg(feature = "bound-metrics")]
+        recording.duration.record(seconds);
+        #[cfg(not(feature = "bound-metrics"))]
         instruments.record_duration(seconds, &recording.attributes);
         if hits + misses > 0 {
             let attributes = &recording.attributes;

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
+use opentelemetry::metrics::{Histogram, MeterProvider as _, ObservableCounter};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context, Key, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -61,7 +61,10 @@ pub struct HandWritten {
     generation: u64,
     tracer: SdkTracer,
     duration: Histogram<f64>,
-    requests: Counter<u64>,
+    /// Hits and misses per operation, read by the lookup counter's callback (redis-trace
+    /// counts lookups so: an atomic add per call, not a synchronous counter add).
+    lookups: Arc<[[AtomicU64; 2]; 3]>,
+    _requests: ObservableCounter<u64>,
     prepared: [Prepared; 3],
 }
 
@@ -103,6 +106,11 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
         }
     };
     let generation = GENERATION.load(Ordering::Relaxed) + 1;
+    let prepared = Operation::ALL.map(prepare);
+    let reported: Vec<[Vec<KeyValue>; 2]> = (prepared.iter())
+        .map(|prepared| [prepared.hit.to_vec(), prepared.miss.to_vec()])
+        .collect();
+    let lookups: Arc<[[AtomicU64; 2]; 3]> = Arc::default();
     let hand = HandWritten {
         generation,
         tracer: tracer_provider.tracer("hand-written"),
@@ -111,8 +119,21 @@ pub fn install(tracer_provider: &SdkTracerProvider, meter_provider: &SdkMeterPro
             .with_unit("s")
             .with_boundaries(super::DURATION_BOUNDARIES.to_vec())
             .build(),
-        requests: meter.u64_counter("redis_trace.cache.requests").build(),
-        prepared: Operation::ALL.map(prepare),
+        lookups: Arc::clone(&lookups),
+        _requests: meter
+            .u64_observable_counter("redis_trace.cache.requests")
+            .with_callback(move |observer| {
+                for (counts, reported) in lookups.iter().zip(&reported) {
+                    for (count, attributes) in counts.iter().zip(reported) {
+                        let count = count.load(Ordering::Relaxed);
+                        if count > 0 {
+                            observer.observe(count, attributes);
+                        }
+                    }
+                }
+            })
+            .build(),
+        prepared,
     };
     *INSTALLED.lock().unwrap() = Some(Arc::new(hand));
     GENERATION.store(generation, Ordering::Release);
@@ -202,8 +223,8 @@ where
             Ok(value) => {
                 if let Some(hit) = hit(value) {
                     span.set_attribute(KeyValue::new(Key::from_static_str("cache.hit"), hit));
-                    let attributes = if hit { &prepared.hit } else { &prepared.miss };
-                    hand.requests.add(1, attributes);
+                    let counts = &hand.lookups[operation as usize];
+                    counts[usize::from(!hit)].fetch_add(1, Ordering::Relaxed);
                 }
             }
             Err(error) => span.set_status(Status::error(error.to_string())),

@@ -259,9 +259,10 @@ impl Command {
                         .unwrap_or(0);
                     let step = usize::from(key_step.max(1));
                     let first = begin + usize::from(first_key);
+                    // The count is the caller's argument: any number, never an overflow.
                     (count > 0).then(|| KeyRange {
                         first,
-                        last: first + (count - 1) * step,
+                        last: first.saturating_add((count - 1).saturating_mul(step)),
                         step,
                     })
                 }
@@ -451,6 +452,10 @@ mod tests {
                 .collect();
             assert_eq!(in_ranges, positions, "{args:?}");
         }
+        // A key count no call could carry (overflowing `usize` arithmetic if trusted).
+        let eval = lookup("EVAL").unwrap();
+        let huge = ["EVAL", "return 1", "18446744073709551615", "k"];
+        assert_eq!(eval.key_positions(&huge), [3]);
         let group_named_streams = ["XREADGROUP", "GROUP", "STREAMS", "c", "STREAMS", "s", ">"];
         assert_eq!(
             lookup("XREADGROUP")

@@ -12,9 +12,36 @@ pub(crate) fn truncate_on_char_boundary(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// Appends `number` in decimal (span names' ports), without `format!`.
+pub(crate) fn push_decimal(out: &mut String, number: u16) {
+    let mut digits = [0_u8; 5];
+    let mut rest = number;
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[start..] {
+        out.push(char::from(digit));
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::truncate_on_char_boundary;
+    use super::{push_decimal, truncate_on_char_boundary};
+
+    #[test]
+    fn ports_are_written_in_decimal() {
+        for port in [0_u16, 7, 10, 6379, 65535] {
+            let mut out = String::new();
+            push_decimal(&mut out, port);
+            assert_eq!(out, port.to_string());
+        }
+    }
 
     #[test]
     fn cuts_between_characters() {

@@ -247,24 +247,6 @@ fn static_operation(target: &Target) -> Option<&'static str> {
     }
 }
 
-/// Appends `number` in decimal.
-pub(super) fn push_decimal(out: &mut String, number: u16) {
-    let mut digits = [0_u8; 5];
-    let mut rest = number;
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for &digit in &digits[start..] {
-        out.push(char::from(digit));
-    }
-}
-
 impl Target {
     /// PRODUCER for the commands that send a message, CLIENT for everything else.
     pub(super) fn kind(&self) -> SpanKind {
@@ -324,15 +306,6 @@ mod tests {
 
     fn traced_fn() {}
     static CALLSITE: Callsite = Callsite::new("GET", Some("get user"), traced_fn);
-
-    #[test]
-    fn ports_are_written_in_decimal() {
-        for port in [0_u16, 7, 10, 6379, 65535] {
-            let mut out = String::new();
-            push_decimal(&mut out, port);
-            assert_eq!(out, port.to_string());
-        }
-    }
 
     #[test]
     fn the_count_is_what_is_pushed_in_every_mode() {

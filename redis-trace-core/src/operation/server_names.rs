@@ -107,7 +107,7 @@ pub(super) fn render(operation: &str, address: &str, port: Option<u16>) -> Strin
     name.push_str(address);
     if let Some(port) = port {
         name.push(':');
-        super::attributes::push_decimal(&mut name, port);
+        crate::text::push_decimal(&mut name, port);
     }
     name
 }

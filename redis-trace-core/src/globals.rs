@@ -114,11 +114,24 @@ pub(crate) fn metrics() -> Arc<MetricsSlot> {
 /// metrics switched off): for what records outside an operation (pools, connections,
 /// messaging).
 pub(crate) fn with_instruments(record: impl FnOnce(&crate::metrics::Instruments)) {
-    if nothing_to_record() || !settings().config.records_metrics() {
+    with_settings_and_instruments(|_, instruments| record(instruments));
+}
+
+/// [`with_instruments`], with the settings it read. Read through this thread's snapshot: one
+/// counter, where the shared slots cost two reference-count writes each (a pool lease records
+/// twice).
+pub(crate) fn with_settings_and_instruments(
+    record: impl FnOnce(&Settings, &crate::metrics::Instruments),
+) {
+    if nothing_to_record() {
         return;
     }
-    if let Some(instruments) = metrics().instruments() {
-        record(instruments);
+    let now = snapshot();
+    if !now.settings.config.records_metrics() {
+        return;
+    }
+    if let Some(instruments) = now.metrics.instruments() {
+        record(&now.settings, instruments);
     }
 }
 

@@ -81,19 +81,11 @@ fn with_instruments(record: impl FnOnce(&MessagingInstruments)) {
     with_settings_and_instruments(|_, instruments| record(instruments));
 }
 
-/// `globals::with_instruments` read through this thread's snapshot (one counter, where the
-/// shared slots cost two reference-count writes each), with the settings it read.
+/// [`globals::with_settings_and_instruments`] with the messaging instruments.
 pub(super) fn with_settings_and_instruments(record: impl FnOnce(&Settings, &MessagingInstruments)) {
-    if globals::nothing_to_record() {
-        return;
-    }
-    let now = globals::snapshot();
-    if !now.settings.config.records_metrics() {
-        return;
-    }
-    if let Some(instruments) = now.metrics.instruments() {
-        record(&now.settings, instruments.messaging());
-    }
+    globals::with_settings_and_instruments(|settings, instruments| {
+        record(settings, instruments.messaging());
+    });
 }
 
 /// The messaging attributes of a metric: no body size (per message, not per destination).

@@ -20,20 +20,9 @@ pub use self::lease::Lease;
 use self::lend::{default_name, lend};
 pub use self::pooled::Pooled;
 
-/// Records with `pool`'s instruments, when metrics are recorded: `globals::with_instruments`
-/// read through this thread's snapshot (a lease records twice; two loads of the shared slots
-/// cost more than the recording).
+/// Records with `pool`'s instruments, when metrics are recorded.
 pub(crate) fn record(pool: &PoolTelemetry, measure: impl FnOnce(&PoolInstruments, &PoolTelemetry)) {
-    if globals::nothing_to_record() {
-        return;
-    }
-    let now = globals::snapshot();
-    if !now.settings.config.records_metrics() {
-        return;
-    }
-    if let Some(instruments) = now.metrics.instruments() {
-        measure(instruments.pool(), pool);
-    }
+    globals::with_instruments(|instruments| measure(instruments.pool(), pool));
 }
 
 #[cfg(feature = "bb8")]

@@ -25,6 +25,8 @@ pub(crate) struct CommandSpec {
     /// Whether its summary fell back because the limit was reached: the first such span that
     /// is kept gets the event `redis_trace.query_summary.limit_reached`.
     pub(crate) summary_overflowed: bool,
+    /// The server it was sent to (`server.*`): the connection's, else the configured default.
+    pub(crate) endpoint: Option<crate::endpoint::Endpoint>,
     /// The node that served it (`network.peer.*`) when it is not the configured target: a
     /// cluster's master for the slot, the server a Sentinel named.
     pub(crate) peer: Option<crate::endpoint::Endpoint>,

@@ -137,7 +137,7 @@ pub(crate) fn with_settings_and_instruments(
 
 /// Whether calls can skip all telemetry work.
 #[inline]
-pub(crate) fn nothing_to_record() -> bool {
+pub fn nothing_to_record() -> bool {
     NOTHING_TO_RECORD.load(Ordering::Relaxed)
 }
 

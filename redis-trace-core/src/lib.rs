@@ -73,6 +73,7 @@ pub mod __private {
     pub use crate::endpoint::ToEndpoint;
     pub use crate::failure::Failure;
     pub use crate::fields::FieldValue;
+    pub use crate::globals::nothing_to_record;
     pub use crate::key::KeyTemplate;
     pub use crate::key::RedisKey;
     pub use crate::operation::{Fields, Instrumented, Operation};

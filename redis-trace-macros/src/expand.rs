@@ -85,9 +85,13 @@ pub fn expand(args: &Validated, function: ItemFn) -> TokenStream {
             fn __redis_trace_fn() {}
             static __REDIS_TRACE_CALLSITE: #private::Callsite =
                 #private::Callsite::new(#op, #summary, __redis_trace_fn)#key_policy #cache;
-            let mut #operation = #private::Operation::#start(
-                &__REDIS_TRACE_CALLSITE, #endpoint, &[#(#keys),*] #fields
-            );
+            let mut #operation = if #private::nothing_to_record() {
+                #private::Operation::idle()
+            } else {
+                #private::Operation::#start(
+                    &__REDIS_TRACE_CALLSITE, #endpoint, &[#(#keys),*] #fields
+                )
+            };
             let #result = #run_body;
             #operation.finish(#private::outcome!(&#result));
             #result

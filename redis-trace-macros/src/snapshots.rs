@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use quote::ToTokens;
 
 /// The most lines the expansion may add to a function (rustfmt'd, via prettyplease). A key
-/// template adds its literal pieces, pattern and values (`template_summary.rs`: 28 lines, the
-/// first template snapshot); a key expression, 21 to 25.
-const MAX_ADDED_LINES: usize = 30;
+/// template adds its literal pieces, pattern and values (`template_summary.rs`: 32 lines, the
+/// first template snapshot); a key expression, 25 to 29. Four of them are the branch that
+/// starts an idle operation, without evaluating the keys, when no provider is installed.
+const MAX_ADDED_LINES: usize = 34;
 
 fn expand_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expand")

@@ -23,6 +23,6 @@ impl Operation {
     /// The context holding the span, if one was started (recorded or not): what a message
     /// carries to its consumers.
     pub(crate) fn span_context(&self) -> Option<&Context> {
-        self.active.as_ref()?.span.as_ref().map(|span| &span.cx)
+        self.active.as_ref()?.span.as_ref()
     }
 }

@@ -67,7 +67,7 @@ pub(super) fn creation_attributes(
         semconv::DB_OPERATION_NAME,
         old::DB_OPERATION,
         || match target {
-            Target::Function(callsite) => Value::from(callsite.operation()),
+            Target::Function(callsite, _) => Value::from(callsite.operation()),
             Target::Command(spec) => Value::from(spec.operation.clone()),
         },
     );
@@ -87,7 +87,7 @@ pub(super) fn creation_attributes(
     }
     if mode.stable() {
         match target {
-            Target::Function(callsite) => {
+            Target::Function(callsite, _) => {
                 if let Some(summary) = callsite.summary() {
                     sink.add(semconv::DB_QUERY_SUMMARY, || Value::from(summary));
                 }
@@ -103,7 +103,7 @@ pub(super) fn creation_attributes(
         sink.add(semconv::DB_NAMESPACE, || Value::String(namespace));
     }
     // An annotated function that sends a message is a producer (its destination is its key).
-    if let Target::Function(callsite) = target {
+    if let Target::Function(callsite, _) = target {
         if callsite.sends() {
             sink.add(semconv::MESSAGING_SYSTEM, || Value::from(semconv::REDIS));
             sink.add(semconv::MESSAGING_OPERATION_TYPE, || Value::from("send"));
@@ -204,7 +204,7 @@ pub(super) fn call_attribute_bound(
 pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'static, str> {
     let operation = target.operation();
     match target {
-        Target::Function(callsite) => {
+        Target::Function(callsite, _) => {
             if let Some(summary) = callsite.summary() {
                 return Cow::Borrowed(summary);
             }
@@ -230,7 +230,7 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
             None => server_names::render(operation, address, port).into(),
         },
         None => match target {
-            Target::Function(callsite) => Cow::Borrowed(callsite.operation()),
+            Target::Function(callsite, _) => Cow::Borrowed(callsite.operation()),
             Target::Command(spec) => spec.operation.clone(),
         },
     }
@@ -239,7 +239,7 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
 /// The operation's name when it is `'static` (the command table's): its span names are kept.
 fn static_operation(target: &Target) -> Option<&'static str> {
     match target {
-        Target::Function(callsite) => Some(callsite.operation()),
+        Target::Function(callsite, _) => Some(callsite.operation()),
         Target::Command(spec) => match spec.operation {
             Cow::Borrowed(operation) => Some(operation),
             Cow::Owned(_) => None,
@@ -251,7 +251,7 @@ impl Target {
     /// PRODUCER for the commands that send a message, CLIENT for everything else.
     pub(super) fn kind(&self) -> SpanKind {
         match self {
-            Self::Function(callsite) if callsite.sends() => SpanKind::Producer,
+            Self::Function(callsite, _) if callsite.sends() => SpanKind::Producer,
             Self::Command(spec) if spec.messaging.as_ref().is_some_and(|m| m.sends()) => {
                 SpanKind::Producer
             }
@@ -266,7 +266,7 @@ impl Target {
 
     pub(super) fn operation(&self) -> &str {
         match self {
-            Self::Function(callsite) => callsite.operation(),
+            Self::Function(callsite, _) => callsite.operation(),
             Self::Command(spec) => &spec.operation,
         }
     }
@@ -274,15 +274,23 @@ impl Target {
     /// The node that served a command, when it is not the configured target.
     pub(super) fn peer(&self) -> Option<&Endpoint> {
         match self {
-            Self::Function(_) => None,
+            Self::Function(..) => None,
             Self::Command(spec) => spec.peer.as_ref(),
+        }
+    }
+
+    /// The server it talks to (`server.*`), if known.
+    pub(super) fn endpoint(&self) -> Option<&Endpoint> {
+        match self {
+            Self::Function(_, endpoint) => endpoint.as_ref(),
+            Self::Command(spec) => spec.endpoint.as_ref(),
         }
     }
 
     /// Whether the client-side cache answered it, when known.
     pub(super) fn cache_result(&self) -> Option<crate::command::CacheResult> {
         match self {
-            Self::Function(_) => None,
+            Self::Function(..) => None,
             Self::Command(spec) => spec.cache_result,
         }
     }
@@ -290,7 +298,7 @@ impl Target {
     /// What its metrics are grouped by besides the attributes: the summary, else the operation.
     pub(super) fn grouping(&self) -> &str {
         match self {
-            Self::Function(callsite) => callsite.summary().unwrap_or(callsite.operation()),
+            Self::Function(callsite, _) => callsite.summary().unwrap_or(callsite.operation()),
             Self::Command(spec) => spec
                 .summary
                 .as_ref()
@@ -313,6 +321,7 @@ mod tests {
             operation: "SET".into(),
             summary: Some("SET k:?".into()),
             summary_overflowed: false,
+            endpoint: None,
             peer: Some(Endpoint::tcp("10.0.0.7", 7001)),
             late_peer: None,
             batch_size: None,
@@ -325,7 +334,7 @@ mod tests {
             cache_result: None,
         };
         let targets = [
-            Target::Function(&CALLSITE),
+            Target::Function(&CALLSITE, None),
             Target::Command(Box::new(command)),
         ];
         let endpoints = [

@@ -3,12 +3,15 @@
 
 mod annotate;
 mod attributes;
+mod clock;
 mod scope;
 mod server_names;
 
 use std::borrow::Cow;
 use std::future::Future;
 use std::time::SystemTime;
+
+use self::clock::WallTime;
 
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -48,36 +51,41 @@ const ENDING_ATTRIBUTES: usize = 2;
 #[must_use = "an operation ends its span when finished or dropped"]
 pub struct Operation {
     // Inline, not boxed: a heap block per call costs more than the future's extra bytes.
+    // Compact (56 bytes on 64-bit targets, a test holds it there): it lives in every traced
+    // future, which the runtime moves, and a move of up to 128 bytes is a few register copies
+    // rather than a call to `memcpy`.
     active: Option<Active>,
 }
 
 struct Active {
     target: Target,
-    /// What ending the call needs from the settings, copied when it starts: the settings
-    /// themselves are not held while it runs.
-    mode: SemconvMode,
-    pipeline_command_spans: bool,
-    endpoint: Option<Endpoint>,
     /// Wall-clock start, read when the duration is recorded or the span needs it; the end is
     /// read from the same clock, so the span and the histogram agree (two clock reads per
     /// call). A span alone leaves the timestamps to the SDK, which reads no clock for a span its
     /// sampler drops.
-    started_at: Option<SystemTime>,
-    span: Option<SpanState>,
+    started_at: Option<WallTime>,
+    /// The context holding the span, recorded or not.
+    span: Option<Context>,
+    /// Whether the sampler kept the span: a dropped span only carries the context to the body.
+    recording: bool,
+    /// What ending the call needs from the settings, copied when it starts: the settings
+    /// themselves are not held while it runs.
+    mode: SemconvMode,
+    pipeline_command_spans: bool,
     metrics: bool,
     panicked: bool,
 }
 
-struct SpanState {
-    cx: Context,
-    /// Whether the sampler kept it: a dropped span only carries the context to the body.
+/// A recorded span: its context and whether the sampler kept it.
+struct SpanState<'a> {
+    cx: &'a Context,
     recording: bool,
 }
 
 /// What an operation traces.
 enum Target {
-    /// A `#[redis_traced]` function.
-    Function(&'static Callsite),
+    /// A `#[redis_traced]` function, and the server it talks to.
+    Function(&'static Callsite, Option<Endpoint>),
     /// A command or pipeline sent through a traced connection (boxed: the function path, the
     /// one measured hardest, keeps a small guard).
     Command(Box<CommandSpec>),
@@ -96,22 +104,36 @@ enum Ending<'a> {
 }
 
 impl Operation {
+    /// An operation that records nothing: what the generated code starts, without evaluating
+    /// the keys, when no provider is installed.
+    #[inline]
+    pub fn idle() -> Self {
+        Self { active: None }
+    }
+
     /// Starts one call of `callsite`: its span (unless the tracer is a no-op, the command is
     /// denied or a required parent is missing) and its clock for the metrics.
     ///
     /// `endpoint` overrides the configured default endpoint; `keys` are rendered by the key
     /// policy.
+    // Inline down to the check: with nothing to record, a call costs a load and a branch, not
+    // a call into the recording path (the micro-benchmark's no-provider time).
     #[track_caller]
+    #[inline]
     pub fn start(
         callsite: &'static Callsite,
         endpoint: Option<&dyn ToEndpoint>,
         keys: &[&dyn RedisKey],
     ) -> Self {
-        Self::start_with_fields(callsite, endpoint, keys, &[])
+        if globals::nothing_to_record() {
+            return Self { active: None };
+        }
+        Self::start_recording(callsite, endpoint, keys, &[])
     }
 
     /// [`Operation::start`] with extra attributes (`fields(...)`, `ttl = ...`).
     #[track_caller]
+    #[inline]
     pub fn start_with_fields(
         callsite: &'static Callsite,
         endpoint: Option<&dyn ToEndpoint>,
@@ -121,6 +143,17 @@ impl Operation {
         if globals::nothing_to_record() {
             return Self { active: None };
         }
+        Self::start_recording(callsite, endpoint, keys, fields)
+    }
+
+    #[track_caller]
+    #[inline(never)]
+    fn start_recording(
+        callsite: &'static Callsite,
+        endpoint: Option<&dyn ToEndpoint>,
+        keys: &[&dyn RedisKey],
+        fields: Fields<'_>,
+    ) -> Self {
         // The generated call carries the attribute's span: this is where the fn is defined.
         let location = std::panic::Location::caller();
         let now = globals::snapshot();
@@ -130,8 +163,7 @@ impl Operation {
         };
         Self::begin(
             &now,
-            Target::Function(callsite),
-            endpoint,
+            Target::Function(callsite, endpoint),
             true,
             call_attribute_bound(&now.settings.config, keys, fields),
             |config, span| {
@@ -166,9 +198,9 @@ impl Operation {
         if !metrics && now.tracer.tracer().is_none() {
             return Self { active: None };
         }
-        let endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
         let prepared = prepare();
         let mut spec = describe(&prepared, &now.settings.config);
+        spec.endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
         spec.peer = peer.cloned();
         let overflowed = spec.summary_overflowed;
         let mode = now.settings.config.semconv();
@@ -176,7 +208,6 @@ impl Operation {
         Self::begin(
             &now,
             Target::Command(Box::new(spec)),
-            endpoint,
             metrics,
             statement_slots,
             |config, span| {
@@ -201,7 +232,6 @@ impl Operation {
     fn begin(
         now: &Snapshot,
         target: Target,
-        endpoint: Option<Endpoint>,
         metrics: bool,
         extra_capacity: usize,
         add_extra_attributes: impl FnOnce(&Config, &mut AnySpan),
@@ -213,7 +243,8 @@ impl Operation {
             return Self { active: None };
         }
         // Pipelines always: their per-command child spans share the pipeline's timestamps.
-        let started_at = (metrics || matches!(target, Target::Command(_))).then(SystemTime::now);
+        let started_at = (metrics || matches!(target, Target::Command(_))).then(WallTime::now);
+        let endpoint = target.endpoint();
         let span = tracer
             .filter(|_| !config.is_denied(target.operation()) && !target.defers_span())
             .and_then(|tracer| {
@@ -228,24 +259,24 @@ impl Operation {
                         spec.add_attributes(&mut count);
                         count.0
                     }
-                    Target::Function(_) => 0,
+                    Target::Function(..) => 0,
                 };
                 // The SDK keeps this Vec as the span's: sized for every attribute added later
                 // too, it is allocated once, small enough for the allocator's thread cache.
                 let mut attributes = Vec::with_capacity(
-                    creation_attribute_count(&target, mode, endpoint.as_ref())
+                    creation_attribute_count(&target, mode, endpoint)
                         + command_attributes
                         + extra_capacity
                         + ENDING_ATTRIBUTES,
                 );
-                creation_attributes(&target, mode, endpoint.as_ref(), &mut attributes);
+                creation_attributes(&target, mode, endpoint, &mut attributes);
                 if let Target::Command(spec) = &target {
                     spec.add_attributes(&mut attributes);
                 }
-                let mut builder = SpanBuilder::from_name(span_name(&target, endpoint.as_ref()))
+                let mut builder = SpanBuilder::from_name(span_name(&target, endpoint))
                     .with_kind(target.kind())
                     .with_attributes(attributes);
-                builder.start_time = started_at;
+                builder.start_time = started_at.map(WallTime::system_time);
                 let mut span = tracer.build_with_context(builder, &parent);
                 globals::observe_span(
                     &now.tracer,
@@ -256,28 +287,28 @@ impl Operation {
                 // Keys, code location and fields matter to no sampler: render them only for
                 // spans that are kept.
                 let recording = opentelemetry::trace::Span::is_recording(&span);
-                let cx = if recording {
+                if recording {
                     add_extra_attributes(config, &mut span);
-                    parent.with_span(span)
+                    Some((parent.with_span(span), true))
                 } else {
                     // A dropped span only carries its context to the body, and ending it does
                     // nothing: the context alone, without boxing the span behind a lock.
                     let context = opentelemetry::trace::Span::span_context(&span).clone();
-                    parent.with_remote_span_context(context)
-                };
-                Some(SpanState { cx, recording })
+                    Some((parent.with_remote_span_context(context), false))
+                }
             });
         if span.is_none() && !metrics {
             return Self { active: None };
         }
+        let (span, recording) = span.map_or((None, false), |(cx, recording)| (Some(cx), recording));
         Self {
             active: Some(Active {
                 target,
-                mode: config.semconv(),
-                pipeline_command_spans: config.pipeline_command_spans(),
-                endpoint,
                 started_at,
                 span,
+                recording,
+                mode: config.semconv(),
+                pipeline_command_spans: config.pipeline_command_spans(),
                 metrics,
                 panicked: false,
             }),
@@ -332,8 +363,12 @@ impl Operation {
     }
 
     /// Ends the call with its outcome.
-    pub fn finish(mut self, outcome: Outcome<'_>) {
-        if let Some(active) = self.active.take() {
+    #[inline]
+    pub fn finish(self, outcome: Outcome<'_>) {
+        // Not dropped: its `active` is taken here, and the drop glue of the empty field would
+        // still be an out-of-line call.
+        let mut this = std::mem::ManuallyDrop::new(self);
+        if let Some(active) = this.active.take() {
             active.end(Ending::Finished(outcome));
         }
     }
@@ -357,7 +392,7 @@ impl Operation {
             (Ok(replies), target) => match (replies.error_reply(), target) {
                 (Some(error), _) => Ending::ErrorReply(ErrorAttributes::server_error(error)),
                 (None, Target::Command(spec)) => Ending::Finished(replies.outcome(spec)),
-                (None, Target::Function(_)) => Ending::Finished(Outcome::Ok),
+                (None, Target::Function(..)) => Ending::Finished(Outcome::Ok),
             },
             (Err(_), _) => Ending::Finished(crate::outcome::outcome_of!(result)),
         };
@@ -366,6 +401,7 @@ impl Operation {
 }
 
 impl Drop for Operation {
+    #[inline]
     fn drop(&mut self) {
         if let Some(active) = self.active.take() {
             active.end(Ending::Dropped);
@@ -374,6 +410,8 @@ impl Drop for Operation {
 }
 
 impl Active {
+    // Out of line: the inlined `finish` and `drop` stay a branch when nothing is recorded.
+    #[inline(never)]
     fn end(mut self, ending: Ending<'_>) {
         // A node known only now joins the metric attributes, and the span's below.
         let late_peer = match &mut self.target {
@@ -385,13 +423,14 @@ impl Active {
         };
         // (start, end); a wall clock stepping back gives a zero, never a negative, duration.
         let timing = self.started_at.map(|started_at| {
+            let started_at = started_at.system_time();
             let elapsed = SystemTime::now()
                 .duration_since(started_at)
                 .unwrap_or_default();
             (started_at, started_at + elapsed)
         });
         let answer = match &self.target {
-            Target::Function(callsite) => callsite.answer(),
+            Target::Function(callsite, _) => callsite.answer(),
             Target::Command(spec) => spec.answer,
         };
         let (meaning, error) = match ending {
@@ -402,8 +441,8 @@ impl Active {
             Ending::ErrorReply(error) => (Meaning::Nothing, Some(error)),
             Ending::ScriptNotCached => {
                 // The span says what happened; the logical call is measured by the retry.
-                if let Some(span) = self.span.as_ref().filter(|span| span.recording) {
-                    let handle = span.cx.span();
+                if let Some(span) = self.span.as_ref().filter(|_| self.recording) {
+                    let handle = span.span();
                     if self.mode.stable() {
                         handle.set_attribute(KeyValue::new(
                             semconv::DB_RESPONSE_STATUS_CODE,
@@ -412,8 +451,8 @@ impl Active {
                     }
                     handle.add_event(semconv::SCRIPT_NOT_CACHED, Vec::new());
                 }
-                if let Some(span) = &self.span {
-                    self.end_span(span, Meaning::Nothing, None, timing, late_peer);
+                if let Some(span) = self.span_state() {
+                    self.end_span(&span, Meaning::Nothing, None, timing, late_peer);
                 }
                 return;
             }
@@ -425,8 +464,8 @@ impl Active {
             ),
         };
 
-        if let Some(span) = &self.span {
-            self.end_span(span, meaning, error.as_ref(), timing, late_peer);
+        if let Some(span) = self.span_state() {
+            self.end_span(&span, meaning, error.as_ref(), timing, late_peer);
         }
         if let (true, Some((started_at, ended_at))) = (self.metrics, timing) {
             let elapsed = ended_at.duration_since(started_at).unwrap_or_default();
@@ -434,9 +473,16 @@ impl Active {
         }
     }
 
+    fn span_state(&self) -> Option<SpanState<'_>> {
+        self.span.as_ref().map(|cx| SpanState {
+            cx,
+            recording: self.recording,
+        })
+    }
+
     fn end_span(
         &self,
-        span: &SpanState,
+        span: &SpanState<'_>,
         meaning: Meaning,
         error: Option<&ErrorAttributes>,
         timing: Option<(SystemTime, SystemTime)>,
@@ -490,7 +536,7 @@ impl Active {
             (&self.target, timing, self.pipeline_command_spans)
         {
             if let Some(tracer) = globals::snapshot().tracer.tracer() {
-                spec.child_spans(tracer, &span.cx, started_at, ended_at);
+                spec.child_spans(tracer, span.cx, started_at, ended_at);
             }
         }
     }
@@ -508,7 +554,7 @@ impl Active {
             spec.procedure.is_none() && spec.messaging.is_none() && spec.cache_result.is_none();
         plain.then(|| metrics::PlainCommand {
             mode: self.mode,
-            endpoint: self.endpoint.as_ref(),
+            endpoint: spec.endpoint.as_ref(),
             peer: spec.peer.as_ref(),
             operation,
             summary: spec
@@ -529,18 +575,19 @@ impl Active {
             Meaning::Hits { hits, misses } => (hits, misses),
             Meaning::Nothing | Meaning::Applied(_) => (0, 0),
         };
-        if let (Target::Function(callsite), None) = (&self.target, error) {
+        let endpoint = self.target.endpoint();
+        if let (Target::Function(callsite, _), None) = (&self.target, error) {
             let call = Success {
                 function: callsite.function(),
                 mode,
-                endpoint: self.endpoint.as_ref(),
+                endpoint,
                 seconds,
                 hits,
                 misses,
             };
             callsite.metrics().record_success(instruments, &call, || {
                 let mut attributes = Vec::new();
-                creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
+                creation_attributes(&self.target, mode, endpoint, &mut attributes);
                 attributes
             });
             return;
@@ -548,7 +595,7 @@ impl Active {
         if let (Some(command), None) = (self.plain_command(), error) {
             let build = || {
                 let mut attributes = Vec::new();
-                creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
+                creation_attributes(&self.target, mode, endpoint, &mut attributes);
                 attributes
             };
             let recorded = (hits, misses);
@@ -559,7 +606,7 @@ impl Active {
         // Failures, and the other commands of a traced connection. Inline storage: no
         // allocation.
         let mut attributes = InlineAttributes::new();
-        creation_attributes(&self.target, mode, self.endpoint.as_ref(), &mut attributes);
+        creation_attributes(&self.target, mode, endpoint, &mut attributes);
         let common = attributes.len();
         if let Some(result) = self.target.cache_result() {
             attributes.add(semconv::REDIS_CLIENT_CSC_RESULT, || result.as_str().into());
@@ -576,12 +623,21 @@ impl Active {
             metrics::count_command_lookups(
                 instruments,
                 mode,
-                (self.endpoint.as_ref(), self.target.peer()),
+                (endpoint, self.target.peer()),
                 self.target.grouping(),
                 (hits, misses),
                 &attributes,
             );
         }
+    }
+}
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod size {
+    /// The guard's size, which every traced future carries (see `Operation`).
+    #[test]
+    fn an_operation_is_56_bytes() {
+        assert_eq!(std::mem::size_of::<super::Operation>(), 56);
     }
 }
 

@@ -53,8 +53,8 @@ impl Operation {
             return Entered::default();
         };
         Entered {
-            _function: matches!(active.target, Target::Function(_)).then(FunctionScope::enter),
-            _current: active.span.as_ref().map(|span| span.cx.clone().attach()),
+            _function: matches!(active.target, Target::Function(..)).then(FunctionScope::enter),
+            _current: active.span.as_ref().map(|cx| cx.clone().attach()),
             _panic: Some(PanicFlag(&mut active.panicked)),
         }
     }

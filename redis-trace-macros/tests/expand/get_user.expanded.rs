@@ -5,11 +5,15 @@ async fn get_user(&self, id: &str) -> redis::RedisResult<Option<String>> {
         ::core::option::Option::Some("get user"),
         __redis_trace_fn,
     );
-    let mut __operation = ::redis_trace::__private::Operation::start(
-        &__REDIS_TRACE_CALLSITE,
-        ::core::option::Option::None,
-        &[&(id) as &dyn ::redis_trace::__private::RedisKey],
-    );
+    let mut __operation = if ::redis_trace::__private::nothing_to_record() {
+        ::redis_trace::__private::Operation::idle()
+    } else {
+        ::redis_trace::__private::Operation::start(
+            &__REDIS_TRACE_CALLSITE,
+            ::core::option::Option::None,
+            &[&(id) as &dyn ::redis_trace::__private::RedisKey],
+        )
+    };
     let __result = __operation
         .instrument(async move {
             if false {

@@ -9,14 +9,18 @@ async fn both(
         ::core::option::Option::None,
         __redis_trace_fn,
     );
-    let mut __operation = ::traced_redis::__private::Operation::start(
-        &__REDIS_TRACE_CALLSITE,
-        ::core::option::Option::None,
-        &[
-            &(first) as &dyn ::traced_redis::__private::RedisKey,
-            &(second) as &dyn ::traced_redis::__private::RedisKey,
-        ],
-    );
+    let mut __operation = if ::traced_redis::__private::nothing_to_record() {
+        ::traced_redis::__private::Operation::idle()
+    } else {
+        ::traced_redis::__private::Operation::start(
+            &__REDIS_TRACE_CALLSITE,
+            ::core::option::Option::None,
+            &[
+                &(first) as &dyn ::traced_redis::__private::RedisKey,
+                &(second) as &dyn ::traced_redis::__private::RedisKey,
+            ],
+        )
+    };
     let __result = __operation
         .instrument(async move {
             if false {

@@ -5,13 +5,17 @@ fn profile(&mut self, id: u64) -> redis::RedisResult<HashMap<String, String>> {
         ::core::option::Option::None,
         __redis_trace_fn,
     );
-    let mut __operation = ::redis_trace::__private::Operation::start(
-        &__REDIS_TRACE_CALLSITE,
-        ::core::option::Option::Some(
-            &(self.client) as &dyn ::redis_trace::__private::ToEndpoint,
-        ),
-        &[&(id) as &dyn ::redis_trace::__private::RedisKey],
-    );
+    let mut __operation = if ::redis_trace::__private::nothing_to_record() {
+        ::redis_trace::__private::Operation::idle()
+    } else {
+        ::redis_trace::__private::Operation::start(
+            &__REDIS_TRACE_CALLSITE,
+            ::core::option::Option::Some(
+                &(self.client) as &dyn ::redis_trace::__private::ToEndpoint,
+            ),
+            &[&(id) as &dyn ::redis_trace::__private::RedisKey],
+        )
+    };
     let __result = __operation
         .in_scope(move || -> redis::RedisResult<HashMap<String, String>> {
             self.conn.hgetall(format!("profile:{id}"))

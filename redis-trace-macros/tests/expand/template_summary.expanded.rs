@@ -5,17 +5,21 @@ async fn get_user(&self, id: u64) -> redis::RedisResult<Option<String>> {
         ::core::option::Option::Some("GET user:{id}"),
         __redis_trace_fn,
     );
-    let mut __operation = ::redis_trace::__private::Operation::start(
-        &__REDIS_TRACE_CALLSITE,
-        ::core::option::Option::None,
-        &[
-            &::redis_trace::__private::KeyTemplate::new(
-                &["user:", ""],
-                "user:?",
-                &[&(id) as &dyn ::core::fmt::Display],
-            ) as &dyn ::redis_trace::__private::RedisKey,
-        ],
-    );
+    let mut __operation = if ::redis_trace::__private::nothing_to_record() {
+        ::redis_trace::__private::Operation::idle()
+    } else {
+        ::redis_trace::__private::Operation::start(
+            &__REDIS_TRACE_CALLSITE,
+            ::core::option::Option::None,
+            &[
+                &::redis_trace::__private::KeyTemplate::new(
+                    &["user:", ""],
+                    "user:?",
+                    &[&(id) as &dyn ::core::fmt::Display],
+                ) as &dyn ::redis_trace::__private::RedisKey,
+            ],
+        )
+    };
     let __result = __operation
         .instrument(async move {
             if false {

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::time::SystemTime;
 
-use self::clock::WallTime;
+use self::clock::{Timing, WallTime};
 
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -243,7 +243,8 @@ impl Operation {
             return Self { active: None };
         }
         // Pipelines always: their per-command child spans share the pipeline's timestamps.
-        let started_at = (metrics || matches!(target, Target::Command(_))).then(WallTime::now);
+        let started = (metrics || matches!(target, Target::Command(_))).then(SystemTime::now);
+        let started_at = started.map(WallTime::of);
         let endpoint = target.endpoint();
         let span = tracer
             .filter(|_| !config.is_denied(target.operation()) && !target.defers_span())
@@ -276,7 +277,7 @@ impl Operation {
                 let mut builder = SpanBuilder::from_name(span_name(&target, endpoint))
                     .with_kind(target.kind())
                     .with_attributes(attributes);
-                builder.start_time = started_at.map(WallTime::system_time);
+                builder.start_time = started;
                 let mut span = tracer.build_with_context(builder, &parent);
                 globals::observe_span(
                     &now.tracer,
@@ -421,14 +422,7 @@ impl Active {
             }
             _ => false,
         };
-        // (start, end); a wall clock stepping back gives a zero, never a negative, duration.
-        let timing = self.started_at.map(|started_at| {
-            let started_at = started_at.system_time();
-            let elapsed = SystemTime::now()
-                .duration_since(started_at)
-                .unwrap_or_default();
-            (started_at, started_at + elapsed)
-        });
+        let timing = self.started_at.map(Timing::ending_now);
         let answer = match &self.target {
             Target::Function(callsite, _) => callsite.answer(),
             Target::Command(spec) => spec.answer,
@@ -467,9 +461,8 @@ impl Active {
         if let Some(span) = self.span_state() {
             self.end_span(&span, meaning, error.as_ref(), timing, late_peer);
         }
-        if let (true, Some((started_at, ended_at))) = (self.metrics, timing) {
-            let elapsed = ended_at.duration_since(started_at).unwrap_or_default();
-            self.record_metrics(elapsed.as_secs_f64(), meaning, error.as_ref());
+        if let (true, Some(timing)) = (self.metrics, timing) {
+            self.record_metrics(timing.seconds(), meaning, error.as_ref());
         }
     }
 
@@ -485,7 +478,7 @@ impl Active {
         span: &SpanState<'_>,
         meaning: Meaning,
         error: Option<&ErrorAttributes>,
-        timing: Option<(SystemTime, SystemTime)>,
+        timing: Option<Timing>,
         late_peer: bool,
     ) {
         let handle = span.cx.span();
@@ -528,15 +521,15 @@ impl Active {
             handle.set_status(Status::error(error.message.clone()));
         }
         match timing {
-            Some((_, ended_at)) => handle.end_with_timestamp(ended_at),
+            Some(timing) => handle.end_with_timestamp(timing.ended_at()),
             None => handle.end(),
         }
         // Opt-in: the tracer is looked up only when child spans are wanted.
-        if let (Target::Command(spec), Some((started_at, ended_at)), true) =
+        if let (Target::Command(spec), Some(timing), true) =
             (&self.target, timing, self.pipeline_command_spans)
         {
             if let Some(tracer) = globals::snapshot().tracer.tracer() {
-                spec.child_spans(tracer, span.cx, started_at, ended_at);
+                spec.child_spans(tracer, span.cx, timing.started_at(), timing.ended_at());
             }
         }
     }

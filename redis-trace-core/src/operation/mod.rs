@@ -19,8 +19,7 @@ use redis::RedisResult;
 
 pub use self::attributes::Fields;
 use self::attributes::{
-    add_call_attributes, call_attribute_bound, creation_attribute_count, creation_attributes,
-    span_name,
+    add_call_attributes, call_attribute_bound, creation_attributes, creation_capacity, span_name,
 };
 pub use self::scope::Instrumented;
 use crate::callsite::Callsite;
@@ -33,7 +32,7 @@ use crate::key::RedisKey;
 use crate::metrics::{self, Success};
 use crate::outcome::{Meaning, Outcome};
 use crate::semconv;
-use crate::sink::{AttributeSink, Count, InlineAttributes};
+use crate::sink::{AttributeSink, InlineAttributes};
 use crate::tracer::AnySpan;
 
 /// The reply to an `EVALSHA` of a script the server does not hold.
@@ -254,21 +253,10 @@ impl Operation {
                     return None;
                 }
                 let mode = config.semconv();
-                let command_attributes = match &target {
-                    Target::Command(spec) => {
-                        let mut count = Count::default();
-                        spec.add_attributes(&mut count);
-                        count.0
-                    }
-                    Target::Function(..) => 0,
-                };
                 // The SDK keeps this Vec as the span's: sized for every attribute added later
                 // too, it is allocated once, small enough for the allocator's thread cache.
                 let mut attributes = Vec::with_capacity(
-                    creation_attribute_count(&target, mode, endpoint)
-                        + command_attributes
-                        + extra_capacity
-                        + ENDING_ATTRIBUTES,
+                    creation_capacity(mode) + extra_capacity + ENDING_ATTRIBUTES,
                 );
                 creation_attributes(&target, mode, endpoint, &mut attributes);
                 if let Target::Command(spec) = &target {

@@ -105,7 +105,9 @@ pub(super) fn parent_context() -> Context {
     {
         use opentelemetry::trace::TraceContextExt;
         use tracing_opentelemetry::OpenTelemetrySpanExt;
-        if current.has_active_span() {
+        // No `tracing` subscriber was ever set: no `tracing` span can carry a context (the
+        // check tracing's own macros make before doing anything).
+        if current.has_active_span() || !tracing::dispatcher::has_been_set() {
             return current;
         }
         let span = tracing::Span::current();

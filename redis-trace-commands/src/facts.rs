@@ -286,6 +286,17 @@ pub fn messaging_arguments<A: AsRef<[u8]>>(args: &[A]) -> Option<MessagingArgume
     })
 }
 
+/// What a command's reply means, from [`Command::reply_facts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyFacts {
+    /// [`Command::answer_to`] for the arguments given.
+    pub answer: Answer,
+    /// [`Command::replies_per_key`].
+    pub per_key: bool,
+    /// [`Command::names_stored_procedure`].
+    pub names_stored_procedure: bool,
+}
+
 /// The row of [`FACTS`] for `command`, by a search.
 /// What is known of one entry of the table, worked out once.
 struct Row {
@@ -372,6 +383,26 @@ impl Command {
     /// value instead).
     #[must_use]
     pub fn answer_to<A: AsRef<[u8]>>(&self, args: &[A]) -> Answer {
+        self.answer_with(self.answer(), args)
+    }
+
+    /// [`Command::answer_to`], [`Command::replies_per_key`] and
+    /// [`Command::names_stored_procedure`] from one lookup of the command's facts: what a
+    /// traced connection asks of every command it describes.
+    #[must_use]
+    pub fn reply_facts<A: AsRef<[u8]>>(&self, args: &[A]) -> ReplyFacts {
+        let (facts, answer) = match self.row() {
+            Some(row) => (row.facts, row.answer),
+            None => (search_facts(self), self.find_answer()),
+        };
+        ReplyFacts {
+            answer: self.answer_with(answer, args),
+            per_key: facts.replies_per_key,
+            names_stored_procedure: matches!(facts.runs, Some(Runs::Sha | Runs::Function)),
+        }
+    }
+
+    fn answer_with<A: AsRef<[u8]>>(&self, answer: Answer, args: &[A]) -> Answer {
         // SET key value [options]: the options follow the value (a value "NX" is no option).
         // NX, XX and Valkey 8.1's IFEQ make it conditional: nil when nothing was written.
         let has = |token: &[u8]| {
@@ -379,7 +410,7 @@ impl Command {
                 .skip(3)
                 .any(|arg| arg.as_ref().eq_ignore_ascii_case(token))
         };
-        match self.answer() {
+        match answer {
             Answer::Applied
                 if self.name == "SET"
                     && (has(b"GET") || !(has(b"NX") || has(b"XX") || has(b"IFEQ"))) =>
@@ -452,6 +483,32 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reply_facts_agree_with_each_question() {
+        let set_nx = ["SET", "k", "v", "NX"];
+        for command in COMMANDS {
+            let args = [command.name, "k", "v", "NX"];
+            for args in [&args[..], &set_nx[..], &["SET", "k", "v", "GET"][..]] {
+                let facts = command.reply_facts(args);
+                assert_eq!(facts.answer, command.answer_to(args), "{}", command.name);
+                assert_eq!(facts.per_key, command.replies_per_key(), "{}", command.name);
+                assert_eq!(
+                    facts.names_stored_procedure,
+                    command.names_stored_procedure(),
+                    "{}",
+                    command.name
+                );
+            }
+        }
+        // A command outside the table (a copy: its facts found by a search, not by its
+        // position).
+        let set = lookup("SET").unwrap();
+        let copied = Command { ..*set };
+        assert!(copied.row().is_none());
+        assert_eq!(copied.reply_facts(&set_nx).answer, Answer::Applied);
+        assert_eq!(copied.reply_facts(&["SET", "k", "v"]).answer, Answer::Other);
+    }
     use crate::{lookup, lookup_args, subcommands};
 
     #[test]

@@ -30,7 +30,9 @@ mod facts;
 mod index;
 mod names;
 
-pub use facts::{messaging_arguments, script_calls, Answer, MessagingArguments, MessagingRole};
+pub use facts::{
+    messaging_arguments, script_calls, Answer, MessagingArguments, MessagingRole, ReplyFacts,
+};
 pub use names::{KeyPolicyName, RESERVED_ATTRIBUTE_NAMESPACES};
 pub use table::{COMMANDS, SOURCES};
 

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use opentelemetry::StringValue;
-use redis_trace_commands::{Answer, Command};
+use redis_trace_commands::Answer;
 
 use crate::args::{command_name, is_named, name_text, CommandArgs};
 use crate::command::CommandSpec;
@@ -35,14 +35,15 @@ pub(super) fn command_as(
     let summary = config
         .summary_rules()
         .and_then(|rules| rules.command(&operation, known, args));
+    let reply = known.map(|command| command.reply_facts(args));
     CommandSpec {
         summary_overflowed: summary.as_ref().is_some_and(|s| s.overflowed),
         summary: summary.map(counted),
         operation,
-        answer: known.map_or(Answer::Other, |command| command.answer_to(args)),
-        per_key: known.is_some_and(Command::replies_per_key),
-        procedure: known
-            .filter(|command| command.names_stored_procedure())
+        answer: reply.map_or(Answer::Other, |reply| reply.answer),
+        per_key: reply.is_some_and(|reply| reply.per_key),
+        procedure: reply
+            .filter(|reply| reply.names_stored_procedure)
             .and_then(|_| args.get(1))
             .map(|name| name_text(name)),
         batch_size: None,

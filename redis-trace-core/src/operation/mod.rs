@@ -11,8 +11,6 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::time::SystemTime;
 
-use self::clock::{Timing, WallTime};
-
 use opentelemetry::trace::{SpanBuilder, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use redis::RedisResult;
@@ -21,6 +19,7 @@ pub use self::attributes::Fields;
 use self::attributes::{
     add_call_attributes, call_attribute_bound, creation_attributes, creation_capacity, span_name,
 };
+use self::clock::{Timing, WallTime};
 pub use self::scope::Instrumented;
 use crate::callsite::Callsite;
 use crate::command::{CommandSpec, Replies};

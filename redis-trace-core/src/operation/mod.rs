@@ -110,43 +110,23 @@ impl Operation {
     }
 
     /// Starts one call of `callsite`: its span (unless the tracer is a no-op, the command is
-    /// denied or a required parent is missing) and its clock for the metrics.
+    /// denied or a required parent is missing) and its clock for the metrics. The generated
+    /// code calls it only when `nothing_to_record()` is false, and [`Operation::idle`] otherwise.
     ///
     /// `endpoint` overrides the configured default endpoint; `keys` are rendered by the key
     /// policy.
-    // Inline down to the check: with nothing to record, a call costs a load and a branch, not
-    // a call into the recording path (the micro-benchmark's no-provider time).
     #[track_caller]
-    #[inline]
     pub fn start(
         callsite: &'static Callsite,
         endpoint: Option<&dyn ToEndpoint>,
         keys: &[&dyn RedisKey],
     ) -> Self {
-        if globals::nothing_to_record() {
-            return Self { active: None };
-        }
-        Self::start_recording(callsite, endpoint, keys, &[])
+        Self::start_with_fields(callsite, endpoint, keys, &[])
     }
 
     /// [`Operation::start`] with extra attributes (`fields(...)`, `ttl = ...`).
     #[track_caller]
-    #[inline]
     pub fn start_with_fields(
-        callsite: &'static Callsite,
-        endpoint: Option<&dyn ToEndpoint>,
-        keys: &[&dyn RedisKey],
-        fields: Fields<'_>,
-    ) -> Self {
-        if globals::nothing_to_record() {
-            return Self { active: None };
-        }
-        Self::start_recording(callsite, endpoint, keys, fields)
-    }
-
-    #[track_caller]
-    #[inline(never)]
-    fn start_recording(
         callsite: &'static Callsite,
         endpoint: Option<&dyn ToEndpoint>,
         keys: &[&dyn RedisKey],
@@ -252,8 +232,10 @@ impl Operation {
                     return None;
                 }
                 let mode = config.semconv();
-                // The SDK keeps this Vec as the span's: sized for every attribute added later
-                // too, it is allocated once, small enough for the allocator's thread cache.
+                // The SDK keeps this Vec as the span's: sized for a plain command's or a
+                // function's attributes, including those added later, it is allocated once
+                // (a span with more grows it once), small enough for the allocator's thread
+                // cache.
                 let mut attributes = Vec::with_capacity(
                     creation_capacity(mode) + extra_capacity + ENDING_ATTRIBUTES,
                 );

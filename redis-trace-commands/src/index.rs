@@ -104,10 +104,36 @@ impl Index {
 
 /// The position in [`COMMANDS`] of the command `args` invoke (see [`crate::lookup_args`]).
 pub(crate) fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<usize> {
+    lookup_args_named(args).0
+}
+
+/// [`lookup_args`], and whether the name alone decided it: `false` for a container's name
+/// (`CLIENT`), whose next argument may name a subcommand.
+pub(crate) fn lookup_args_named<A: AsRef<[u8]>>(args: &[A]) -> (Option<usize>, bool) {
     let index = index();
-    let name = args.first()?.as_ref();
+    let Some(name) = args.first().map(AsRef::as_ref) else {
+        return (None, false);
+    };
     let hash = NameHash::START.bytes(name);
-    let entry = &index.entries[index.find(hash, |entry| entry.name.eq_ignore_ascii_case(name))?];
+    let Some(found) = index.find(hash, |entry| entry.name.eq_ignore_ascii_case(name)) else {
+        return (None, true);
+    };
+    let entry = &index.entries[found];
+    (
+        lookup_subcommand(index, entry, hash, args),
+        !entry.has_subcommands,
+    )
+}
+
+/// The command of `entry` (the name `args` begin with, hashed as `hash`), or of its
+/// subcommand when `args` name one.
+fn lookup_subcommand<A: AsRef<[u8]>>(
+    index: &Index,
+    entry: &Entry,
+    hash: NameHash,
+    args: &[A],
+) -> Option<usize> {
+    let name = entry.name;
     if entry.has_subcommands {
         if let Some(sub) = args.get(1).map(AsRef::as_ref) {
             let full = hash.byte(b' ').bytes(sub);

@@ -351,9 +351,59 @@ pub fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<&'static Command> {
     index::lookup_args(args).map(|position| &COMMANDS[position])
 }
 
+/// Looks up the commands of a batch (a pipeline's) one after another: a command named exactly
+/// as the one before it (ten `GET`s) is answered from that lookup, unless the name is a
+/// container's (`CLIENT`), whose next argument decides. The same answers as [`lookup_args`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BatchLookup<'a> {
+    /// The last name decided by itself, and what it invoked.
+    last: Option<(&'a [u8], Option<&'static Command>)>,
+}
+
+impl<'a> BatchLookup<'a> {
+    /// The command that `args` invoke (see [`lookup_args`]).
+    pub fn lookup(&mut self, args: &[&'a [u8]]) -> Option<&'static Command> {
+        let name = *args.first()?;
+        if let Some((last_name, command)) = self.last {
+            if last_name == name {
+                return command;
+            }
+        }
+        let (position, by_name_alone) = index::lookup_args_named(args);
+        let command = position.map(|position| &COMMANDS[position]);
+        self.last = by_name_alone.then_some((name, command));
+        command
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_answers_as_single_lookups() {
+        let batch: [&[&[u8]]; 9] = [
+            &[b"GET", b"a"],
+            &[b"GET", b"b"],
+            &[b"get", b"c"],
+            &[b"CLIENT", b"SETNAME", b"x"],
+            &[b"CLIENT", b"GETNAME"],
+            &[b"CLIENT", b"NOSUCH"],
+            &[b"NOSUCH", b"x"],
+            &[b"NOSUCH"],
+            &[b"CLIENT", b"ID"],
+        ];
+        let mut lookups = BatchLookup::default();
+        for args in batch {
+            let name = |command: Option<&Command>| command.map(|command| command.name);
+            assert_eq!(
+                name(lookups.lookup(args)),
+                name(lookup_args(args)),
+                "{args:?}"
+            );
+        }
+        assert_eq!(BatchLookup::default().lookup(&[]), None);
+    }
 
     fn keys(command: &str, args: &[&str]) -> Vec<usize> {
         lookup(command).unwrap().key_positions(args)

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use opentelemetry::StringValue;
 use redis::{Arg, Cmd};
-use redis_trace_commands::{lookup_args, Command};
+use redis_trace_commands::{lookup_args, BatchLookup, Command};
 
 use crate::intern;
 use crate::text::truncate_on_char_boundary;
@@ -58,6 +58,19 @@ impl<'a> Call<'a> {
         let args = cmd_args(cmd);
         let command = lookup_args(&args);
         Self { args, command }
+    }
+
+    /// A pipeline's commands, read once: a name repeated from the command before is not
+    /// looked up again.
+    pub(crate) fn all_of(pipeline: &'a redis::Pipeline) -> Vec<Self> {
+        let mut lookups = BatchLookup::default();
+        (pipeline.cmd_iter())
+            .map(|cmd| {
+                let args = cmd_args(cmd);
+                let command = lookups.lookup(&args);
+                Self { args, command }
+            })
+            .collect()
     }
 }
 

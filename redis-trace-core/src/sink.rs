@@ -1,4 +1,4 @@
-//! Where attributes go: a span's list, or a metric point's list on the stack.
+//! Where attributes go: a span's list, a started span, or a metric point's list on the stack.
 //!
 //! Attribute code is written once against [`AttributeSink`], for every list it fills.
 
@@ -17,6 +17,13 @@ pub(crate) trait AttributeSink {
 impl AttributeSink for Vec<KeyValue> {
     fn add(&mut self, key: &'static str, value: impl FnOnce() -> Value) {
         self.push(KeyValue::new(key, value()));
+    }
+}
+
+/// A started span: each attribute set on it as it comes, with no list allocated for them.
+impl AttributeSink for crate::tracer::AnySpan {
+    fn add(&mut self, key: &'static str, value: impl FnOnce() -> Value) {
+        opentelemetry::trace::Span::set_attribute(self, KeyValue::new(key, value()));
     }
 }
 

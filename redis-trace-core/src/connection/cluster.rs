@@ -321,7 +321,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         count: usize,
     ) -> RedisResult<Vec<Value>> {
         nodes.discover(&mut self.inner).await;
-        let commands: Vec<_> = pipeline.cmd_iter().map(Call::of).collect();
+        let commands = Call::all_of(pipeline);
         let slot = common_slot(commands.iter().map(CommandArgs::args));
         let blocks = commands.iter().any(|call| blocks(call.args()));
         let mut operation = Operation::start_command(

@@ -299,7 +299,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             return Box::pin(self.cluster_pipeline(nodes, pipeline, offset, count));
         }
         let mut operation = Operation::start_command(
-            || pipeline.cmd_iter().map(Call::of).collect::<Vec<_>>(),
+            || Call::all_of(pipeline),
             |commands, config| {
                 describe::pipeline(commands, pipeline.is_transaction(), None, config)
             },

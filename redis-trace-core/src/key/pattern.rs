@@ -129,9 +129,10 @@ impl Shape {
     fn push_segment(&self, out: &mut String, segment: &[u8]) {
         if self.is_id(segment.len()) {
             out.push('?');
-        } else if let Ok(text) = std::str::from_utf8(segment) {
-            // Not an id: only ASCII bytes.
-            out.push_str(text);
+        } else {
+            // Not an id: only ASCII bytes (a non-ASCII byte makes one), each a `char`. Pushed
+            // as they are: validating a short segment as UTF-8 costs more than copying it.
+            out.extend(segment.iter().map(|&byte| char::from(byte)));
         }
     }
 }

@@ -190,9 +190,7 @@ impl Operation {
             statement_slots,
             |config, span| {
                 let statement = statement(&prepared, config);
-                let mut attributes = Vec::with_capacity(statement_slots);
-                crate::command::statement_attributes(mode, &statement, &mut attributes);
-                opentelemetry::trace::Span::set_attributes(span, attributes);
+                crate::command::statement_attributes(mode, &statement, span);
                 // Reported once, by the first kept span whose summary fell back.
                 if overflowed && config.claim_summary_report() {
                     let limit = i64::try_from(config.query_summary_limit()).unwrap_or(i64::MAX);

@@ -2,44 +2,43 @@
 //! (`user:12345:profile` → `user:?:profile`).
 //!
 //! One pass over the bytes: it runs for every key of every kept span whose key is a runtime
-//! value (a template's pattern is computed at compile time).
+//! value (a template's pattern is computed at compile time). Whether a segment is an id depends
+//! only on which kinds of byte it holds and on its length, so each byte is one table load and
+//! one `or` into the segment's kinds.
 
-/// What a byte is to the pattern policy, looked up in [`CLASSES`]: one load per byte.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
-    /// `:`, `/`, `|`, `#`, `{`, `}`, `,`, `;`, `=`, space: kept as they are, between segments
-    /// (all ASCII, so a byte test is exact in UTF-8).
-    Separator,
-    Digit,
-    /// `a`-`f`, `A`-`F`.
-    HexLetter,
-    /// The other ASCII letters.
-    Letter,
-    Dash,
-    /// `.` and `+`.
-    DotOrPlus,
-    /// `@`, control characters, non-ASCII bytes: the segment is an id.
-    Marker,
-    Other,
-}
+/// `:`, `/`, `|`, `#`, `{`, `}`, `,`, `;`, `=`, space: kept as they are, between segments (all
+/// ASCII, so a byte test is exact in UTF-8).
+const SEPARATOR: u8 = 1;
+const DIGIT: u8 = 1 << 1;
+/// `a`-`f`, `A`-`F`.
+const HEX_LETTER: u8 = 1 << 2;
+/// The other ASCII letters.
+const LETTER: u8 = 1 << 3;
+/// `.` and `+`.
+const DOT_OR_PLUS: u8 = 1 << 4;
+/// `@`, control characters, non-ASCII bytes: the segment is an id.
+const MARKER: u8 = 1 << 5;
+const OTHER: u8 = 1 << 6;
+// `-` is none of these: it keeps a segment numeric and hex.
 
-const CLASSES: [Class; 256] = {
-    let mut classes = [Class::Other; 256];
+/// The kind of each byte: one load per byte.
+const KINDS: [u8; 256] = {
+    let mut kinds = [OTHER; 256];
     let mut byte = 0;
     while byte < 256 {
-        classes[byte] = match byte as u8 {
-            b':' | b'/' | b'|' | b'#' | b'{' | b'}' | b',' | b';' | b'=' | b' ' => Class::Separator,
-            b'0'..=b'9' => Class::Digit,
-            b'a'..=b'f' | b'A'..=b'F' => Class::HexLetter,
-            b'g'..=b'z' | b'G'..=b'Z' => Class::Letter,
-            b'-' => Class::Dash,
-            b'.' | b'+' => Class::DotOrPlus,
-            b'@' | 0..=0x1f | 0x7f.. => Class::Marker,
-            _ => Class::Other,
+        kinds[byte] = match byte as u8 {
+            b':' | b'/' | b'|' | b'#' | b'{' | b'}' | b',' | b';' | b'=' | b' ' => SEPARATOR,
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'f' | b'A'..=b'F' => HEX_LETTER,
+            b'g'..=b'z' | b'G'..=b'Z' => LETTER,
+            b'-' => 0,
+            b'.' | b'+' => DOT_OR_PLUS,
+            b'@' | 0..=0x1f | 0x7f.. => MARKER,
+            _ => OTHER,
         };
         byte += 1;
     }
-    classes
+    kinds
 };
 
 /// Appends the key's pattern to `out`, stopping after a segment ends past `limit`.
@@ -49,90 +48,46 @@ pub(super) fn pattern(key: &[u8], out: &mut String, limit: usize) {
         out.push('?');
         return;
     }
-    let mut shape = Shape::default();
+    let mut kinds = 0;
     let mut segment_start = 0;
     for (index, &byte) in key.iter().enumerate() {
-        let class = CLASSES[usize::from(byte)];
-        if class == Class::Separator {
-            shape.push_segment(out, &key[segment_start..index]);
+        let kind = KINDS[usize::from(byte)];
+        if kind == SEPARATOR {
+            push_segment(out, &key[segment_start..index], kinds);
             out.push(char::from(byte));
-            shape = Shape::default();
+            kinds = 0;
             segment_start = index + 1;
             if out.len() > limit {
                 return;
             }
         } else {
-            shape.see(class);
+            kinds |= kind;
         }
     }
-    shape.push_segment(out, &key[segment_start..]);
+    push_segment(out, &key[segment_start..], kinds);
 }
 
-/// What one segment looks like, seen byte by byte: whether it is an id. Ids are numbers,
-/// UUIDs, long hex, e-mail addresses, long tokens mixing letters and digits, and anything with
-/// control or non-ASCII characters.
-struct Shape {
-    digits: usize,
-    letters: usize,
-    /// Only digits, `.`, `-`, `+` so far.
-    numeric: bool,
-    /// Only hex digits and `-` so far.
-    hex: bool,
-    /// An `@`, a control character or a non-ASCII byte: an id whatever follows.
-    surely_id: bool,
+/// Whether a segment of `len` bytes holding the byte `kinds` is an id: a number, a UUID or
+/// long hex, an e-mail address, a long token mixing letters and digits, anything with control
+/// or non-ASCII characters.
+fn is_id(len: usize, kinds: u8) -> bool {
+    let has = |wanted: u8| kinds & wanted != 0;
+    let numeric = !has(HEX_LETTER | LETTER | OTHER);
+    let hex = !has(LETTER | DOT_OR_PLUS | OTHER);
+    len > 0
+        && (has(MARKER)
+            || numeric
+            || (hex && len >= 12 && has(DIGIT))
+            || (len >= 20 && has(DIGIT) && has(HEX_LETTER | LETTER)))
 }
 
-impl Default for Shape {
-    fn default() -> Self {
-        Self {
-            digits: 0,
-            letters: 0,
-            numeric: true,
-            hex: true,
-            surely_id: false,
-        }
-    }
-}
-
-impl Shape {
-    fn see(&mut self, class: Class) {
-        match class {
-            Class::Digit => self.digits += 1,
-            Class::HexLetter => {
-                self.letters += 1;
-                self.numeric = false;
-            }
-            Class::Letter => {
-                self.letters += 1;
-                self.numeric = false;
-                self.hex = false;
-            }
-            Class::Dash | Class::Separator => {}
-            Class::DotOrPlus => self.hex = false,
-            Class::Marker => self.surely_id = true,
-            Class::Other => {
-                self.numeric = false;
-                self.hex = false;
-            }
-        }
-    }
-
-    fn is_id(&self, len: usize) -> bool {
-        len > 0
-            && (self.surely_id
-                || self.numeric
-                || (self.hex && len >= 12 && self.digits > 0)
-                || (len >= 20 && self.digits > 0 && self.letters > 0))
-    }
-
-    /// Appends `segment` (the bytes this shape saw), or `?` for an id.
-    fn push_segment(&self, out: &mut String, segment: &[u8]) {
-        if self.is_id(segment.len()) {
-            out.push('?');
-        } else {
-            // Not an id: only ASCII bytes (a non-ASCII byte makes one), each a `char`. Pushed
-            // as they are: validating a short segment as UTF-8 costs more than copying it.
-            out.extend(segment.iter().map(|&byte| char::from(byte)));
-        }
+/// Appends `segment`, or `?` for an id.
+fn push_segment(out: &mut String, segment: &[u8], kinds: u8) {
+    if is_id(segment.len(), kinds) {
+        out.push('?');
+    } else {
+        // Not an id: only ASCII bytes (a non-ASCII byte makes one), each a `char`. Pushed as
+        // they are: validating a short segment as UTF-8 costs more than copying it.
+        out.extend(segment.iter().map(|&byte| char::from(byte)));
     }
 }

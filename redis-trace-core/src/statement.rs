@@ -24,16 +24,12 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
     max_len: usize,
     out: &mut String,
 ) {
-    let Some(first) = args.first() else {
+    if args.is_empty() {
         return;
-    };
+    }
+    // No room reserved up front: statements are rendered into a reused buffer
+    // (`intern::share_rendered`), which has the room after the first few.
     let start = out.len();
-    // Room for the name and each argument as shown (a key up to its cap, else `?`): one
-    // allocation at most.
-    let shown: usize = (args[1..].iter())
-        .map(|arg| 1 + arg.as_ref().len().min(max_key_len))
-        .sum();
-    out.reserve((first.as_ref().len() + shown).min(max_len + 1));
     let Some(command) = known else {
         // Unknown (module) command: its name, then only `?`.
         out.push_str(&command_name(args));
@@ -139,7 +135,11 @@ impl KeyRanges {
 }
 
 /// Keeps at most `max_len` bytes of what was appended to `out` after `start`.
+#[inline]
 fn truncate_appended(out: &mut String, start: usize, max_len: usize) {
+    if out.len() - start <= max_len {
+        return;
+    }
     let kept = truncate_on_char_boundary(&out[start..], max_len).len();
     out.truncate(start + kept);
 }

@@ -1,6 +1,7 @@
 //! Text helpers shared by keys, statements and error messages.
 
 /// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
+#[inline]
 pub(crate) fn truncate_on_char_boundary(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;

@@ -280,7 +280,8 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         // when it ends (a call that outlives a failover was served by the new one).
         let mut operation = Operation::start_command(
             || (),
-            |(), config| describe::command(&call, slot, config),
+            // Messaging commands took their own path before this one.
+            |(), config| describe::plain_command(&call, slot, config),
             |(), config| describe::command_statement(&call, config),
             self.endpoint.as_ref(),
             None,

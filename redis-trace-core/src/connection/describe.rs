@@ -22,6 +22,15 @@ pub(super) fn command(call: &impl CommandArgs, slot: Option<u16>, config: &Confi
     command_as(call, slot, config, messaging::describe(call.args(), config))
 }
 
+/// One command that is not a messaging command: the caller has read its name.
+pub(super) fn plain_command(
+    call: &impl CommandArgs,
+    slot: Option<u16>,
+    config: &Config,
+) -> CommandSpec {
+    command_as(call, slot, config, None)
+}
+
 /// One command whose messaging attributes are already described.
 pub(super) fn command_as(
     call: &impl CommandArgs,

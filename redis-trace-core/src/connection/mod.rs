@@ -254,7 +254,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         }
         let mut operation = Operation::start_command(
             || Call::of(cmd),
-            |call, config| describe::command(call, None, config),
+            |call, config| describe::plain_command(call, None, config),
             describe::command_statement,
             self.endpoint.as_ref(),
             self.peer.as_ref(),

@@ -222,8 +222,10 @@ impl KeyPolicy {
                 None => return false,
             },
         }
-        let kept = truncate_on_char_boundary(&out[start..], max_len).len();
-        out.truncate(start + kept);
+        if out.len() - start > max_len {
+            let kept = truncate_on_char_boundary(&out[start..], max_len).len();
+            out.truncate(start + kept);
+        }
         true
     }
 }

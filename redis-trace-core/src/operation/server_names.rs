@@ -9,7 +9,7 @@
 //! 200 KiB at most); names past it are allocated per span, as before.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -41,7 +41,8 @@ impl Kept {
 }
 
 thread_local! {
-    static RECENT: RefCell<[Option<Kept>; SLOTS]> = const { RefCell::new([None; SLOTS]) };
+    // Cells, not a `RefCell` of the array: a hit reads one slot, with no borrow flag to set.
+    static RECENT: [Cell<Option<Kept>>; SLOTS] = const { [const { Cell::new(None) }; SLOTS] };
 }
 
 type Table = HashMap<(&'static str, String, Option<u16>), &'static str>;
@@ -59,8 +60,9 @@ pub(super) fn server_span_name(
         (pointer ^ (pointer >> 7) ^ usize::from(port.unwrap_or(0))) % SLOTS
     };
     let cached = RECENT.try_with(|recent| {
-        let recent = recent.try_borrow().ok()?;
-        recent[slot].filter(|kept| kept.names(operation, address, port))
+        recent[slot]
+            .get()
+            .filter(|kept| kept.names(operation, address, port))
     });
     if let Ok(Some(kept)) = cached {
         return Cow::Borrowed(kept.name);
@@ -74,11 +76,7 @@ pub(super) fn server_span_name(
         address_len: address.len(),
         name,
     };
-    let _ = RECENT.try_with(|recent| {
-        if let Ok(mut recent) = recent.try_borrow_mut() {
-            recent[slot] = Some(kept);
-        }
-    });
+    let _ = RECENT.try_with(|recent| recent[slot].set(Some(kept)));
     Cow::Borrowed(name)
 }
 

@@ -239,14 +239,27 @@ impl TracedConnection<redis::Connection> {
 
 impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for TracedConnection<C> {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        if let Some(role) = cmd_name(cmd).and_then(MessagingRole::of) {
-            if crate::globals::nothing_to_record() {
-                if !self.rewrites(role) {
+        let role = cmd_name(cmd).and_then(MessagingRole::of);
+        #[cfg(feature = "client-side-caching")]
+        let watched = self.local_cache.is_some();
+        #[cfg(not(feature = "client-side-caching"))]
+        let watched = false;
+        if crate::globals::nothing_to_record() {
+            match role {
+                Some(role) if self.rewrites(role) => {
+                    // Context carried or carrier fields removed; no span, metric or producer.
+                    return Box::pin(crate::messaging::unrecorded(&mut self.inner, role, cmd));
+                }
+                Some(_) => return self.inner.req_packed_command(cmd),
+                // Nothing to record and nothing to watch: the inner connection's own call,
+                // before any reading of the command.
+                None if self.cluster.is_none() && self.reconnects.is_none() && !watched => {
                     return self.inner.req_packed_command(cmd);
                 }
-                // Context carried or carrier fields removed; no span, metric or producer.
-                return Box::pin(crate::messaging::unrecorded(&mut self.inner, role, cmd));
+                None => {}
             }
+        }
+        if let Some(role) = role {
             return Box::pin(self.message_command(role, cmd));
         }
         if let Some(nodes) = self.cluster.clone() {
@@ -260,10 +273,6 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
             self.peer.as_ref(),
         );
         let reconnects = self.reconnects.clone();
-        #[cfg(feature = "client-side-caching")]
-        let watched = self.local_cache.is_some();
-        #[cfg(not(feature = "client-side-caching"))]
-        let watched = false;
         if operation.records_nothing() && reconnects.is_none() && !watched {
             // Nothing to record: the inner connection's own future, not one more box around it.
             return self.inner.req_packed_command(cmd);
@@ -297,6 +306,9 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
     ) -> RedisFuture<'a, Vec<Value>> {
         if let Some(nodes) = self.cluster.clone() {
             return Box::pin(self.cluster_pipeline(nodes, pipeline, offset, count));
+        }
+        if crate::globals::nothing_to_record() && self.reconnects.is_none() {
+            return self.inner.req_packed_commands(pipeline, offset, count);
         }
         let mut operation = Operation::start_command(
             || Call::all_of(pipeline),

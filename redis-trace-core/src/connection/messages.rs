@@ -4,6 +4,7 @@
 //! whether the read returned anything. What each of these is lives in `messaging`; this drives
 //! it around the command.
 
+use std::borrow::Cow;
 use std::sync::PoisonError;
 use std::time::SystemTime;
 
@@ -13,7 +14,7 @@ use redis_trace_commands::MessagingRole;
 
 use super::describe;
 use super::{TracedConnection, REMEMBERED_PRODUCERS};
-use crate::args::{cmd_args, command_name, common_slot};
+use crate::args::{command_name, common_slot, Call, CommandArgs};
 use crate::messaging::{
     self, lag_of, message_id, receive_span, received, sending_context, with_context,
     MessageMetrics, Received,
@@ -30,7 +31,9 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         role: MessagingRole,
         cmd: &Cmd,
     ) -> RedisResult<Value> {
-        let args = cmd_args(cmd);
+        // Read once: its arguments and its entry in the command table.
+        let call = Call::of(cmd);
+        let args = call.args();
         let parent = Context::current();
         let started_at = SystemTime::now();
         let settings = crate::globals::settings();
@@ -43,18 +46,18 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let (slot, peer) = match self.cluster.clone() {
             Some(nodes) => {
                 nodes.discover(&mut self.inner).await;
-                let slot = common_slot([args.as_slice()]);
+                let slot = common_slot([args]);
                 (slot, nodes.owner(slot))
             }
             None => (None, self.peer.clone()),
         };
         let endpoint = self.endpoint.clone();
         // Described once: for the span (when one is built) and for the messaging metrics.
-        let messaging = messaging::describe(&args, config);
+        let messaging = messaging::describe(args, config);
         let mut operation = Operation::start_command(
             || (),
-            |(), config| describe::command_as(&args, slot, config, messaging.clone()),
-            |(), config| describe::command_statement(&args, config),
+            |(), config| describe::command_as(&call, slot, config, messaging.clone()),
+            |(), config| describe::command_statement(&call, config),
             endpoint.as_ref(),
             peer.as_ref(),
         );
@@ -70,7 +73,9 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
             .await;
         let ended_at = SystemTime::now();
         let endpoint = endpoint.or_else(|| settings.default_endpoint.clone());
-        let name = command_name(&args);
+        let name = call
+            .command()
+            .map_or_else(|| command_name(args), |command| Cow::Borrowed(command.name));
         let metrics =
             (messaging.as_ref()).map(|spec| MessageMetrics::new(spec, &name, endpoint.as_ref()));
         if let Some(metrics) = &metrics {

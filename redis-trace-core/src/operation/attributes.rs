@@ -210,14 +210,14 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
         Target::Command(spec) => {
             if let Some(destination) = spec.messaging.as_ref().and_then(|m| m.destination.as_ref())
             {
-                return format!("{operation} {}", destination.as_str()).into();
+                return operation_and(target, destination.as_str());
             }
             if let Some(summary) = &spec.summary {
                 return summary.as_str().to_owned().into();
             }
             // The conventions' target: the stored procedure before the server.
             if let Some(procedure) = &spec.procedure {
-                return format!("{operation} {}", procedure.as_str()).into();
+                return operation_and(target, procedure.as_str());
             }
         }
     }
@@ -231,6 +231,15 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
             Target::Function(callsite, _) => Cow::Borrowed(callsite.operation()),
             Target::Command(spec) => spec.operation.clone(),
         },
+    }
+}
+
+/// `{operation} {target}` (`PUBLISH orders`, `FCALL release`): kept like the server names,
+/// which have the same form without a port.
+fn operation_and(target: &Target, text: &str) -> Cow<'static, str> {
+    match static_operation(target) {
+        Some(operation) => server_span_name(operation, text, None),
+        None => server_names::render(target.operation(), text, None).into(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Span names of the form `{operation} {address}:{port}` (`GET 127.0.0.1:6379`), made once.
+//! Span names of the form `{operation} {address}:{port}` (`GET 127.0.0.1:6379`), made once;
+//! also `{operation} {destination}` and `{operation} {procedure}` (no port).
 //!
 //! The SDK takes a span's name as `Cow<'static, str>`: any name that is not `'static` is an
 //! allocation per span, freed later by the span processor's thread (a cross-thread free). A

@@ -102,6 +102,15 @@ impl Index {
     }
 }
 
+/// The position in [`COMMANDS`] of the command named `name` (`CLIENT SETNAME` for a
+/// subcommand), in any case (see [`crate::lookup`]).
+pub(crate) fn lookup_name(name: &[u8]) -> Option<usize> {
+    let index = index();
+    let hash = NameHash::START.bytes(name);
+    let found = index.find(hash, |entry| entry.name.eq_ignore_ascii_case(name))?;
+    index.entries[found].command
+}
+
 /// The position in [`COMMANDS`] of the command `args` invoke (see [`crate::lookup_args`]).
 pub(crate) fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<usize> {
     lookup_args_named(args).0
@@ -179,5 +188,22 @@ mod tests {
         // A container's name followed by a longer word is not the subcommand.
         assert_eq!(lookup_args(&["CLIENT", "SETNAMEX"]), position("CLIENT"));
         assert!(index().entries.len() * 3 < index().slots.len());
+    }
+
+    #[test]
+    fn names_are_found_as_the_sorted_table_finds_them() {
+        let search = |name: &str| {
+            COMMANDS
+                .binary_search_by(|command| crate::cmp_ignore_ascii_case(command.name, name))
+                .ok()
+        };
+        let mut names: Vec<String> = COMMANDS.iter().map(|c| c.name.to_owned()).collect();
+        names.extend(COMMANDS.iter().map(|c| c.name.to_ascii_lowercase()));
+        names.extend(
+            ["CLIENT", "GTE", "", "GET ", " GET", "CLIENT  SETNAME", "X"].map(String::from),
+        );
+        for name in names {
+            assert_eq!(lookup_name(name.as_bytes()), search(&name), "{name:?}");
+        }
     }
 }

@@ -329,10 +329,7 @@ fn cmp_ignore_ascii_case(a: &str, b: &str) -> std::cmp::Ordering {
 /// The command named `name` (case-insensitive; subcommands as `"CLIENT SETNAME"`).
 #[must_use]
 pub fn lookup(name: &str) -> Option<&'static Command> {
-    COMMANDS
-        .binary_search_by(|command| cmp_ignore_ascii_case(command.name, name))
-        .ok()
-        .map(|index| &COMMANDS[index])
+    index::lookup_name(name.as_bytes()).map(|position| &COMMANDS[position])
 }
 
 /// The subcommands of a container command (`CLIENT` → `CLIENT SETNAME`, ...).

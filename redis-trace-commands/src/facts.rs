@@ -483,6 +483,7 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{lookup, lookup_args, subcommands};
 
     #[test]
     fn reply_facts_agree_with_each_question() {
@@ -509,7 +510,6 @@ mod tests {
         assert_eq!(copied.reply_facts(&set_nx).answer, Answer::Applied);
         assert_eq!(copied.reply_facts(&["SET", "k", "v"]).answer, Answer::Other);
     }
-    use crate::{lookup, lookup_args, subcommands};
 
     #[test]
     fn every_messaging_command_is_found_in_any_case() {

@@ -252,7 +252,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
                 }
                 Some(_) => return self.inner.req_packed_command(cmd),
                 // Nothing to record and nothing to watch: the inner connection's own call,
-                // before any reading of the command.
+                // with only the command's name looked at (for the messaging commands above).
                 None if self.cluster.is_none() && self.reconnects.is_none() && !watched => {
                     return self.inner.req_packed_command(cmd);
                 }

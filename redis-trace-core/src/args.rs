@@ -3,10 +3,11 @@
 //! argument, the cluster hash slot of its keys.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use opentelemetry::StringValue;
 use redis::{Arg, Cmd};
-use redis_trace_commands::{lookup_args, BatchLookup, Command};
+use redis_trace_commands::{lookup_args, Command, RepeatLookup};
 
 use crate::intern;
 use crate::text::truncate_on_char_boundary;
@@ -56,22 +57,35 @@ pub(crate) struct Call<'a> {
 impl<'a> Call<'a> {
     pub(crate) fn of(cmd: &'a Cmd) -> Self {
         let args = cmd_args(cmd);
-        let command = lookup_args(&args);
+        let command = with_last_lookup(|lookups| lookups.lookup(&args));
         Self { args, command }
     }
 
-    /// A pipeline's commands, read once: a name repeated from the command before is not
-    /// looked up again.
+    /// A pipeline's commands, read once: a name spelt as the last one found is not looked up
+    /// again.
     pub(crate) fn all_of(pipeline: &'a redis::Pipeline) -> Vec<Self> {
-        let mut lookups = BatchLookup::default();
-        (pipeline.cmd_iter())
-            .map(|cmd| {
-                let args = cmd_args(cmd);
-                let command = lookups.lookup(&args);
-                Self { args, command }
-            })
-            .collect()
+        with_last_lookup(|lookups| {
+            (pipeline.cmd_iter())
+                .map(|cmd| {
+                    let args = cmd_args(cmd);
+                    let command = lookups.lookup(&args);
+                    Self { args, command }
+                })
+                .collect()
+        })
     }
+}
+
+/// Runs `read` with this thread's last command lookup: a service sends the same few commands
+/// again and again, and the last one found is answered by comparing its name.
+fn with_last_lookup<R>(read: impl FnOnce(&mut RepeatLookup) -> R) -> R {
+    thread_local! {
+        static LAST: Cell<RepeatLookup> = const { Cell::new(RepeatLookup::new()) };
+    }
+    let mut lookups = LAST.try_with(Cell::get).unwrap_or_default();
+    let read = read(&mut lookups);
+    let _ = LAST.try_with(|last| last.set(lookups));
+    read
 }
 
 impl CommandArgs for Call<'_> {

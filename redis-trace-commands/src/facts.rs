@@ -340,15 +340,9 @@ impl Command {
     /// table (found by its position, not searched by name).
     fn row(&self) -> Option<&'static Row> {
         static ROWS: std::sync::OnceLock<Box<[Row]>> = std::sync::OnceLock::new();
-        let address = std::ptr::from_ref(self) as usize;
-        let position = address.wrapping_sub(COMMANDS.as_ptr() as usize) / size_of::<Command>();
-        match COMMANDS.get(position) {
-            Some(entry) if std::ptr::eq(entry, self) => {
-                let rows = ROWS.get_or_init(|| COMMANDS.iter().map(Row::of).collect());
-                Some(&rows[position])
-            }
-            _ => None,
-        }
+        let position = self.position()?;
+        let rows = ROWS.get_or_init(|| COMMANDS.iter().map(Row::of).collect());
+        Some(&rows[position])
     }
 
     /// What the command's reply says about its keys, whatever its arguments.

@@ -132,6 +132,18 @@ pub enum KeyCount {
 }
 
 impl Command {
+    /// The command's position in [`COMMANDS`], when it is an entry of the table (found from its
+    /// address, not searched by name): what per-command tables made once are indexed by.
+    #[must_use]
+    pub fn position(&self) -> Option<usize> {
+        let address = std::ptr::from_ref(self) as usize;
+        let position = address.wrapping_sub(COMMANDS.as_ptr() as usize) / size_of::<Command>();
+        COMMANDS
+            .get(position)
+            .filter(|entry| std::ptr::eq(*entry, self))
+            .map(|_| position)
+    }
+
     /// Whether the command has the Redis flag `flag` (lower case, e.g. `"readonly"`).
     #[must_use]
     pub fn has_flag(&self, flag: &str) -> bool {

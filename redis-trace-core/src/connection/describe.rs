@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use opentelemetry::StringValue;
-use redis_trace_commands::Answer;
+use redis_trace_commands::{Answer, Command};
 
 use crate::args::{command_name, is_named, name_text, CommandArgs};
 use crate::command::CommandSpec;
@@ -78,10 +78,15 @@ pub(super) fn pipeline<C: CommandArgs>(
         Some(command) => Cow::Borrowed(command.name),
         None => command_name(call.args()),
     };
-    let first = commands.first().map(name_of);
-    let operation = match first {
-        Some(first) if commands[1..].iter().all(|call| name_of(call) == first) => {
-            batch_operation(kind, first)
+    // Table commands are the same command when they are the same entry: no names compared.
+    let same_command = |a: &C, b: &C| match (a.command(), b.command()) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b),
+        (None, None) => command_name(a.args()) == command_name(b.args()),
+        _ => false,
+    };
+    let operation = match commands {
+        [first, rest @ ..] if rest.iter().all(|call| same_command(call, first)) => {
+            batch_operation(kind, first.command(), name_of(first))
         }
         _ => Cow::Borrowed(kind),
     };
@@ -120,26 +125,33 @@ pub(super) fn pipeline<C: CommandArgs>(
     }
 }
 
-/// `PIPELINE GET`, `MULTI SET`: for the table's commands, made once for the whole table on
-/// first use (about 20 KiB) and shared from then on, without a lock: every pipeline of a
-/// service names itself so.
-fn batch_operation(kind: &'static str, name: Cow<'static, str>) -> Cow<'static, str> {
-    type Names = std::collections::HashMap<&'static str, [&'static str; 2]>;
-    static MADE: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
-    let made = MADE.get_or_init(|| {
-        let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
-        (redis_trace_commands::COMMANDS.iter())
-            .map(|command| command.name)
-            .map(|name| {
-                let both = [
-                    leak(format!("PIPELINE {name}")),
-                    leak(format!("MULTI {name}")),
-                ];
-                (name, both)
-            })
-            .collect()
-    });
-    match made.get(&*name) {
+/// `PIPELINE GET`, `MULTI SET`: for the table's commands (`command`), made once for the whole
+/// table on first use (about 20 KiB) and shared from then on, without a lock: every pipeline
+/// of a service names itself so.
+fn batch_operation(
+    kind: &'static str,
+    command: Option<&'static Command>,
+    name: Cow<'static, str>,
+) -> Cow<'static, str> {
+    static MADE: std::sync::OnceLock<Box<[[&'static str; 2]]>> = std::sync::OnceLock::new();
+    let made = || {
+        MADE.get_or_init(|| {
+            let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+            (redis_trace_commands::COMMANDS.iter())
+                .map(|command| {
+                    let name = command.name;
+                    [
+                        leak(format!("PIPELINE {name}")),
+                        leak(format!("MULTI {name}")),
+                    ]
+                })
+                .collect()
+        })
+    };
+    match command
+        .and_then(Command::position)
+        .map(|position| made()[position])
+    {
         Some([pipeline, _]) if kind == "PIPELINE" => Cow::Borrowed(pipeline),
         Some([_, multi]) if kind == "MULTI" => Cow::Borrowed(multi),
         _ => format!("{kind} {name}").into(),

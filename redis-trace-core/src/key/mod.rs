@@ -480,11 +480,19 @@ mod properties {
         #![proptest_config(ProptestConfig::with_cases(CASES * 4))]
 
         #[test]
-        fn the_one_pass_pattern_agrees_with_the_reference(key in pattern_key()) {
+        fn the_one_pass_pattern_agrees_with_the_reference(
+            key in pattern_key(),
+            max_len in 0usize..48,
+        ) {
+            let reference = pattern_reference(&key);
             prop_assert_eq!(
                 KeyPolicy::Pattern.render(&key, usize::MAX / 2),
-                Some(pattern_reference(&key))
+                Some(reference.clone())
             );
+            // Capped: rendering stops early, and says the same up to the cap.
+            let capped = crate::text::truncate_on_char_boundary(&reference, max_len);
+            let rendered = KeyPolicy::Pattern.render(&key, max_len);
+            prop_assert_eq!(rendered.as_deref(), Some(capped));
         }
     }
 }

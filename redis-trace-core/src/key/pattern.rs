@@ -43,14 +43,14 @@ const KINDS: [u8; 256] = {
 
 /// Appends the key's pattern to `out`, stopping after a segment ends past `limit`.
 pub(super) fn pattern(key: &[u8], out: &mut String, limit: usize) {
-    // Binary keys have no readable shape to keep (the check is a fast scan for ASCII keys).
-    if !key.is_ascii() && std::str::from_utf8(key).is_err() {
-        out.push('?');
-        return;
-    }
+    let start = out.len();
     let mut kinds = 0;
     let mut segment_start = 0;
+    // Every byte or-ed: whether the key is ASCII is known at the end without a second pass.
+    let mut all_bytes = 0;
+    let mut stopped = false;
     for (index, &byte) in key.iter().enumerate() {
+        all_bytes |= byte;
         let kind = KINDS[usize::from(byte)];
         if kind == SEPARATOR {
             push_segment(out, &key[segment_start..index], kinds);
@@ -58,13 +58,27 @@ pub(super) fn pattern(key: &[u8], out: &mut String, limit: usize) {
             kinds = 0;
             segment_start = index + 1;
             if out.len() > limit {
-                return;
+                stopped = true;
+                break;
             }
         } else {
             kinds |= kind;
         }
     }
-    push_segment(out, &key[segment_start..], kinds);
+    // Binary keys have no readable shape to keep: what was appended is taken back.
+    let ascii = if stopped {
+        key.is_ascii()
+    } else {
+        all_bytes.is_ascii()
+    };
+    if !ascii && std::str::from_utf8(key).is_err() {
+        out.truncate(start);
+        out.push('?');
+        return;
+    }
+    if !stopped {
+        push_segment(out, &key[segment_start..], kinds);
+    }
 }
 
 /// Whether a segment of `len` bytes holding the byte `kinds` is an id: a number, a UUID or

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::globals::{self, Settings};
 use crate::metrics::MessagingInstruments;
+use crate::operation::operation_span_name;
 use crate::semconv;
 
 /// Which context a message's `process` span continues.
@@ -149,15 +150,12 @@ impl Delivery {
             .map(|producer| Link::with_context((*producer).clone()))
             .collect();
         let destination = self.destination(&settings.config);
-        let mut name = String::with_capacity("process ".len() + destination.as_str().len());
-        name.push_str("process ");
-        name.push_str(destination.as_str());
-        let builder = tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Consumer)
-            .with_start_time(started)
-            .with_attributes(attributes)
-            .with_links(links);
+        // Fields set in place: the builder's methods move it at each step.
+        let mut builder = tracer.span_builder(operation_span_name("process", destination.as_str()));
+        builder.span_kind = Some(SpanKind::Consumer);
+        builder.start_time = Some(started);
+        builder.attributes = Some(attributes);
+        builder.links = Some(links);
         let span = tracer.build_with_context(builder, &parent);
         // As for commands: a first span that shows the no-op tracer stops the span work.
         globals::observe_span(

@@ -21,6 +21,7 @@ use self::attributes::{
 };
 use self::clock::{Timing, WallTime};
 pub use self::scope::Instrumented;
+pub(crate) use self::server_names::operation_span_name;
 use crate::callsite::Callsite;
 use crate::command::{CommandSpec, Replies};
 use crate::config::{Config, SemconvMode};
@@ -241,9 +242,11 @@ impl Operation {
                 if let Target::Command(spec) = &target {
                     spec.add_attributes(&mut attributes);
                 }
-                let mut builder = SpanBuilder::from_name(span_name(&target, endpoint))
-                    .with_kind(target.kind())
-                    .with_attributes(attributes);
+                // Fields set in place: the builder's methods move it (hundreds of bytes) at
+                // each step, and `with_attributes` collects the list again.
+                let mut builder = SpanBuilder::from_name(span_name(&target, endpoint));
+                builder.span_kind = Some(target.kind());
+                builder.attributes = Some(attributes);
                 builder.start_time = started;
                 let mut span = tracer.build_with_context(builder, &parent);
                 globals::observe_span(

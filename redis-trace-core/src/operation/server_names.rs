@@ -81,6 +81,15 @@ pub(super) fn server_span_name(
     Cow::Borrowed(name)
 }
 
+/// `{operation} {text}` (`process orders`), kept like the server names; the operation alone
+/// when `text` is empty.
+pub(crate) fn operation_span_name(operation: &'static str, text: &str) -> Cow<'static, str> {
+    if text.is_empty() {
+        return Cow::Borrowed(operation);
+    }
+    server_span_name(operation, text, None)
+}
+
 /// The process-wide name, made now when absent and the table has room.
 fn kept_name(operation: &'static str, address: &str, port: Option<u16>) -> Option<&'static str> {
     let mut table = KEPT

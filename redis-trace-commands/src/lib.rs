@@ -22,6 +22,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::cell::Cell;
+
 // Generated text: rustfmt must leave it alone.
 #[rustfmt::skip]
 mod table;
@@ -360,31 +362,41 @@ pub fn lookup_args<A: AsRef<[u8]>>(args: &[A]) -> Option<&'static Command> {
     index::lookup_args(args).map(|position| &COMMANDS[position])
 }
 
-/// Remembers the last command found by its name alone, spelt as the table spells it: a name
-/// spelt exactly so again (`GET` after `GET`) is answered by comparing its bytes, not hashed and
-/// looked up. A thread keeps one across calls: it borrows nothing.
-/// The same answers as [`lookup_args`].
-#[derive(Debug, Default, Clone, Copy)]
+/// Remembers the commands last found by their names alone, spelt as the table spells them, in
+/// a few slots chosen by the name's length and ends: a name spelt exactly so again (`GET` after
+/// `GET`, `XADD` after `XREADGROUP` after `XADD`) is answered by comparing its bytes, not hashed
+/// and looked up. A thread keeps one across calls: it borrows nothing. The same answers as
+/// [`lookup_args`].
+#[derive(Debug, Default)]
 pub struct RepeatLookup {
-    last: Option<&'static Command>,
+    slots: [Cell<Option<&'static Command>>; REPEAT_SLOTS],
 }
+
+/// Slots of a [`RepeatLookup`] (a power of two).
+const REPEAT_SLOTS: usize = 8;
 
 impl RepeatLookup {
     /// Remembers nothing yet (usable in a `const` thread-local).
+    #[must_use]
     pub const fn new() -> Self {
-        Self { last: None }
+        Self {
+            slots: [const { Cell::new(None) }; REPEAT_SLOTS],
+        }
     }
 
     /// The command that `args` invoke (see [`lookup_args`]).
-    pub fn lookup<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Option<&'static Command> {
+    #[inline] // A hit is a few instructions: a call would be a good part of them.
+    pub fn lookup<A: AsRef<[u8]>>(&self, args: &[A]) -> Option<&'static Command> {
         let name = args.first()?.as_ref();
-        if let Some(last) = self.last.filter(|last| last.name.as_bytes() == name) {
-            return Some(last);
+        let (first, last) = (name.first()?, name.last()?);
+        let slot = &self.slots[(name.len() ^ usize::from(first ^ last)) % REPEAT_SLOTS];
+        if let Some(known) = slot.get().filter(|known| known.name.as_bytes() == name) {
+            return Some(known);
         }
         let (position, by_name_alone) = index::lookup_args_named(args);
         let command = position.map(|position| &COMMANDS[position]);
         if by_name_alone && command.is_some() {
-            self.last = command;
+            slot.set(command);
         }
         command
     }
@@ -407,7 +419,7 @@ mod tests {
             &[b"NOSUCH"],
             &[b"CLIENT", b"ID"],
         ];
-        let mut repeated = RepeatLookup::default();
+        let repeated = RepeatLookup::default();
         for args in batch.iter().chain(&batch) {
             let name = |command: Option<&Command>| command.map(|command| command.name);
             assert_eq!(

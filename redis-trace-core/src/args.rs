@@ -3,7 +3,6 @@
 //! argument, the cluster hash slot of its keys.
 
 use std::borrow::Cow;
-use std::cell::Cell;
 
 use opentelemetry::StringValue;
 use redis::{Arg, Cmd};
@@ -57,14 +56,14 @@ pub(crate) struct Call<'a> {
 impl<'a> Call<'a> {
     pub(crate) fn of(cmd: &'a Cmd) -> Self {
         let args = cmd_args(cmd);
-        let command = with_last_lookup(|lookups| lookups.lookup(&args));
+        let command = with_recent_lookups(|lookups| lookups.lookup(&args));
         Self { args, command }
     }
 
-    /// A pipeline's commands, read once: a name spelt as the last one found is not looked up
+    /// A pipeline's commands, read once: a name spelt as one found recently is not looked up
     /// again.
     pub(crate) fn all_of(pipeline: &'a redis::Pipeline) -> Vec<Self> {
-        with_last_lookup(|lookups| {
+        with_recent_lookups(|lookups| {
             (pipeline.cmd_iter())
                 .map(|cmd| {
                     let args = cmd_args(cmd);
@@ -76,16 +75,16 @@ impl<'a> Call<'a> {
     }
 }
 
-/// Runs `read` with this thread's last command lookup: a service sends the same few commands
-/// again and again, and the last one found is answered by comparing its name.
-fn with_last_lookup<R>(read: impl FnOnce(&mut RepeatLookup) -> R) -> R {
+/// Runs `read` with this thread's command lookups: a service sends the same few commands
+/// again and again, and one found recently is answered by comparing its name.
+fn with_recent_lookups<R>(read: impl Fn(&RepeatLookup) -> R) -> R {
     thread_local! {
-        static LAST: Cell<RepeatLookup> = const { Cell::new(RepeatLookup::new()) };
+        static RECENT: RepeatLookup = const { RepeatLookup::new() };
     }
-    let mut lookups = LAST.try_with(Cell::get).unwrap_or_default();
-    let read = read(&mut lookups);
-    let _ = LAST.try_with(|last| last.set(lookups));
-    read
+    // During thread exit: a lookup that remembers nothing.
+    RECENT
+        .try_with(&read)
+        .unwrap_or_else(|_| read(&RepeatLookup::new()))
 }
 
 impl CommandArgs for Call<'_> {

@@ -15,6 +15,8 @@ pub(crate) trait AttributeSink {
 }
 
 impl AttributeSink for Vec<KeyValue> {
+    // Inline: a span's creation attributes are five to eight pushes, each a call otherwise.
+    #[inline]
     fn add(&mut self, key: &'static str, value: impl FnOnce() -> Value) {
         self.push(KeyValue::new(key, value()));
     }

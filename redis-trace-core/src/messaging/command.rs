@@ -2,6 +2,8 @@
 //! destination, its consumer group and the payload size, read where the command facts of
 //! `redis-trace-commands` say they are.
 
+use std::borrow::Cow;
+
 use opentelemetry::{StringValue, Value};
 use redis_trace_commands::{messaging_arguments, MessagingRole};
 
@@ -33,14 +35,37 @@ impl MessagingSpec {
         self.role == MessagingRole::Read
     }
 
-    /// `messaging.*` of a span or metric, `messaging.operation.name` being `operation`.
-    pub(crate) fn add_attributes(&self, operation: &str, sink: &mut impl AttributeSink) {
+    /// `messaging.*` of a span, `messaging.operation.name` being `operation`.
+    pub(crate) fn add_attributes(
+        &self,
+        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+        operation: &Cow<'static, str>,
+        sink: &mut impl AttributeSink,
+    ) {
+        self.add_metric_attributes(operation, sink);
+        if let Some(size) = self.body_size {
+            sink.add(semconv::MESSAGING_MESSAGE_BODY_SIZE, || {
+                Value::I64(i64::try_from(size).unwrap_or(i64::MAX))
+            });
+        }
+    }
+
+    /// `messaging.*` of a metric: no body size (per message, not per destination).
+    pub(crate) fn add_metric_attributes(
+        &self,
+        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+        operation: &Cow<'static, str>,
+        sink: &mut impl AttributeSink,
+    ) {
         sink.add(semconv::MESSAGING_SYSTEM, || semconv::REDIS.into());
         sink.add(semconv::MESSAGING_OPERATION_TYPE, || {
             self.role.operation_type().into()
         });
+        // The table's name is shared, not copied.
         sink.add(semconv::MESSAGING_OPERATION_NAME, || {
-            operation.to_owned().into()
+            operation.clone().into()
         });
         if let Some(destination) = &self.destination {
             sink.add(semconv::MESSAGING_DESTINATION_NAME, || {
@@ -50,11 +75,6 @@ impl MessagingSpec {
         if let Some(group) = &self.group {
             sink.add(semconv::MESSAGING_CONSUMER_GROUP_NAME, || {
                 group.clone().into()
-            });
-        }
-        if let Some(size) = self.body_size {
-            sink.add(semconv::MESSAGING_MESSAGE_BODY_SIZE, || {
-                Value::I64(i64::try_from(size).unwrap_or(i64::MAX))
             });
         }
     }

@@ -1,6 +1,8 @@
 //! The messaging metrics of a traced connection's sends, reads and settles:
 //! `messaging.client.operation.duration` and the sent and consumed message counts.
 
+use std::borrow::Cow;
+
 use opentelemetry::KeyValue;
 
 use super::MessagingSpec;
@@ -19,7 +21,9 @@ pub(crate) struct MessageMetrics<'a> {
 impl<'a> MessageMetrics<'a> {
     pub(crate) fn new(
         spec: &'a MessagingSpec,
-        operation: &str,
+        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+        operation: &Cow<'static, str>,
         endpoint: Option<&Endpoint>,
     ) -> Self {
         let mut attributes = None;
@@ -91,12 +95,12 @@ pub(super) fn with_settings_and_instruments(record: impl FnOnce(&Settings, &Mess
 /// The messaging attributes of a metric: no body size (per message, not per destination).
 fn metric_attributes(
     spec: &MessagingSpec,
-    operation: &str,
+    #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+    operation: &Cow<'static, str>,
     endpoint: Option<&Endpoint>,
 ) -> Vec<KeyValue> {
     let mut attributes = Vec::with_capacity(8);
-    spec.add_attributes(operation, &mut attributes);
-    attributes.retain(|kv| kv.key.as_str() != semconv::MESSAGING_MESSAGE_BODY_SIZE);
+    spec.add_metric_attributes(operation, &mut attributes);
     if let Some(endpoint) = endpoint {
         endpoint.push_server_attributes(&mut attributes);
     }

@@ -1,6 +1,7 @@
 //! A stream read's reply: the entries it returned with their producers' contexts (the carrier
 //! fields removed when propagation is on), and the CLIENT `receive` span linked to them.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{Link, SpanContext, SpanKind, Tracer};
@@ -10,6 +11,7 @@ use redis::Value;
 use super::carrier::{self, Carrier};
 use super::MessagingSpec;
 use crate::endpoint::Endpoint;
+use crate::operation::operation_span_name;
 use crate::{globals, semconv};
 
 /// One entry a stream read returned.
@@ -147,7 +149,8 @@ fn remove_carrier_pairs(fields: &mut Vec<Value>, is_carrier: impl Fn(&[u8]) -> b
 /// producer, with the read's own times.
 pub(crate) fn receive_span(
     spec: &MessagingSpec,
-    operation: &str,
+    #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+    operation: &Cow<'static, str>,
     (endpoint, peer): (Option<&Endpoint>, Option<&Endpoint>),
     parent: &Context,
     (started_at, ended_at): (SystemTime, SystemTime),
@@ -162,10 +165,7 @@ pub(crate) fn receive_span(
     // server.*, 2 network.peer.*, the lag.
     let mut attributes = Vec::with_capacity(16);
     attributes.push(KeyValue::new(semconv::DB_SYSTEM_NAME, semconv::REDIS));
-    attributes.push(KeyValue::new(
-        semconv::DB_OPERATION_NAME,
-        operation.to_owned(),
-    ));
+    attributes.push(KeyValue::new(semconv::DB_OPERATION_NAME, operation.clone()));
     spec.add_attributes(operation, &mut attributes);
     let count = i64::try_from(entries.len()).unwrap_or(i64::MAX);
     attributes.push(KeyValue::new(semconv::MESSAGING_BATCH_MESSAGE_COUNT, count));
@@ -187,18 +187,20 @@ pub(crate) fn receive_span(
         })
         .collect();
     let destination = spec.destination.as_ref().map_or("", StringValue::as_str);
-    // `{operation} {destination}`, trailing blanks trimmed.
-    let mut name = String::with_capacity(operation.len() + 1 + destination.len());
-    name.push_str(operation);
-    name.push(' ');
-    name.push_str(destination);
-    name.truncate(name.trim_end().len());
-    let builder = tracer
-        .span_builder(name)
-        .with_kind(SpanKind::Client)
-        .with_start_time(started_at)
-        .with_attributes(attributes)
-        .with_links(links);
+    // `{operation} {destination}` (the operation alone without one), kept for table commands.
+    let name = match operation {
+        Cow::Borrowed(operation) => operation_span_name(operation, destination.trim_end()),
+        Cow::Owned(operation) => {
+            let name = format!("{operation} {destination}");
+            Cow::Owned(name.trim_end().to_owned())
+        }
+    };
+    // Fields set in place: the builder's methods move it at each step.
+    let mut builder = tracer.span_builder(name);
+    builder.span_kind = Some(SpanKind::Client);
+    builder.start_time = Some(started_at);
+    builder.attributes = Some(attributes);
+    builder.links = Some(links);
     let mut span = tracer.build_with_context(builder, parent);
     opentelemetry::trace::Span::end_with_timestamp(&mut span, ended_at);
 }

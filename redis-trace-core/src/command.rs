@@ -89,6 +89,27 @@ pub(crate) fn statement_attributes(
 }
 
 impl CommandSpec {
+    /// A command named `operation` and nothing more known of it.
+    #[cfg(test)]
+    pub(crate) fn named(operation: &'static str) -> Self {
+        Self {
+            operation: Cow::Borrowed(operation),
+            summary: None,
+            summary_overflowed: false,
+            endpoint: None,
+            peer: None,
+            late_peer: None,
+            batch_size: None,
+            slot: None,
+            commands: Vec::new(),
+            answer: Answer::Other,
+            per_key: false,
+            procedure: None,
+            messaging: None,
+            cache_result: None,
+        }
+    }
+
     /// Whether it runs a script by its SHA (`EVALSHA`, `EVALSHA_RO`), which the server answers
     /// `NOSCRIPT` when it does not hold the script.
     pub(crate) fn runs_script_by_sha(&self) -> bool {

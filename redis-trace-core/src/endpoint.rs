@@ -125,6 +125,16 @@ impl Endpoint {
         Some(&*self.inner.address).filter(|address| !address.is_empty())
     }
 
+    /// Whether `other` is this very endpoint (a clone of it), not merely an equal one.
+    pub(crate) fn is_same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Where this endpoint lives: a hash of its identity, for caches that hold a clone.
+    pub(crate) fn address_of(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     /// Appends `db.namespace` (the database index) and the server attributes, where known, to
     /// `attributes` (a stream read's receive span).
     pub(crate) fn push_database_attributes(&self, attributes: &mut Vec<opentelemetry::KeyValue>) {

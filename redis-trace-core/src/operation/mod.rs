@@ -4,6 +4,7 @@
 mod annotate;
 mod attributes;
 mod clock;
+mod plain_names;
 mod scope;
 mod server_names;
 
@@ -17,7 +18,7 @@ use redis::RedisResult;
 
 pub use self::attributes::Fields;
 use self::attributes::{
-    add_call_attributes, call_attribute_bound, creation_attributes, creation_capacity, span_name,
+    add_call_attributes, call_attribute_bound, creation_attributes, creation_capacity,
 };
 use self::clock::{Timing, WallTime};
 pub use self::scope::Instrumented;
@@ -244,7 +245,8 @@ impl Operation {
                 }
                 // Fields set in place: the builder's methods move it (hundreds of bytes) at
                 // each step, and `with_attributes` collects the list again.
-                let mut builder = SpanBuilder::from_name(span_name(&target, endpoint));
+                let name = plain_names::plain_span_name(&target, endpoint);
+                let mut builder = SpanBuilder::from_name(name);
                 builder.span_kind = Some(target.kind());
                 builder.attributes = Some(attributes);
                 builder.start_time = started;

@@ -44,6 +44,7 @@ mod outcome;
 pub mod pool;
 pub mod semconv;
 mod sink;
+mod span_names;
 mod statement;
 mod summary;
 #[cfg(feature = "testing")]

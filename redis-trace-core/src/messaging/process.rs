@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::globals::{self, Settings};
 use crate::metrics::MessagingInstruments;
-use crate::operation::operation_span_name;
 use crate::semconv;
+use crate::span_names::operation_span_name;
 
 /// Which context a message's `process` span continues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

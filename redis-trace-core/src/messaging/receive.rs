@@ -11,7 +11,7 @@ use redis::Value;
 use super::carrier::{self, Carrier};
 use super::MessagingSpec;
 use crate::endpoint::Endpoint;
-use crate::operation::operation_span_name;
+use crate::span_names::operation_span_name;
 use crate::{globals, semconv};
 
 /// One entry a stream read returned.

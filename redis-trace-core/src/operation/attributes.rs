@@ -8,7 +8,6 @@ use opentelemetry::trace::{Span, SpanKind};
 use opentelemetry::{KeyValue, StringValue, Value};
 use smallvec::SmallVec;
 
-use super::server_names::{self, server_span_name};
 use super::Target;
 use crate::callsite::Callsite;
 use crate::config::{Config, SemconvMode};
@@ -18,6 +17,7 @@ use crate::intern;
 use crate::key::{KeyPolicy, RedisKey};
 use crate::semconv::{self, old};
 use crate::sink::AttributeSink;
+use crate::span_names::{self, server_span_name};
 use crate::text::truncate_on_char_boundary;
 
 /// Extra attributes of one call: `(name, value)` from `fields(...)` and `ttl = ...`.
@@ -225,7 +225,7 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
         // Built by hand, not by `format!`, and kept: every span of a traced connection is named so.
         Some((address, port)) => match static_operation(target) {
             Some(operation) => server_span_name(operation, address, port),
-            None => server_names::render(operation, address, port).into(),
+            None => span_names::render(operation, address, port).into(),
         },
         None => match target {
             Target::Function(callsite, _) => Cow::Borrowed(callsite.operation()),
@@ -239,7 +239,7 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
 fn operation_and(target: &Target, text: &str) -> Cow<'static, str> {
     match static_operation(target) {
         Some(operation) => server_span_name(operation, text, None),
-        None => server_names::render(target.operation(), text, None).into(),
+        None => span_names::render(target.operation(), text, None).into(),
     }
 }
 

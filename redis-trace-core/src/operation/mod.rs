@@ -6,7 +6,6 @@ mod attributes;
 mod clock;
 mod plain_names;
 mod scope;
-mod server_names;
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -22,7 +21,6 @@ use self::attributes::{
 };
 use self::clock::{Timing, WallTime};
 pub use self::scope::Instrumented;
-pub(crate) use self::server_names::operation_span_name;
 use crate::callsite::Callsite;
 use crate::command::{CommandSpec, Replies};
 use crate::config::{Config, SemconvMode};
@@ -192,7 +190,7 @@ impl Operation {
             statement_slots,
             |config, span| {
                 let statement = statement(&prepared, config);
-                crate::command::statement_attributes(mode, &statement, span);
+                crate::command::statement_attributes(mode, statement, span);
                 // Reported once, by the first kept span whose summary fell back.
                 if overflowed && config.claim_summary_report() {
                     let limit = i64::try_from(config.query_summary_limit()).unwrap_or(i64::MAX);

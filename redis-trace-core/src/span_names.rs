@@ -51,7 +51,7 @@ type Table = HashMap<(&'static str, String, Option<u16>), &'static str>;
 static KEPT: Mutex<Option<Table>> = Mutex::new(None);
 
 /// `{operation} {address}:{port}` (`{operation} {address}` without a port).
-pub(super) fn server_span_name(
+pub(crate) fn server_span_name(
     operation: &'static str,
     address: &str,
     port: Option<u16>,
@@ -108,7 +108,7 @@ fn kept_name(operation: &'static str, address: &str, port: Option<u16>) -> Optio
     Some(name)
 }
 
-pub(super) fn render(operation: &str, address: &str, port: Option<u16>) -> String {
+pub(crate) fn render(operation: &str, address: &str, port: Option<u16>) -> String {
     let mut name = String::with_capacity(operation.len() + address.len() + 7);
     name.push_str(operation);
     name.push(' ');

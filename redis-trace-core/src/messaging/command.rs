@@ -39,7 +39,6 @@ impl MessagingSpec {
     pub(crate) fn add_attributes(
         &self,
         #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
-        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
         operation: &Cow<'static, str>,
         sink: &mut impl AttributeSink,
     ) {
@@ -54,7 +53,6 @@ impl MessagingSpec {
     /// `messaging.*` of a metric: no body size (per message, not per destination).
     pub(crate) fn add_metric_attributes(
         &self,
-        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
         #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
         operation: &Cow<'static, str>,
         sink: &mut impl AttributeSink,

@@ -22,7 +22,6 @@ impl<'a> MessageMetrics<'a> {
     pub(crate) fn new(
         spec: &'a MessagingSpec,
         #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
-        #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
         operation: &Cow<'static, str>,
         endpoint: Option<&Endpoint>,
     ) -> Self {

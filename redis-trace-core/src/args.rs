@@ -37,6 +37,20 @@ pub(crate) trait CommandArgs {
     fn command(&self) -> Option<&'static Command> {
         lookup_args(self.args())
     }
+
+    /// `db.operation.name` (see [`operation_name`]).
+    fn operation_name(&self) -> Cow<'static, str> {
+        operation_name(self.command(), self.args())
+    }
+}
+
+/// `db.operation.name` of `args`, which invoke `known`: the table's name when the table knows
+/// the command (no second lookup), else [`command_name`].
+pub(crate) fn operation_name(known: Option<&'static Command>, args: &[&[u8]]) -> Cow<'static, str> {
+    match known {
+        Some(command) => Cow::Borrowed(command.name),
+        None => command_name(args),
+    }
 }
 
 impl CommandArgs for Vec<&[u8]> {

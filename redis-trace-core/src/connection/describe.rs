@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use opentelemetry::StringValue;
 use redis_trace_commands::{Answer, Command};
 
-use crate::args::{command_name, is_named, name_text, CommandArgs};
+use crate::args::{is_named, name_text, operation_name, CommandArgs};
 use crate::command::CommandSpec;
 use crate::config::Config;
 use crate::globals;
@@ -39,8 +39,7 @@ pub(super) fn command_as(
     messaging: Option<messaging::MessagingSpec>,
 ) -> CommandSpec {
     let (args, known) = (call.args(), call.command());
-    // The table's name when the table knows it: one lookup, not two.
-    let operation = known.map_or_else(|| command_name(args), |command| Cow::Borrowed(command.name));
+    let operation = operation_name(known, args);
     let summary = config
         .summary_rules()
         .and_then(|rules| rules.command(&operation, known, args));
@@ -74,26 +73,22 @@ pub(super) fn pipeline<C: CommandArgs>(
     config: &Config,
 ) -> CommandSpec {
     let kind = if transaction { "MULTI" } else { "PIPELINE" };
-    let name_of = |call: &C| match call.command() {
-        Some(command) => Cow::Borrowed(command.name),
-        None => command_name(call.args()),
-    };
     // Table commands are the same command when they are the same entry: no names compared.
     let same_command = |a: &C, b: &C| match (a.command(), b.command()) {
         (Some(a), Some(b)) => std::ptr::eq(a, b),
-        (None, None) => command_name(a.args()) == command_name(b.args()),
+        (None, None) => a.operation_name() == b.operation_name(),
         _ => false,
     };
     let operation = match commands {
         [first, rest @ ..] if rest.iter().all(|call| same_command(call, first)) => {
-            batch_operation(kind, first.command(), name_of(first))
+            batch_operation(kind, first.command(), first.operation_name())
         }
         _ => Cow::Borrowed(kind),
     };
     let summary = config.summary_rules().map(|rules| {
         let each = commands
             .iter()
-            .map(|call| (name_of(call), call.command(), call.args()));
+            .map(|call| (call.operation_name(), call.command(), call.args()));
         let names: Vec<_> = each.collect();
         let each = names
             .iter()
@@ -102,7 +97,7 @@ pub(super) fn pipeline<C: CommandArgs>(
     });
     let per_command = if config.pipeline_command_spans() {
         (commands.iter())
-            .map(|call| (name_of(call), command_statement(call, config)))
+            .map(|call| (call.operation_name(), command_statement(call, config)))
             .collect()
     } else {
         Vec::new()

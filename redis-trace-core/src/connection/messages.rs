@@ -4,7 +4,6 @@
 //! whether the read returned anything. What each of these is lives in `messaging`; this drives
 //! it around the command.
 
-use std::borrow::Cow;
 use std::sync::PoisonError;
 use std::time::SystemTime;
 
@@ -14,7 +13,7 @@ use redis_trace_commands::MessagingRole;
 
 use super::describe;
 use super::{TracedConnection, REMEMBERED_PRODUCERS};
-use crate::args::{command_name, common_slot, Call, CommandArgs};
+use crate::args::{common_slot, Call, CommandArgs};
 use crate::messaging::{
     self, lag_of, message_id, receive_span, received, sending_context, with_context,
     MessageMetrics, Received,
@@ -73,9 +72,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
             .await;
         let ended_at = SystemTime::now();
         let endpoint = endpoint.or_else(|| settings.default_endpoint.clone());
-        let name = call
-            .command()
-            .map_or_else(|| command_name(args), |command| Cow::Borrowed(command.name));
+        let name = call.operation_name();
         let metrics =
             (messaging.as_ref()).map(|spec| MessageMetrics::new(spec, &name, endpoint.as_ref()));
         if let Some(metrics) = &metrics {

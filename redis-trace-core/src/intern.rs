@@ -11,6 +11,7 @@ use std::sync::Arc;
 use opentelemetry::StringValue;
 
 use crate::key::KeyPolicy;
+use crate::text::TextBuf;
 
 /// Renderings kept per thread.
 const SLOTS: usize = 16;
@@ -22,8 +23,8 @@ struct Recent {
     entries: [Option<Arc<str>>; SLOTS],
     /// The slot the next new rendering replaces (round robin).
     next: usize,
-    /// Where keys are rendered before they are looked up.
-    scratch: String,
+    /// Where keys and statements are rendered before they are looked up.
+    scratch: TextBuf,
 }
 
 impl Recent {
@@ -39,6 +40,24 @@ impl Recent {
         self.entries[self.next] = Some(shared.clone());
         self.next = (self.next + 1) % SLOTS;
         shared
+    }
+
+    /// [`Recent::share`] for a rendering: a repeat is found by its bytes, and only a new one
+    /// is read as text (checked as UTF-8).
+    fn share_rendered(&mut self, rendered: &TextBuf) -> Arc<str> {
+        let bytes = rendered.as_bytes();
+        let found = (bytes.len() <= MAX_KEPT_LEN)
+            .then(|| {
+                self.entries
+                    .iter()
+                    .flatten()
+                    .find(|kept| kept.as_bytes() == bytes)
+            })
+            .flatten();
+        match found {
+            Some(kept) => kept.clone(),
+            None => self.share(&rendered.to_str()),
+        }
     }
 }
 
@@ -59,7 +78,7 @@ pub(crate) fn share(text: &str) -> StringValue {
 
 /// What `render` appends to an empty string, as a shared string value: rendered into this
 /// thread's scratch buffer, so a repeat allocates nothing.
-pub(crate) fn share_rendered(render: impl FnOnce(&mut String)) -> StringValue {
+pub(crate) fn share_rendered(render: impl FnOnce(&mut TextBuf)) -> StringValue {
     // The scratch buffer is taken out while `render` runs: a custom key renderer that itself
     // traces a call renders into a fresh one.
     let mut scratch = RECENT
@@ -75,13 +94,13 @@ pub(crate) fn share_rendered(render: impl FnOnce(&mut String)) -> StringValue {
     let shared = RECENT
         .try_with(|recent| match recent.try_borrow_mut() {
             Ok(mut recent) => {
-                let shared = recent.share(&scratch);
+                let shared = recent.share_rendered(&scratch);
                 recent.scratch = std::mem::take(&mut scratch);
                 shared
             }
-            Err(_) => Arc::from(scratch.as_str()),
+            Err(_) => Arc::from(scratch.to_str()),
         })
-        .unwrap_or_else(|_| Arc::from(scratch.as_str()));
+        .unwrap_or_else(|_| Arc::from(scratch.to_str()));
     StringValue::from(shared)
 }
 
@@ -96,7 +115,7 @@ pub(crate) fn render_key(policy: &KeyPolicy, key: &[u8], max_len: usize) -> Opti
         scratch.clear();
         let rendered = policy
             .render_into(key, max_len, &mut scratch)
-            .then(|| recent.share(&scratch));
+            .then(|| recent.share_rendered(&scratch));
         recent.scratch = scratch;
         Some(rendered)
     });

@@ -11,7 +11,7 @@ use redis_trace_commands::{BeginSearch, Command, FindKeys, KeyRange, KeySpec};
 
 use crate::args::command_name;
 use crate::key::KeyPolicy;
-use crate::text::truncate_on_char_boundary;
+use crate::text::TextBuf;
 
 /// The sanitized statement of one command given as its arguments (`args[0]` is the name),
 /// appended to `out` (at most `max_len` bytes appended), for the command the table says `args`
@@ -22,7 +22,7 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
     policy: &KeyPolicy,
     max_key_len: usize,
     max_len: usize,
-    out: &mut String,
+    out: &mut TextBuf,
 ) {
     if args.is_empty() {
         return;
@@ -34,20 +34,20 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         // Unknown (module) command: its name, then only `?`.
         out.push_str(&command_name(args));
         for _ in &args[1..] {
-            out.push_str(" ?");
+            out.extend_ascii(b" ?");
         }
-        truncate_appended(out, start, max_len);
+        out.truncate_appended(start, max_len);
         return;
     };
     // The most common shape, `NAME key` (GET, INCR, HGETALL, ...): the name and the key.
     if let [_, key] = args {
         if is_key_then_nothing(command) {
             out.push_str(command.name);
-            out.push(' ');
+            out.push_ascii(b' ');
             if !policy.render_into(key.as_ref(), max_key_len, out) {
-                out.push('?');
+                out.push_ascii(b'?');
             }
-            truncate_appended(out, start, max_len);
+            out.truncate_appended(start, max_len);
             return;
         }
     }
@@ -60,23 +60,26 @@ pub(crate) fn sanitize_into<A: AsRef<[u8]>>(
         if out.len() - start > max_len {
             break;
         }
-        out.push(' ');
+        out.push_ascii(b' ');
         let argument = argument.as_ref();
         if credentials_left > 0 {
             credentials_left -= 1;
-            out.push('?');
+            out.push_ascii(b'?');
         } else if keys.contain(command, args, position) {
             if !policy.render_into(argument, max_key_len, out) {
-                out.push('?');
+                out.push_ascii(b'?');
             }
         } else if !masks_all && command.is_token(argument) {
-            out.push_str(&String::from_utf8_lossy(argument).to_ascii_uppercase());
+            // Equal to an ASCII token but for case: ASCII.
+            for &byte in argument {
+                out.push_ascii(byte.to_ascii_uppercase());
+            }
             credentials_left = command.credentials_after(argument);
         } else {
-            out.push('?');
+            out.push_ascii(b'?');
         }
     }
-    truncate_appended(out, start, max_len);
+    out.truncate_appended(start, max_len);
 }
 
 /// Whether the command's one key specification is its first argument alone (then a call with
@@ -134,16 +137,6 @@ impl KeyRanges {
     }
 }
 
-/// Keeps at most `max_len` bytes of what was appended to `out` after `start`.
-#[inline]
-fn truncate_appended(out: &mut String, start: usize, max_len: usize) {
-    if out.len() - start <= max_len {
-        return;
-    }
-    let kept = truncate_on_char_boundary(&out[start..], max_len).len();
-    out.truncate(start + kept);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +150,7 @@ mod tests {
         max_key_len: usize,
         max_len: usize,
     ) -> String {
-        let mut out = String::new();
+        let mut out = TextBuf::default();
         sanitize_into(
             args,
             lookup_args(args),
@@ -166,7 +159,7 @@ mod tests {
             max_len,
             &mut out,
         );
-        out
+        out.to_str().into_owned()
     }
 
     fn text(args: &[&str]) -> String {

@@ -18,7 +18,7 @@ use redis_trace_commands::{lookup_args, Command};
 
 use crate::intern;
 use crate::key::KeyPolicy;
-use crate::text::truncate_on_char_boundary;
+use crate::text::{truncate_on_char_boundary, TextBuf};
 
 /// Longest summary, in bytes (a command with many distinct key patterns).
 const MAX_SUMMARY_LEN: usize = 256;
@@ -100,6 +100,8 @@ struct Scratch {
     positions: Vec<usize>,
     /// Where each distinct pattern sits in `text`.
     patterns: Vec<(usize, usize)>,
+    /// Where one key's pattern is rendered.
+    key: TextBuf,
 }
 
 thread_local! {
@@ -141,6 +143,7 @@ impl SummaryRules<'_> {
             text,
             positions,
             patterns,
+            key,
         } = scratch;
         command.key_positions_into(args, positions);
         if positions.is_empty() {
@@ -155,7 +158,9 @@ impl SummaryRules<'_> {
             }
             text.push(' ');
             let start = text.len();
-            KeyPolicy::Pattern.render_into(args[position], self.max_key_length, text);
+            key.clear();
+            KeyPolicy::Pattern.render_into(args[position], self.max_key_length, key);
+            text.push_str(&key.to_str());
             let new = &text[start..];
             if patterns.iter().any(|&(s, e)| text[s..e] == *new) {
                 text.truncate(start - 1);

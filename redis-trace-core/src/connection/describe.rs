@@ -15,7 +15,7 @@ use crate::intern;
 use crate::messaging;
 use crate::statement::sanitize_into;
 use crate::summary::Summary;
-use crate::text::truncate_on_char_boundary;
+use crate::text::TextBuf;
 
 /// One command.
 pub(super) fn command(call: &impl CommandArgs, slot: Option<u16>, config: &Config) -> CommandSpec {
@@ -173,22 +173,22 @@ pub(super) fn pipeline_statement<C: CommandArgs>(commands: &[C], config: &Config
                 break; // huge pipelines: stop sanitizing once the cap is reached
             }
             if index > 0 {
-                joined.push_str("; ");
+                joined.extend_ascii(b"; ");
             }
             let start = joined.len();
             statement_into(args, config, joined);
             if index == 0 {
                 first_len = joined.len();
             } else {
-                all_same = all_same && joined[start..] == joined[..first_len];
+                let text = joined.as_bytes();
+                all_same = all_same && text[start..] == text[..first_len];
             }
         }
-        let kept = if all_same {
-            first_len
+        if all_same {
+            joined.truncate(first_len);
         } else {
-            truncate_on_char_boundary(joined, max_len).len()
-        };
-        joined.truncate(kept);
+            joined.truncate_appended(0, max_len);
+        }
     })
 }
 
@@ -212,7 +212,7 @@ fn counted(summary: Summary) -> StringValue {
     summary.text
 }
 
-fn statement_into(call: &impl CommandArgs, config: &Config, out: &mut String) {
+fn statement_into(call: &impl CommandArgs, config: &Config, out: &mut TextBuf) {
     sanitize_into(
         call.args(),
         call.command(),

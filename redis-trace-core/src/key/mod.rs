@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use redis_trace_commands::KeyPolicyName;
 
-use crate::text::truncate_on_char_boundary;
+use crate::text::TextBuf;
 
 mod pattern;
 mod template;
@@ -200,13 +200,13 @@ impl KeyPolicy {
     /// ```
     #[must_use]
     pub fn render(&self, key: &[u8], max_len: usize) -> Option<String> {
-        let mut out = String::new();
-        self.render_into(key, max_len, &mut out).then_some(out)
+        let mut out = TextBuf::default();
+        (self.render_into(key, max_len, &mut out)).then(|| out.to_str().into_owned())
     }
 
     /// Appends the key as telemetry shows it to `out`, at most `max_len` bytes; `false` (and
     /// nothing appended) under `Omit` or when a custom renderer leaves the key out.
-    pub(crate) fn render_into(&self, key: &[u8], max_len: usize, out: &mut String) -> bool {
+    pub(crate) fn render_into(&self, key: &[u8], max_len: usize, out: &mut TextBuf) -> bool {
         let start = out.len();
         // Rendering stops soon after the cap: a 1 MiB key costs no 1 MiB of work.
         let limit = start + max_len;
@@ -222,10 +222,7 @@ impl KeyPolicy {
                 None => return false,
             },
         }
-        if out.len() - start > max_len {
-            let kept = truncate_on_char_boundary(&out[start..], max_len).len();
-            out.truncate(start + kept);
-        }
+        out.truncate_appended(start, max_len);
         true
     }
 }
@@ -241,7 +238,7 @@ fn siphash(key: &[u8; 16], data: &[u8]) -> u64 {
 }
 
 /// Valid UTF-8 kept (control characters escaped), other bytes as `\xNN`.
-fn escape(bytes: &[u8], out: &mut String, limit: usize) {
+fn escape(bytes: &[u8], out: &mut TextBuf, limit: usize) {
     for chunk in bytes.utf8_chunks() {
         if out.len() > limit {
             return;
@@ -251,9 +248,9 @@ fn escape(bytes: &[u8], out: &mut String, limit: usize) {
                 return;
             }
             if c.is_control() {
-                out.extend(c.escape_default());
+                c.escape_default().for_each(|c| out.push_char(c));
             } else {
-                out.push(c);
+                out.push_char(c);
             }
         }
         for byte in chunk.invalid() {

@@ -6,6 +6,8 @@
 //! only on which kinds of byte it holds and on its length, so each byte is one table load and
 //! one `or` into the segment's kinds.
 
+use crate::text::TextBuf;
+
 /// `:`, `/`, `|`, `#`, `{`, `}`, `,`, `;`, `=`, space: kept as they are, between segments (all
 /// ASCII, so a byte test is exact in UTF-8).
 const SEPARATOR: u8 = 1;
@@ -42,42 +44,40 @@ const KINDS: [u8; 256] = {
 };
 
 /// Appends the key's pattern to `out`, stopping after a segment ends past `limit`.
-pub(super) fn pattern(key: &[u8], out: &mut String, limit: usize) {
+pub(super) fn pattern(key: &[u8], out: &mut TextBuf, limit: usize) {
     let start = out.len();
-    let mut kinds = 0;
-    let mut segment_start = 0;
-    // Every byte or-ed: whether the key is ASCII is known at the end without a second pass.
+    let mut rest = key;
+    // Every byte read or-ed: whether the key is ASCII is known without a second pass.
     let mut all_bytes = 0;
-    let mut stopped = false;
-    for (index, &byte) in key.iter().enumerate() {
-        all_bytes |= byte;
-        let kind = KINDS[usize::from(byte)];
-        if kind == SEPARATOR {
-            push_segment(out, &key[segment_start..index], kinds);
-            out.push(char::from(byte));
-            kinds = 0;
-            segment_start = index + 1;
-            if out.len() > limit {
-                stopped = true;
+    loop {
+        let mut kinds = 0;
+        let mut len = 0;
+        let mut separator = None;
+        for &byte in rest {
+            all_bytes |= byte;
+            let kind = KINDS[usize::from(byte)];
+            if kind == SEPARATOR {
+                separator = Some(byte);
                 break;
             }
-        } else {
             kinds |= kind;
+            len += 1;
+        }
+        push_segment(out, &rest[..len], kinds);
+        let Some(separator) = separator else {
+            break;
+        };
+        out.push_ascii(separator);
+        rest = &rest[len + 1..];
+        if out.len() > limit {
+            all_bytes |= if rest.is_ascii() { 0 } else { 0x80 };
+            break;
         }
     }
     // Binary keys have no readable shape to keep: what was appended is taken back.
-    let ascii = if stopped {
-        key.is_ascii()
-    } else {
-        all_bytes.is_ascii()
-    };
-    if !ascii && std::str::from_utf8(key).is_err() {
+    if !all_bytes.is_ascii() && std::str::from_utf8(key).is_err() {
         out.truncate(start);
-        out.push('?');
-        return;
-    }
-    if !stopped {
-        push_segment(out, &key[segment_start..], kinds);
+        out.push_ascii(b'?');
     }
 }
 
@@ -96,12 +96,12 @@ fn is_id(len: usize, kinds: u8) -> bool {
 }
 
 /// Appends `segment`, or `?` for an id.
-fn push_segment(out: &mut String, segment: &[u8], kinds: u8) {
+#[inline]
+fn push_segment(out: &mut TextBuf, segment: &[u8], kinds: u8) {
     if is_id(segment.len(), kinds) {
-        out.push('?');
+        out.push_ascii(b'?');
     } else {
-        // Not an id: only ASCII bytes (a non-ASCII byte makes one), each a `char`. Pushed as
-        // they are: validating a short segment as UTF-8 costs more than copying it.
-        out.extend(segment.iter().map(|&byte| char::from(byte)));
+        // Not an id: only ASCII bytes (a non-ASCII byte makes one).
+        out.extend_ascii(segment);
     }
 }

@@ -16,9 +16,16 @@ pub(crate) type Args<'a> = smallvec::SmallVec<[&'a [u8]; 4]>;
 
 /// The arguments of a redis-rs command.
 pub(crate) fn cmd_args(cmd: &Cmd) -> Args<'_> {
+    let mut args = Args::new();
+    read_args(cmd, &mut args);
+    args
+}
+
+/// Appends the arguments of `cmd` to `args`.
+#[inline]
+fn read_args<'a>(cmd: &'a Cmd, args: &mut Args<'a>) {
     // Pushed one by one: `collect` reserves through a general path first, which costs more
     // than the two to four pushes of most commands.
-    let mut args = Args::new();
     for arg in cmd.args_iter() {
         args.push(match arg {
             Arg::Simple(bytes) => bytes,
@@ -26,7 +33,6 @@ pub(crate) fn cmd_args(cmd: &Cmd) -> Args<'_> {
             _ => b"0".as_slice(),
         });
     }
-    args
 }
 
 /// A command's arguments, with its entry in the command table: looked up on demand, or once
@@ -82,13 +88,19 @@ impl<'a> Call<'a> {
     /// again.
     pub(crate) fn all_of(pipeline: &'a redis::Pipeline) -> Vec<Self> {
         with_recent_lookups(|lookups| {
-            (pipeline.cmd_iter())
-                .map(|cmd| {
-                    let args = cmd_args(cmd);
-                    let command = lookups.lookup(&args);
-                    Self { args, command }
-                })
-                .collect()
+            let mut calls = Vec::with_capacity(pipeline.len());
+            for cmd in pipeline.cmd_iter() {
+                // Read in place: a `Call` is 80 bytes, moved at each step otherwise.
+                calls.push(Self {
+                    args: Args::new(),
+                    command: None,
+                });
+                if let Some(call) = calls.last_mut() {
+                    read_args(cmd, &mut call.args);
+                    call.command = lookups.lookup(&call.args);
+                }
+            }
+            calls
         })
     }
 }

@@ -74,11 +74,15 @@ impl TextBuf {
 
     /// Keeps at most `max_len` bytes of what follows `start` (a char boundary), cut between
     /// characters.
-    #[inline]
+    #[inline(always)] // Called per key and per statement; almost always within the cap.
     pub(crate) fn truncate_appended(&mut self, start: usize, max_len: usize) {
-        if self.0.len() - start <= max_len {
-            return;
+        if self.0.len() - start > max_len {
+            self.cut(start, max_len);
         }
+    }
+
+    #[cold]
+    fn cut(&mut self, start: usize, max_len: usize) {
         let mut end = start + max_len;
         // Back over continuation bytes (`10xxxxxx`) to the start of a character.
         while end > start && self.0[end] & 0xC0 == 0x80 {

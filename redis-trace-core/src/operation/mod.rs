@@ -355,12 +355,12 @@ impl Operation {
             matches!(&active.target, Target::Command(spec) if spec.runs_script_by_sha())
                 && code == Some(NOSCRIPT)
         };
+        // Read once: a pipeline's replies are scanned for it.
+        let error_reply = result.as_ref().ok().and_then(Replies::error_reply);
         let ending = match (result, &active.target) {
-            (Ok(replies), _) if not_cached(replies.error_reply().map(|e| e.code())) => {
-                Ending::ScriptNotCached
-            }
+            (Ok(_), _) if not_cached(error_reply.map(|e| e.code())) => Ending::ScriptNotCached,
             (Err(error), _) if not_cached(error.code()) => Ending::ScriptNotCached,
-            (Ok(replies), target) => match (replies.error_reply(), target) {
+            (Ok(replies), target) => match (error_reply, target) {
                 (Some(error), _) => Ending::ErrorReply(ErrorAttributes::server_error(error)),
                 (None, Target::Command(spec)) => Ending::Finished(replies.outcome(spec)),
                 (None, Target::Function(..)) => Ending::Finished(Outcome::Ok),

@@ -14,14 +14,8 @@ use crate::text::truncate_on_char_boundary;
 /// A command's arguments, inline up to four (most commands): no allocation per command.
 pub(crate) type Args<'a> = smallvec::SmallVec<[&'a [u8]; 4]>;
 
-/// The arguments of a redis-rs command.
-pub(crate) fn cmd_args(cmd: &Cmd) -> Args<'_> {
-    let mut args = Args::new();
-    read_args(cmd, &mut args);
-    args
-}
-
-/// Appends the arguments of `cmd` to `args`.
+/// Appends the arguments of a redis-rs command to `args` (read in place: a `Call` is 80
+/// bytes, which a returned value would move at each step).
 #[inline]
 fn read_args<'a>(cmd: &'a Cmd, args: &mut Args<'a>) {
     // Pushed one by one: `collect` reserves through a general path first, which costs more
@@ -79,9 +73,13 @@ pub(crate) struct Call<'a> {
 
 impl<'a> Call<'a> {
     pub(crate) fn of(cmd: &'a Cmd) -> Self {
-        let args = cmd_args(cmd);
-        let command = with_recent_lookups(|lookups| lookups.lookup(&args));
-        Self { args, command }
+        let mut call = Self {
+            args: Args::new(),
+            command: None,
+        };
+        read_args(cmd, &mut call.args);
+        call.command = with_recent_lookups(|lookups| lookups.lookup(&call.args));
+        call
     }
 
     /// A pipeline's commands, read once: a name spelt as one found recently is not looked up
@@ -90,7 +88,6 @@ impl<'a> Call<'a> {
         with_recent_lookups(|lookups| {
             let mut calls = Vec::with_capacity(pipeline.len());
             for cmd in pipeline.cmd_iter() {
-                // Read in place: a `Call` is 80 bytes, moved at each step otherwise.
                 calls.push(Self {
                     args: Args::new(),
                     command: None,

@@ -6,6 +6,7 @@ mod attributes;
 mod clock;
 mod plain_names;
 mod scope;
+mod spare;
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -177,7 +178,7 @@ impl Operation {
             return Self { active: None };
         }
         let prepared = prepare();
-        let mut spec = describe(&prepared, &now.settings.config);
+        let mut spec = spare::boxed(describe(&prepared, &now.settings.config));
         spec.endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
         spec.peer = peer.cloned();
         let overflowed = spec.summary_overflowed;
@@ -185,7 +186,7 @@ impl Operation {
         let statement_slots = usize::from(mode.stable()) + usize::from(mode.old());
         Self::begin(
             &now,
-            Target::Command(Box::new(spec)),
+            Target::Command(spec),
             metrics,
             statement_slots,
             |config, span| {
@@ -384,6 +385,13 @@ impl Active {
     // Out of line: the inlined `finish` and `drop` stay a branch when nothing is recorded.
     #[inline(never)]
     fn end(mut self, ending: Ending<'_>) {
+        self.record_end(ending);
+        if let Target::Command(spec) = self.target {
+            spare::keep(spec);
+        }
+    }
+
+    fn record_end(&mut self, ending: Ending<'_>) {
         // A node known only now joins the metric attributes, and the span's below.
         let late_peer = match &mut self.target {
             Target::Command(spec) if spec.peer.is_none() => {

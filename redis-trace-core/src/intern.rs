@@ -20,14 +20,20 @@ const MAX_KEPT_LEN: usize = 256;
 
 #[derive(Default)]
 struct Recent {
-    entries: [Option<Arc<str>>; SLOTS],
-    /// The slot the next new rendering replaces (round robin).
-    next: usize,
+    kept: Kept,
     /// Where keys and statements are rendered before they are looked up.
     scratch: TextBuf,
 }
 
-impl Recent {
+/// The renderings kept.
+#[derive(Default)]
+struct Kept {
+    entries: [Option<Arc<str>>; SLOTS],
+    /// The slot the next new rendering replaces (round robin).
+    next: usize,
+}
+
+impl Kept {
     fn share(&mut self, text: &str) -> Arc<str> {
         if text.len() > MAX_KEPT_LEN {
             return Arc::from(text);
@@ -42,17 +48,12 @@ impl Recent {
         shared
     }
 
-    /// [`Recent::share`] for a rendering: a repeat is found by its bytes, and only a new one
+    /// [`Kept::share`] for a rendering: a repeat is found by its bytes, and only a new one
     /// is read as text (checked as UTF-8).
     fn share_rendered(&mut self, rendered: &TextBuf) -> Arc<str> {
         let bytes = rendered.as_bytes();
         let found = (bytes.len() <= MAX_KEPT_LEN)
-            .then(|| {
-                self.entries
-                    .iter()
-                    .flatten()
-                    .find(|kept| kept.as_bytes() == bytes)
-            })
+            .then(|| (self.entries.iter().flatten()).find(|kept| kept.as_bytes() == bytes))
             .flatten();
         match found {
             Some(kept) => kept.clone(),
@@ -69,7 +70,7 @@ thread_local! {
 pub(crate) fn share(text: &str) -> StringValue {
     let shared = RECENT
         .try_with(|recent| match recent.try_borrow_mut() {
-            Ok(mut recent) => recent.share(text),
+            Ok(mut recent) => recent.kept.share(text),
             Err(_) => Arc::from(text),
         })
         .unwrap_or_else(|_| Arc::from(text));
@@ -79,28 +80,23 @@ pub(crate) fn share(text: &str) -> StringValue {
 /// What `render` appends to an empty string, as a shared string value: rendered into this
 /// thread's scratch buffer, so a repeat allocates nothing.
 pub(crate) fn share_rendered(render: impl FnOnce(&mut TextBuf)) -> StringValue {
-    // The scratch buffer is taken out while `render` runs: a custom key renderer that itself
-    // traces a call renders into a fresh one.
-    let mut scratch = RECENT
-        .try_with(|recent| {
-            recent
-                .try_borrow_mut()
-                .map(|mut recent| std::mem::take(&mut recent.scratch))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default();
-    scratch.clear();
-    render(&mut scratch);
-    let shared = RECENT
-        .try_with(|recent| match recent.try_borrow_mut() {
-            Ok(mut recent) => {
-                let shared = recent.share_rendered(&scratch);
-                recent.scratch = std::mem::take(&mut scratch);
-                shared
-            }
-            Err(_) => Arc::from(scratch.to_str()),
-        })
-        .unwrap_or_else(|_| Arc::from(scratch.to_str()));
+    let mut render = Some(render);
+    // Rendered while this thread's buffers are borrowed: a custom key renderer that itself
+    // traces a call finds them in use, and renders into a fresh buffer (below).
+    let shared = RECENT.try_with(|recent| {
+        let mut recent = recent.try_borrow_mut().ok()?;
+        let Recent { kept, scratch } = &mut *recent;
+        scratch.clear();
+        render.take()?(scratch);
+        Some(kept.share_rendered(scratch))
+    });
+    let shared = shared.ok().flatten().unwrap_or_else(|| {
+        let mut fresh = TextBuf::default();
+        if let Some(render) = render.take() {
+            render(&mut fresh);
+        }
+        Arc::from(fresh.to_str())
+    });
     StringValue::from(shared)
 }
 
@@ -111,12 +107,11 @@ pub(crate) fn render_key(policy: &KeyPolicy, key: &[u8], max_len: usize) -> Opti
         // A custom renderer that itself traces a call finds the cell borrowed: it then renders
         // into a fresh string.
         let mut recent = recent.try_borrow_mut().ok()?;
-        let mut scratch = std::mem::take(&mut recent.scratch);
+        let Recent { kept, scratch } = &mut *recent;
         scratch.clear();
         let rendered = policy
-            .render_into(key, max_len, &mut scratch)
-            .then(|| recent.share_rendered(&scratch));
-        recent.scratch = scratch;
+            .render_into(key, max_len, scratch)
+            .then(|| kept.share_rendered(scratch));
         Some(rendered)
     });
     match shared {
@@ -138,6 +133,24 @@ mod tests {
         let other = share("GET user:?");
         assert_eq!(other.as_str(), "GET user:?");
         assert_ne!(other.as_str().as_ptr(), first.as_str().as_ptr());
+    }
+
+    /// A rendering that itself renders (a custom key policy calling traced code) gets a
+    /// buffer of its own: neither is cut short or mixed with the other.
+    #[test]
+    fn a_rendering_inside_a_rendering() {
+        let custom = KeyPolicy::custom(|key| {
+            let inner = share_rendered(|out| out.push_str("inner"));
+            Some(format!("{}:{}", inner.as_str(), key.len()))
+        });
+        let outer = share_rendered(|out| {
+            out.push_str("GET ");
+            assert!(custom.render_into(b"abc", 256, out));
+            let key = render_key(&custom, b"abcd", 256).unwrap();
+            out.push_ascii(b' ');
+            out.push_str(key.as_str());
+        });
+        assert_eq!(outer.as_str(), "GET inner:3 inner:4");
     }
 
     #[test]

@@ -83,11 +83,9 @@ impl MessagingSpec {
 pub(crate) fn describe(args: &[&[u8]], config: &Config) -> Option<MessagingSpec> {
     let found = messaging_arguments(args)?;
     let argument = |at: Option<usize>| at.and_then(|at| args.get(at));
+    // Rendered into the thread's buffer and shared: a repeat allocates nothing.
     let destination = argument(found.destination).and_then(|destination| {
-        let rendered = config
-            .key_policy()
-            .render(destination, config.max_key_length())?;
-        Some(intern::share(&rendered))
+        intern::render_key(config.key_policy(), destination, config.max_key_length())
     });
     Some(MessagingSpec {
         role: found.role,

@@ -2,8 +2,12 @@
 //! `messaging.client.operation.duration` and the sent and consumed message counts.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Arc;
 
-use opentelemetry::KeyValue;
+use opentelemetry::{KeyValue, StringValue};
+
+use redis_trace_commands::MessagingRole;
 
 use super::MessagingSpec;
 use crate::endpoint::Endpoint;
@@ -11,11 +15,11 @@ use crate::globals::{self, Settings};
 use crate::metrics::MessagingInstruments;
 use crate::semconv;
 
-/// The messaging metrics of one command, their attributes built once (and only when a meter
-/// records them).
+/// The messaging metrics of one command, their attributes built once per thread for each
+/// destination (and only when a meter records them).
 pub(crate) struct MessageMetrics<'a> {
     spec: &'a MessagingSpec,
-    attributes: Option<Vec<KeyValue>>,
+    attributes: Option<Arc<[KeyValue]>>,
 }
 
 impl<'a> MessageMetrics<'a> {
@@ -27,7 +31,7 @@ impl<'a> MessageMetrics<'a> {
     ) -> Self {
         let mut attributes = None;
         with_instruments(|_| {
-            attributes = Some(metric_attributes(spec, operation, endpoint));
+            attributes = Some(kept_attributes(spec, operation, endpoint));
         });
         Self { spec, attributes }
     }
@@ -40,7 +44,7 @@ impl<'a> MessageMetrics<'a> {
         };
         match error {
             Some(error) => {
-                let mut attributes = attributes.clone();
+                let mut attributes = attributes.to_vec();
                 attributes.push(KeyValue::new(semconv::ERROR_TYPE, error));
                 with_instruments(|instruments| instruments.operation.record(seconds, &attributes));
             }
@@ -91,6 +95,81 @@ pub(super) fn with_settings_and_instruments(record: impl FnOnce(&Settings, &Mess
     });
 }
 
+/// The metric attributes of a destination, as this thread built them last.
+struct Kept {
+    role: MessagingRole,
+    operation: Cow<'static, str>,
+    /// Held: while kept, their texts' addresses name them (destinations and groups are
+    /// shared renderings, the same `Arc` for a repeat).
+    destination: Option<StringValue>,
+    group: Option<StringValue>,
+    endpoint: Option<Endpoint>,
+    attributes: Arc<[KeyValue]>,
+}
+
+impl Kept {
+    fn is_for(&self, spec: &MessagingSpec, operation: &str, endpoint: Option<&Endpoint>) -> bool {
+        let same_text =
+            |kept: &Option<StringValue>, other: &Option<StringValue>| match (kept, other) {
+                (Some(kept), Some(other)) => std::ptr::eq(kept.as_str(), other.as_str()),
+                (None, None) => true,
+                _ => false,
+            };
+        self.role == spec.role
+            && self.operation == operation
+            && same_text(&self.destination, &spec.destination)
+            && same_text(&self.group, &spec.group)
+            && match (&self.endpoint, endpoint) {
+                (Some(kept), Some(endpoint)) => kept.is_same(endpoint),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+/// Destinations whose attributes each thread keeps.
+const KEPT: usize = 8;
+
+thread_local! {
+    static KEPT_ATTRIBUTES: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The metric attributes of `spec`'s destination: this thread's when it built them last, else
+/// built (and kept, replacing the oldest past [`KEPT`]).
+fn kept_attributes(
+    spec: &MessagingSpec,
+    #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
+    operation: &Cow<'static, str>,
+    endpoint: Option<&Endpoint>,
+) -> Arc<[KeyValue]> {
+    let found = KEPT_ATTRIBUTES.try_with(|kept| {
+        let mut kept = kept.try_borrow_mut().ok()?;
+        if let Some(entry) = kept
+            .iter()
+            .find(|entry| entry.is_for(spec, operation, endpoint))
+        {
+            return Some(Arc::clone(&entry.attributes));
+        }
+        let attributes: Arc<[KeyValue]> = metric_attributes(spec, operation, endpoint).into();
+        if kept.len() == KEPT {
+            kept.remove(0);
+        }
+        kept.push(Kept {
+            role: spec.role,
+            operation: operation.clone(),
+            destination: spec.destination.clone(),
+            group: spec.group.clone(),
+            endpoint: endpoint.cloned(),
+            attributes: Arc::clone(&attributes),
+        });
+        Some(attributes)
+    });
+    found
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| metric_attributes(spec, operation, endpoint).into())
+}
+
 /// The messaging attributes of a metric: no body size (per message, not per destination).
 fn metric_attributes(
     spec: &MessagingSpec,
@@ -104,4 +183,61 @@ fn metric_attributes(
         endpoint.push_server_attributes(&mut attributes);
     }
     attributes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish_to(destination: &str) -> MessagingSpec {
+        MessagingSpec {
+            role: MessagingRole::Publish,
+            destination: Some(crate::intern::share(destination)),
+            group: None,
+            body_size: Some(3),
+        }
+    }
+
+    fn value_of(attributes: &[KeyValue], key: &str) -> String {
+        let found = attributes.iter().find(|kv| kv.key.as_str() == key);
+        found.map_or_else(String::new, |kv| kv.value.as_str().into_owned())
+    }
+
+    #[test]
+    fn a_destination_keeps_its_metric_attributes_per_thread() {
+        let operation = Cow::Borrowed("PUBLISH");
+        let server = Endpoint::tcp("cache", 6379);
+        let first = kept_attributes(&publish_to("orders"), &operation, Some(&server));
+        let again = kept_attributes(&publish_to("orders"), &operation, Some(&server));
+        assert!(Arc::ptr_eq(&first, &again), "a repeat shares the list");
+        assert_eq!(
+            value_of(&first, semconv::MESSAGING_DESTINATION_NAME),
+            "orders"
+        );
+        assert_eq!(value_of(&first, semconv::SERVER_PORT), "6379");
+        let other_server = Endpoint::tcp("cache", 6380);
+        let elsewhere = kept_attributes(&publish_to("orders"), &operation, Some(&other_server));
+        assert_eq!(value_of(&elsewhere, semconv::SERVER_PORT), "6380");
+        // More destinations than are kept: each gets its own, the oldest are built again.
+        for round in 0..2 {
+            for index in 0..2 * KEPT {
+                let name = format!("queue-{index}");
+                let attributes = kept_attributes(&publish_to(&name), &operation, Some(&server));
+                assert_eq!(
+                    value_of(&attributes, semconv::MESSAGING_DESTINATION_NAME),
+                    name,
+                    "round {round}"
+                );
+            }
+        }
+        let sent = kept_attributes(&publish_to("orders"), &operation, Some(&server));
+        assert_eq!(
+            value_of(&sent, semconv::MESSAGING_OPERATION_NAME),
+            "PUBLISH"
+        );
+        assert_eq!(
+            value_of(&sent, semconv::MESSAGING_DESTINATION_NAME),
+            "orders"
+        );
+    }
 }

@@ -95,9 +95,19 @@ pub(super) fn with_settings_and_instruments(record: impl FnOnce(&Settings, &Mess
     });
 }
 
+/// What a metric's messaging attributes are built from: a command's role, or none for a
+/// delivery's process and consume metrics.
+struct Source<'a> {
+    role: Option<MessagingRole>,
+    operation: &'a Cow<'static, str>,
+    destination: Option<&'a StringValue>,
+    group: Option<&'a StringValue>,
+    endpoint: Option<&'a Endpoint>,
+}
+
 /// The metric attributes of a destination, as this thread built them last.
 struct Kept {
-    role: MessagingRole,
+    role: Option<MessagingRole>,
     operation: Cow<'static, str>,
     /// Held: while kept, their texts' addresses name them (destinations and groups are
     /// shared renderings, the same `Arc` for a repeat).
@@ -108,18 +118,18 @@ struct Kept {
 }
 
 impl Kept {
-    fn is_for(&self, spec: &MessagingSpec, operation: &str, endpoint: Option<&Endpoint>) -> bool {
+    fn is_for(&self, source: &Source<'_>) -> bool {
         let same_text =
-            |kept: &Option<StringValue>, other: &Option<StringValue>| match (kept, other) {
+            |kept: &Option<StringValue>, other: Option<&StringValue>| match (kept, other) {
                 (Some(kept), Some(other)) => std::ptr::eq(kept.as_str(), other.as_str()),
                 (None, None) => true,
                 _ => false,
             };
-        self.role == spec.role
-            && self.operation == operation
-            && same_text(&self.destination, &spec.destination)
-            && same_text(&self.group, &spec.group)
-            && match (&self.endpoint, endpoint) {
+        self.role == source.role
+            && self.operation == *source.operation
+            && same_text(&self.destination, source.destination)
+            && same_text(&self.group, source.group)
+            && match (&self.endpoint, source.endpoint) {
                 (Some(kept), Some(endpoint)) => kept.is_same(endpoint),
                 (None, None) => true,
                 _ => false,
@@ -134,40 +144,80 @@ thread_local! {
     static KEPT_ATTRIBUTES: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The metric attributes of `spec`'s destination: this thread's when it built them last, else
-/// built (and kept, replacing the oldest past [`KEPT`]).
+/// The metric attributes of `source`: this thread's when it built them last, else `build`'s
+/// (kept, replacing the oldest past [`KEPT`]).
+fn kept(source: &Source<'_>, build: impl FnOnce() -> Vec<KeyValue>) -> Arc<[KeyValue]> {
+    let mut build = Some(build);
+    let found = KEPT_ATTRIBUTES.try_with(|kept| {
+        let mut kept = kept.try_borrow_mut().ok()?;
+        if let Some(entry) = kept.iter().find(|entry| entry.is_for(source)) {
+            return Some(Arc::clone(&entry.attributes));
+        }
+        let attributes: Arc<[KeyValue]> = build.take()?().into();
+        if kept.len() == KEPT {
+            kept.remove(0);
+        }
+        kept.push(Kept {
+            role: source.role,
+            operation: source.operation.clone(),
+            destination: source.destination.cloned(),
+            group: source.group.cloned(),
+            endpoint: source.endpoint.cloned(),
+            attributes: Arc::clone(&attributes),
+        });
+        Some(attributes)
+    });
+    match (found, build) {
+        (Ok(Some(attributes)), _) => attributes,
+        (_, Some(build)) => build().into(),
+        (_, None) => Arc::new([]),
+    }
+}
+
+/// A command's metric attributes (see [`metric_attributes`]), kept per thread.
 fn kept_attributes(
     spec: &MessagingSpec,
     #[allow(clippy::ptr_arg)] // A `Cow`: a table name stays borrowed in the attribute.
     operation: &Cow<'static, str>,
     endpoint: Option<&Endpoint>,
 ) -> Arc<[KeyValue]> {
-    let found = KEPT_ATTRIBUTES.try_with(|kept| {
-        let mut kept = kept.try_borrow_mut().ok()?;
-        if let Some(entry) = kept
-            .iter()
-            .find(|entry| entry.is_for(spec, operation, endpoint))
-        {
-            return Some(Arc::clone(&entry.attributes));
+    let source = Source {
+        role: Some(spec.role),
+        operation,
+        destination: spec.destination.as_ref(),
+        group: spec.group.as_ref(),
+        endpoint,
+    };
+    kept(&source, || metric_attributes(spec, operation, endpoint))
+}
+
+/// The metric attributes of a delivery's `operation` (`process`, `receive`): the system, the
+/// destination, the server and `messaging.operation.name`, kept per thread.
+pub(super) fn delivery_attributes(
+    operation: &'static str,
+    destination: &StringValue,
+    endpoint: Option<&Endpoint>,
+) -> Arc<[KeyValue]> {
+    let source = Source {
+        role: None,
+        operation: &Cow::Borrowed(operation),
+        destination: Some(destination),
+        group: None,
+        endpoint,
+    };
+    kept(&source, || {
+        let mut attributes = Vec::with_capacity(5);
+        attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, semconv::REDIS));
+        attributes.push(KeyValue::new(
+            semconv::MESSAGING_DESTINATION_NAME,
+            destination.clone(),
+        ));
+        if let Some(endpoint) = endpoint {
+            endpoint.push_server_attributes(&mut attributes);
         }
-        let attributes: Arc<[KeyValue]> = metric_attributes(spec, operation, endpoint).into();
-        if kept.len() == KEPT {
-            kept.remove(0);
-        }
-        kept.push(Kept {
-            role: spec.role,
-            operation: operation.clone(),
-            destination: spec.destination.clone(),
-            group: spec.group.clone(),
-            endpoint: endpoint.cloned(),
-            attributes: Arc::clone(&attributes),
-        });
-        Some(attributes)
-    });
-    found
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| metric_attributes(spec, operation, endpoint).into())
+        attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
+        attributes
+    })
 }
 
 /// The messaging attributes of a metric: no body size (per message, not per destination).
@@ -230,6 +280,26 @@ mod tests {
                 );
             }
         }
+        // A delivery's metrics from the same destination: lists of their own.
+        let orders = crate::intern::share("orders");
+        let processed = delivery_attributes("process", &orders, Some(&server));
+        let consumed = delivery_attributes("receive", &orders, Some(&server));
+        assert!(Arc::ptr_eq(
+            &processed,
+            &delivery_attributes("process", &orders, Some(&server))
+        ));
+        assert_eq!(
+            value_of(&processed, semconv::MESSAGING_OPERATION_NAME),
+            "process"
+        );
+        assert_eq!(
+            value_of(&consumed, semconv::MESSAGING_OPERATION_NAME),
+            "receive"
+        );
+        assert_eq!(
+            value_of(&consumed, semconv::MESSAGING_DESTINATION_NAME),
+            "orders"
+        );
         let sent = kept_attributes(&publish_to("orders"), &operation, Some(&server));
         assert_eq!(
             value_of(&sent, semconv::MESSAGING_OPERATION_NAME),

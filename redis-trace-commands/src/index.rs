@@ -194,7 +194,9 @@ mod tests {
     fn names_are_found_as_the_sorted_table_finds_them() {
         let search = |name: &str| {
             COMMANDS
-                .binary_search_by(|command| crate::cmp_ignore_ascii_case(command.name, name))
+                .binary_search_by(|command| {
+                    crate::cmp_ignore_ascii_case(command.name.as_bytes(), name.as_bytes())
+                })
                 .ok()
         };
         let mut names: Vec<String> = COMMANDS.iter().map(|c| c.name.to_owned()).collect();

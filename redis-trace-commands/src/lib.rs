@@ -155,11 +155,10 @@ impl Command {
     /// Whether `argument` is one of the command's syntax tokens (case-insensitive).
     #[must_use]
     pub fn is_token(&self, argument: &[u8]) -> bool {
-        let Ok(argument) = std::str::from_utf8(argument) else {
-            return false;
-        };
+        // Compared as bytes: an argument equal to a token but for ASCII case holds the
+        // token's other bytes, so it is UTF-8 exactly when the token is (no check first).
         self.tokens
-            .binary_search_by(|token| cmp_ignore_ascii_case(token, argument))
+            .binary_search_by(|token| cmp_ignore_ascii_case(token.as_bytes(), argument))
             .is_ok()
     }
 
@@ -334,10 +333,8 @@ fn begin_position<A: AsRef<[u8]>>(begin: &BeginSearch, args: &[A]) -> Option<usi
     }
 }
 
-fn cmp_ignore_ascii_case(a: &str, b: &str) -> std::cmp::Ordering {
-    a.bytes()
-        .map(|c| c.to_ascii_uppercase())
-        .cmp(b.bytes().map(|c| c.to_ascii_uppercase()))
+fn cmp_ignore_ascii_case(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    (a.iter().map(u8::to_ascii_uppercase)).cmp(b.iter().map(u8::to_ascii_uppercase))
 }
 
 /// The command named `name` (case-insensitive; subcommands as `"CLIENT SETNAME"`).
@@ -437,9 +434,11 @@ mod tests {
 
     #[test]
     fn table_is_sorted_and_has_the_usual_commands() {
-        assert!(COMMANDS
-            .windows(2)
-            .all(|w| cmp_ignore_ascii_case(w[0].name, w[1].name).is_lt()));
+        assert!(COMMANDS.windows(2).all(|w| cmp_ignore_ascii_case(
+            w[0].name.as_bytes(),
+            w[1].name.as_bytes()
+        )
+        .is_lt()));
         assert!(COMMANDS
             .iter()
             .all(|command| command.name == command.name.to_ascii_uppercase()));
@@ -447,7 +446,12 @@ mod tests {
         assert_eq!(lookup("CLIENT SETNAME").unwrap().name, "CLIENT SETNAME");
         assert!(lookup("GTE").is_none());
         assert!(lookup("GET").unwrap().has_flag("readonly"));
-        assert!(lookup("SET").unwrap().is_token(b"px"));
+        let set = lookup("SET").unwrap();
+        assert!(set.is_token(b"px") && set.is_token(b"EX") && set.is_token(b"nX"));
+        // Case folds ASCII letters only; a non-UTF-8 or non-ASCII near miss is no token.
+        for not_token in [&b"p\xd8"[..], b"\xffX", "ẽx".as_bytes(), b"EXX", b"E", b""] {
+            assert!(!set.is_token(not_token), "{not_token:?}");
+        }
     }
 
     #[test]

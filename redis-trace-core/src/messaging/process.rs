@@ -203,9 +203,8 @@ impl Delivery {
         measure: impl FnOnce(&MessagingInstruments, &[KeyValue]),
     ) {
         super::measure::with_settings_and_instruments(|settings, instruments| {
-            let endpoint = self.endpoint.as_ref();
             let destination = self.destination(&settings.config);
-            let endpoint = endpoint.or(settings.default_endpoint.as_ref());
+            let endpoint = (self.endpoint.as_ref()).or(settings.default_endpoint.as_ref());
             let attributes = super::measure::delivery_attributes(operation, &destination, endpoint);
             measure(instruments, &attributes);
         });

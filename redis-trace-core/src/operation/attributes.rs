@@ -235,10 +235,12 @@ pub(super) fn span_name(target: &Target, endpoint: Option<&Endpoint>) -> Cow<'st
 }
 
 /// `{operation} {target}` (`PUBLISH orders`, `FCALL release`): kept like the server names,
-/// which have the same form without a port.
+/// which have the same form without a port; the operation alone for an empty target (an empty
+/// channel's name), as a delivery's spans are named.
 fn operation_and(target: &Target, text: &str) -> Cow<'static, str> {
     match static_operation(target) {
-        Some(operation) => server_span_name(operation, text, None),
+        Some(operation) => span_names::operation_span_name(operation, text),
+        None if text.is_empty() => target.operation().to_owned().into(),
         None => span_names::render(target.operation(), text, None).into(),
     }
 }
@@ -321,6 +323,27 @@ mod tests {
 
     fn traced_fn() {}
     static CALLSITE: Callsite = Callsite::new("GET", Some("get user"), traced_fn);
+
+    /// A messaging command is named after its destination, a script call after its
+    /// procedure; an empty one leaves the operation alone, without a trailing blank.
+    #[test]
+    fn commands_are_named_after_their_target_unless_it_is_empty() {
+        let name_with = |operation: &'static str, destination: Option<&str>, procedure: &str| {
+            let mut spec = CommandSpec::named(operation);
+            spec.messaging = destination.map(|destination| crate::messaging::MessagingSpec {
+                role: redis_trace_commands::MessagingRole::Publish,
+                destination: Some(destination.to_owned().into()),
+                group: None,
+                body_size: None,
+            });
+            spec.procedure = Some(procedure.to_owned().into()).filter(|_| destination.is_none());
+            span_name(&Target::Command(Box::new(spec)), None).into_owned()
+        };
+        assert_eq!(name_with("PUBLISH", Some("orders"), ""), "PUBLISH orders");
+        assert_eq!(name_with("PUBLISH", Some(""), ""), "PUBLISH");
+        assert_eq!(name_with("FCALL", None, "release"), "FCALL release");
+        assert_eq!(name_with("FCALL", None, ""), "FCALL");
+    }
 
     #[test]
     fn plain_commands_and_functions_fit_the_first_capacity() {

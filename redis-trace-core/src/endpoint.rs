@@ -130,6 +130,15 @@ impl Endpoint {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
+    /// Whether `a` and `b` are both absent or both this very endpoint ([`Endpoint::is_same`]).
+    pub(crate) fn are_same(a: Option<&Self>, b: Option<&Self>) -> bool {
+        match (a, b) {
+            (Some(a), Some(b)) => a.is_same(b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     /// Where this endpoint lives: a hash of its identity, for caches that hold a clone.
     pub(crate) fn address_of(&self) -> usize {
         Arc::as_ptr(&self.inner) as usize

@@ -129,11 +129,7 @@ impl Kept {
             && self.operation == *source.operation
             && same_text(&self.destination, source.destination)
             && same_text(&self.group, source.group)
-            && match (&self.endpoint, source.endpoint) {
-                (Some(kept), Some(endpoint)) => kept.is_same(endpoint),
-                (None, None) => true,
-                _ => false,
-            }
+            && Endpoint::are_same(self.endpoint.as_ref(), source.endpoint)
     }
 }
 
@@ -206,18 +202,29 @@ pub(super) fn delivery_attributes(
         endpoint,
     };
     kept(&source, || {
-        let mut attributes = Vec::with_capacity(5);
-        attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, semconv::REDIS));
-        attributes.push(KeyValue::new(
-            semconv::MESSAGING_DESTINATION_NAME,
-            destination.clone(),
-        ));
-        if let Some(endpoint) = endpoint {
-            endpoint.push_server_attributes(&mut attributes);
-        }
+        let mut attributes = delivery_base(destination, endpoint);
         attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_NAME, operation));
         attributes
     })
+}
+
+/// `messaging.system`, the destination and the server: what a delivery's spans and metrics
+/// share.
+pub(super) fn delivery_base(
+    destination: &StringValue,
+    endpoint: Option<&Endpoint>,
+) -> Vec<KeyValue> {
+    // Room for the server's two, and what the span or metric adds (at most five).
+    let mut attributes = Vec::with_capacity(9);
+    attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, semconv::REDIS));
+    attributes.push(KeyValue::new(
+        semconv::MESSAGING_DESTINATION_NAME,
+        destination.clone(),
+    ));
+    if let Some(endpoint) = endpoint {
+        endpoint.push_server_attributes(&mut attributes);
+    }
+    attributes
 }
 
 /// The messaging attributes of a metric: no body size (per message, not per destination).

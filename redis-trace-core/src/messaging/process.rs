@@ -178,21 +178,15 @@ impl Delivery {
             .clone()
     }
 
-    /// `messaging.system`, the destination and the endpoint: what spans and metrics share.
+    /// The span's first attributes: what it shares with the metrics.
     fn attributes(&self, settings: &Settings) -> Vec<KeyValue> {
-        let config = &settings.config;
-        // Room for the server's two, and what the span or metric adds (at most five).
-        let mut attributes = Vec::with_capacity(9);
-        attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, semconv::REDIS));
-        attributes.push(KeyValue::new(
-            semconv::MESSAGING_DESTINATION_NAME,
-            self.destination(config),
-        ));
-        let endpoint = self.endpoint.as_ref();
-        if let Some(endpoint) = endpoint.or(settings.default_endpoint.as_ref()) {
-            endpoint.push_server_attributes(&mut attributes);
-        }
-        attributes
+        let destination = self.destination(&settings.config);
+        super::measure::delivery_base(&destination, self.server(settings))
+    }
+
+    /// The server it came from: its own, else the configured default.
+    fn server<'a>(&'a self, settings: &'a Settings) -> Option<&'a Endpoint> {
+        (self.endpoint.as_ref()).or(settings.default_endpoint.as_ref())
     }
 
     /// Records with the shared attributes and `messaging.operation.name` = `operation` (which
@@ -204,8 +198,8 @@ impl Delivery {
     ) {
         super::measure::with_settings_and_instruments(|settings, instruments| {
             let destination = self.destination(&settings.config);
-            let endpoint = (self.endpoint.as_ref()).or(settings.default_endpoint.as_ref());
-            let attributes = super::measure::delivery_attributes(operation, &destination, endpoint);
+            let server = self.server(settings);
+            let attributes = super::measure::delivery_attributes(operation, &destination, server);
             measure(instruments, &attributes);
         });
     }

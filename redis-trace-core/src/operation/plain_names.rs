@@ -33,11 +33,7 @@ impl Named {
         // Pointer and length: two table names may share a start (`GET`, `GETDEL`).
         std::ptr::eq(self.operation.as_ptr(), operation.as_ptr())
             && self.operation.len() == operation.len()
-            && match (&self.endpoint, endpoint) {
-                (Some(kept), Some(endpoint)) => kept.is_same(endpoint),
-                (None, None) => true,
-                _ => false,
-            }
+            && Endpoint::are_same(self.endpoint.as_ref(), endpoint)
     }
 }
 

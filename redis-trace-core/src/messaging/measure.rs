@@ -295,26 +295,16 @@ mod tests {
             &processed,
             &delivery_attributes("process", &orders, Some(&server))
         ));
-        assert_eq!(
-            value_of(&processed, semconv::MESSAGING_OPERATION_NAME),
-            "process"
-        );
-        assert_eq!(
-            value_of(&consumed, semconv::MESSAGING_OPERATION_NAME),
-            "receive"
-        );
-        assert_eq!(
-            value_of(&consumed, semconv::MESSAGING_DESTINATION_NAME),
-            "orders"
-        );
         let sent = kept_attributes(&publish_to("orders"), &operation, Some(&server));
-        assert_eq!(
-            value_of(&sent, semconv::MESSAGING_OPERATION_NAME),
-            "PUBLISH"
-        );
-        assert_eq!(
-            value_of(&sent, semconv::MESSAGING_DESTINATION_NAME),
-            "orders"
-        );
+        let expected = [
+            (&processed, semconv::MESSAGING_OPERATION_NAME, "process"),
+            (&consumed, semconv::MESSAGING_OPERATION_NAME, "receive"),
+            (&consumed, semconv::MESSAGING_DESTINATION_NAME, "orders"),
+            (&sent, semconv::MESSAGING_OPERATION_NAME, "PUBLISH"),
+            (&sent, semconv::MESSAGING_DESTINATION_NAME, "orders"),
+        ];
+        for (attributes, key, value) in expected {
+            assert_eq!(value_of(attributes, key), value, "{key}");
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! hands back.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::trace::{SpanBuilder, SpanKind, Tracer};
@@ -11,6 +13,7 @@ use redis_trace_commands::{Answer, Command};
 
 use crate::config::SemconvMode;
 use crate::messaging::MessagingSpec;
+use crate::metrics::PlainRecording;
 use crate::outcome::Outcome;
 use crate::semconv::{self, old};
 use crate::sink::AttributeSink;
@@ -49,6 +52,46 @@ pub(crate) struct CommandSpec {
     pub(crate) messaging: Option<MessagingSpec>,
     /// Whether the client-side cache answered it, when known (set after the reply).
     pub(crate) cache_result: Option<CacheResult>,
+    /// What it records, prepared, when it is a plain command (set when it starts).
+    pub(crate) plan: Option<Arc<Plan>>,
+    /// When it started (set when something records it): its span's start, the start of its
+    /// duration and of a pipeline's child spans.
+    pub(crate) started_at: Option<SystemTime>,
+}
+
+/// What a plain command records, prepared once for one server and node under one generation
+/// of the settings (`operation::plan` keeps them per thread): its span name and its metric
+/// attributes.
+pub(crate) struct Plan {
+    name: Cow<'static, str>,
+    /// `None` when no metrics are recorded into (no meter provider, or metrics off).
+    recording: Option<PlainRecording>,
+}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plan").field("name", &self.name).finish()
+    }
+}
+
+impl Plan {
+    pub(crate) fn new(name: Cow<'static, str>, recording: Option<PlainRecording>) -> Self {
+        Self { name, recording }
+    }
+
+    /// The span name.
+    pub(crate) fn name(&self) -> Cow<'static, str> {
+        self.name.clone()
+    }
+
+    /// Records the command's duration and lookups; `false` when the plan records no metrics.
+    pub(crate) fn record(&self, seconds: f64, lookups: (u64, u64)) -> bool {
+        let Some(recording) = &self.recording else {
+            return false;
+        };
+        recording.record(seconds, lookups);
+        true
+    }
 }
 
 /// Whether redis-rs's client-side cache answered a read (`redis.client.csc.result`). Without
@@ -111,6 +154,8 @@ impl CommandSpec {
             procedure: None,
             messaging: None,
             cache_result: None,
+            plan: None,
+            started_at: None,
         }
     }
 

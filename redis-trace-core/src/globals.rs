@@ -82,6 +82,24 @@ pub(crate) fn snapshot() -> Rc<Snapshot> {
 }
 
 impl Snapshot {
+    /// The generation it was read at: what it holds is the same as any other snapshot's of
+    /// that generation.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The same settings, tracer and instruments, said to be of `generation` (for tests of
+    /// what is kept by generation).
+    #[cfg(test)]
+    pub(crate) fn for_generation(&self, generation: u64) -> Self {
+        Self {
+            generation,
+            settings: Arc::clone(&self.settings),
+            tracer: Arc::clone(&self.tracer),
+            metrics: Arc::clone(&self.metrics),
+        }
+    }
+
     fn read(generation: u64) -> Self {
         Self {
             generation,

@@ -62,6 +62,8 @@ pub(super) fn command_as(
         commands: Vec::new(),
         messaging,
         cache_result: None,
+        plan: None,
+        started_at: None,
     }
 }
 
@@ -117,6 +119,8 @@ pub(super) fn pipeline<C: CommandArgs>(
         procedure: None,
         messaging: None,
         cache_result: None,
+        plan: None,
+        started_at: None,
     }
 }
 

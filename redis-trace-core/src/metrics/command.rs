@@ -1,12 +1,12 @@
-//! What a traced connection's commands record, found in per-thread lists: the cache tallies
-//! of lookup commands, and the duration attributes of plain commands.
+//! What a traced connection's commands record: the cache tallies of lookup commands, found in
+//! a per-thread list, and the prepared duration attributes of plain commands.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use opentelemetry::KeyValue;
 
-use super::{CacheTally, Instruments, RecordedFor};
+use super::{CacheTally, Instruments, MetricsSlot, RecordedFor};
 use crate::config::SemconvMode;
 use crate::endpoint::Endpoint;
 
@@ -69,88 +69,46 @@ pub(crate) fn count_command_lookups(
     }
 }
 
-/// A plain command's duration attributes (and its tally, once it has counted a lookup), as
-/// one thread built them.
-struct CommandRecording {
-    recorded_for: RecordedFor,
-    operation: &'static str,
-    summary: Option<Box<str>>,
-    peer: Option<Endpoint>,
+/// A plain command's duration attributes and where they go (the instruments they were made
+/// for, the histogram bound to them), and its tally once it has counted a lookup: made once
+/// for a command at a server (`operation::plan`), so that recording costs what a hand-written
+/// prebuilt list costs.
+pub(crate) struct PlainRecording {
+    /// Held: the instruments in use when the attributes were made.
+    metrics: Arc<MetricsSlot>,
     attributes: Vec<KeyValue>,
-    tally: Option<Arc<CacheTally>>,
+    tally: OnceLock<Arc<CacheTally>>,
     /// The duration histogram bound to `attributes`: no attribute lookup per call.
     #[cfg(feature = "bound-metrics")]
     duration: opentelemetry::metrics::BoundHistogram<f64>,
 }
 
-/// Recordings kept per thread; past this many, the list starts over.
-const COMMAND_RECORDINGS_KEPT: usize = 64;
+impl PlainRecording {
+    /// Records with `attributes` into the instruments of `metrics`; `None` when it has none
+    /// (no meter provider).
+    pub(crate) fn new(metrics: &Arc<MetricsSlot>, attributes: Vec<KeyValue>) -> Option<Self> {
+        let _instruments = metrics.instruments()?;
+        Some(Self {
+            metrics: Arc::clone(metrics),
+            #[cfg(feature = "bound-metrics")]
+            duration: _instruments.bind_duration(&attributes),
+            attributes,
+            tally: OnceLock::new(),
+        })
+    }
 
-thread_local! {
-    static COMMAND_RECORDINGS: RefCell<Vec<CommandRecording>> = const { RefCell::new(Vec::new()) };
-}
-
-/// What a plain command that succeeded is: a table command's `operation` (a `'static` name),
-/// its summary, where it went. Its attributes follow from these, so they are built once per
-/// thread and reused: recording costs what a hand-written prebuilt list costs.
-pub(crate) struct PlainCommand<'a> {
-    pub(crate) mode: SemconvMode,
-    pub(crate) endpoint: Option<&'a Endpoint>,
-    pub(crate) peer: Option<&'a Endpoint>,
-    pub(crate) operation: &'static str,
-    pub(crate) summary: Option<&'a str>,
-}
-
-/// Records `seconds` and counts `(hits, misses)` for `command`, with the attributes `build`
-/// makes the first time this thread sees it. `false` when nothing was recorded (during thread
-/// exit, or re-entered): the caller records as for any other command.
-pub(crate) fn record_plain_command(
-    instruments: &Instruments,
-    command: &PlainCommand<'_>,
-    seconds: f64,
-    (hits, misses): (u64, u64),
-    build: impl FnOnce() -> Vec<KeyValue>,
-) -> bool {
-    let recorded = COMMAND_RECORDINGS.try_with(|kept| {
-        let Ok(mut kept) = kept.try_borrow_mut() else {
-            return false;
+    /// Records `seconds` and counts `(hits, misses)`.
+    pub(crate) fn record(&self, seconds: f64, (hits, misses): (u64, u64)) {
+        let Some(instruments) = self.metrics.instruments() else {
+            return;
         };
-        let found = kept.iter().position(|known| {
-            std::ptr::eq(known.operation, command.operation)
-                && known.summary.as_deref() == command.summary
-                && known.peer.as_ref() == command.peer
-                && known
-                    .recorded_for
-                    .is(instruments, command.mode, command.endpoint)
-        });
-        let position = found.unwrap_or_else(|| {
-            if kept.len() >= COMMAND_RECORDINGS_KEPT {
-                kept.clear();
-            }
-            let attributes = build();
-            kept.push(CommandRecording {
-                recorded_for: RecordedFor::new(instruments, command.mode, command.endpoint),
-                operation: command.operation,
-                summary: command.summary.map(Box::from),
-                peer: command.peer.cloned(),
-                #[cfg(feature = "bound-metrics")]
-                duration: instruments.bind_duration(&attributes),
-                attributes,
-                tally: None,
-            });
-            kept.len() - 1
-        });
-        let recording = &mut kept[position];
         #[cfg(feature = "bound-metrics")]
-        recording.duration.record(seconds);
+        self.duration.record(seconds);
         #[cfg(not(feature = "bound-metrics"))]
-        instruments.record_duration(seconds, &recording.attributes);
+        instruments.record_duration(seconds, &self.attributes);
         if hits + misses > 0 {
-            let attributes = &recording.attributes;
-            let tally = (recording.tally).get_or_insert_with(|| instruments.tally(attributes));
+            let tally = (self.tally).get_or_init(|| instruments.tally(&self.attributes));
             tally.add(hits, misses);
         }
-        true
-    });
-    recorded.unwrap_or(false)
+    }
 }

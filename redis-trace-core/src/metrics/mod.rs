@@ -26,7 +26,7 @@ pub(crate) use self::cache::CacheTally;
 use self::cache::Tallies;
 #[cfg(feature = "client-side-caching")]
 pub(crate) use self::client_cache::{CacheCounts, WatchedCache};
-pub(crate) use self::command::{count_command_lookups, record_plain_command, PlainCommand};
+pub(crate) use self::command::{count_command_lookups, PlainRecording};
 pub(crate) use self::function::{FunctionMetrics, Success};
 pub(crate) use self::messaging::MessagingInstruments;
 #[cfg(any(feature = "bb8", feature = "deadpool", feature = "r2d2"))]

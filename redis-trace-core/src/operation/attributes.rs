@@ -296,6 +296,14 @@ impl Target {
         }
     }
 
+    /// What a plain command records, prepared.
+    pub(super) fn plan(&self) -> Option<&crate::command::Plan> {
+        match self {
+            Self::Function(..) => None,
+            Self::Command(spec) => spec.plan.as_deref(),
+        }
+    }
+
     /// Whether the client-side cache answered it, when known.
     pub(super) fn cache_result(&self) -> Option<crate::command::CacheResult> {
         match self {
@@ -362,6 +370,8 @@ mod tests {
             procedure: None,
             messaging: None,
             cache_result: None,
+            plan: None,
+            started_at: None,
         };
         let targets = [
             Target::Function(&CALLSITE, None),

@@ -22,45 +22,53 @@ impl WallTime {
     }
 }
 
-/// When a call started and ended, read from the same clock so the span and the histogram
-/// agree; a clock stepping back gives a zero, never a negative, duration.
+/// How long a call took and when it ended, read from the same clock as its start so the span
+/// and the histogram agree; a clock stepping back gives a zero, never a negative, duration
+/// (and an end at the start).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Timing {
-    started: WallTime,
-    ended: WallTime,
-    /// The end as read (the start when the clock stepped back): a span's end timestamp
-    /// without converting back.
+    seconds: f64,
     ended_at: SystemTime,
 }
 
 impl Timing {
-    /// A call that started at `started` and ends now.
+    /// A call that started at `started` (an annotated function's 8-byte start) and ends now.
     pub(super) fn ending_now(started: WallTime) -> Self {
         let now = SystemTime::now();
         let ended = WallTime::of(now);
         if ended < started {
             return Self {
-                started,
-                ended: started,
+                seconds: 0.0,
                 ended_at: started.system_time(),
             };
         }
+        // Exact below 2^53 ns (104 days).
+        #[allow(clippy::cast_precision_loss)]
+        let nanos = (ended.0.get() - started.0.get()) as f64;
         Self {
-            started,
-            ended,
+            seconds: nanos / 1e9,
             ended_at: now,
         }
     }
 
-    pub(super) fn seconds(&self) -> f64 {
-        // Exact below 2^53 ns (104 days).
-        #[allow(clippy::cast_precision_loss)]
-        let nanos = (self.ended.0.get() - self.started.0.get()) as f64;
-        nanos / 1e9
+    /// A call that started at `started` (a command's start, kept whole in its description:
+    /// one subtraction instead of two conversions) and ends now.
+    pub(super) fn since(started: SystemTime) -> Self {
+        let now = SystemTime::now();
+        match now.duration_since(started) {
+            Ok(elapsed) => Self {
+                seconds: elapsed.as_secs_f64(),
+                ended_at: now,
+            },
+            Err(_) => Self {
+                seconds: 0.0,
+                ended_at: started,
+            },
+        }
     }
 
-    pub(super) fn started_at(&self) -> SystemTime {
-        self.started.system_time()
+    pub(super) fn seconds(&self) -> f64 {
+        self.seconds
     }
 
     pub(super) fn ended_at(&self) -> SystemTime {
@@ -89,21 +97,29 @@ mod tests {
 
     #[test]
     fn a_clock_stepping_back_gives_a_zero_duration() {
-        let future = WallTime::of(SystemTime::now() + Duration::from_secs(3_600));
-        let timing = Timing::ending_now(future);
+        let later = SystemTime::now() + Duration::from_secs(3_600);
+        let timing = Timing::ending_now(WallTime::of(later));
         assert_eq!(timing.seconds(), 0.0);
-        assert_eq!(timing.ended_at(), timing.started_at());
+        assert_eq!(timing.ended_at(), WallTime::of(later).system_time());
+        let timing = Timing::since(later);
+        assert_eq!(timing.seconds(), 0.0);
+        assert_eq!(timing.ended_at(), later);
     }
 
     #[test]
     fn the_duration_is_the_difference() {
-        let started = WallTime::of(SystemTime::now() - Duration::from_millis(1_500));
-        let timing = Timing::ending_now(started);
-        assert!(
-            (1.5..60.0).contains(&timing.seconds()),
-            "{}",
-            timing.seconds()
-        );
-        assert_eq!(timing.started_at(), started.system_time());
+        let started = SystemTime::now() - Duration::from_millis(1_500);
+        for timing in [
+            Timing::ending_now(WallTime::of(started)),
+            Timing::since(started),
+        ] {
+            assert!(
+                (1.5..60.0).contains(&timing.seconds()),
+                "{}",
+                timing.seconds()
+            );
+            let elapsed = timing.ended_at().duration_since(started).unwrap();
+            assert!((elapsed.as_secs_f64() - timing.seconds()).abs() < 1e-6);
+        }
     }
 }

@@ -4,11 +4,10 @@
 mod annotate;
 mod attributes;
 mod clock;
-mod plain_names;
+mod plan;
 mod scope;
 mod spare;
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::time::SystemTime;
 
@@ -18,12 +17,12 @@ use redis::RedisResult;
 
 pub use self::attributes::Fields;
 use self::attributes::{
-    add_call_attributes, call_attribute_bound, creation_attributes, creation_capacity,
+    add_call_attributes, call_attribute_bound, creation_attributes, creation_capacity, span_name,
 };
 use self::clock::{Timing, WallTime};
 pub use self::scope::Instrumented;
 use crate::callsite::Callsite;
-use crate::command::{CommandSpec, Replies};
+use crate::command::{CommandSpec, Plan, Replies};
 use crate::config::{Config, SemconvMode};
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::failure::ErrorAttributes;
@@ -58,10 +57,10 @@ pub struct Operation {
 
 struct Active {
     target: Target,
-    /// Wall-clock start, read when the duration is recorded or the span needs it; the end is
-    /// read from the same clock, so the span and the histogram agree (two clock reads per
+    /// An annotated function's wall-clock start, read when the duration is recorded; the end
+    /// is read from the same clock, so the span and the histogram agree (two clock reads per
     /// call). A span alone leaves the timestamps to the SDK, which reads no clock for a span its
-    /// sampler drops.
+    /// sampler drops. (A command's start is in its description.)
     started_at: Option<WallTime>,
     /// The context holding the span, recorded or not.
     span: Option<Context>,
@@ -208,7 +207,7 @@ impl Operation {
 
     fn begin(
         now: &Snapshot,
-        target: Target,
+        mut target: Target,
         metrics: bool,
         extra_capacity: usize,
         add_extra_attributes: impl FnOnce(&Config, &mut AnySpan),
@@ -219,9 +218,16 @@ impl Operation {
         if tracer.is_none() && !metrics {
             return Self { active: None };
         }
-        // Pipelines always: their per-command child spans share the pipeline's timestamps.
+        plan::prepare(&mut target, now);
+        // Commands always: a pipeline's per-command child spans share its timestamps.
         let started = (metrics || matches!(target, Target::Command(_))).then(SystemTime::now);
-        let started_at = started.map(WallTime::of);
+        let started_at = match &mut target {
+            Target::Command(spec) => {
+                spec.started_at = started;
+                None
+            }
+            Target::Function(..) => started.map(WallTime::of),
+        };
         let endpoint = target.endpoint();
         let span = tracer
             .filter(|_| !config.is_denied(target.operation()) && !target.defers_span())
@@ -244,7 +250,9 @@ impl Operation {
                 }
                 // Fields set in place: the builder's methods move it (hundreds of bytes) at
                 // each step, and `with_attributes` collects the list again.
-                let name = plain_names::plain_span_name(&target, endpoint);
+                let name = target
+                    .plan()
+                    .map_or_else(|| span_name(&target, endpoint), Plan::name);
                 let mut builder = SpanBuilder::from_name(name);
                 builder.span_kind = Some(target.kind());
                 builder.attributes = Some(attributes);
@@ -400,7 +408,14 @@ impl Active {
             }
             _ => false,
         };
-        let timing = self.started_at.map(Timing::ending_now);
+        if late_peer && self.metrics {
+            // Its metrics are the node's.
+            plan::prepare(&mut self.target, &globals::snapshot());
+        }
+        let timing = match &self.target {
+            Target::Command(spec) => spec.started_at.map(Timing::since),
+            Target::Function(..) => self.started_at.map(Timing::ending_now),
+        };
         let answer = match &self.target {
             Target::Function(callsite, _) => callsite.answer(),
             Target::Command(spec) => spec.answer,
@@ -506,46 +521,31 @@ impl Active {
         if let (Target::Command(spec), Some(timing), true) =
             (&self.target, timing, self.pipeline_command_spans)
         {
-            if let Some(tracer) = globals::snapshot().tracer.tracer() {
-                spec.child_spans(tracer, span.cx, timing.started_at(), timing.ended_at());
+            if let (Some(tracer), Some(started_at)) =
+                (globals::snapshot().tracer.tracer(), spec.started_at)
+            {
+                spec.child_spans(tracer, span.cx, started_at, timing.ended_at());
             }
         }
     }
 
-    /// A command whose metric attributes follow from its name, summary and endpoints alone
-    /// (a table command, no stored procedure, no messaging, no client-side cache result).
-    fn plain_command(&self) -> Option<metrics::PlainCommand<'_>> {
-        let Target::Command(spec) = &self.target else {
-            return None;
-        };
-        let Cow::Borrowed(operation) = spec.operation else {
-            return None;
-        };
-        let plain =
-            spec.procedure.is_none() && spec.messaging.is_none() && spec.cache_result.is_none();
-        plain.then(|| metrics::PlainCommand {
-            mode: self.mode,
-            endpoint: spec.endpoint.as_ref(),
-            peer: spec.peer.as_ref(),
-            operation,
-            summary: spec
-                .summary
-                .as_ref()
-                .map(opentelemetry::StringValue::as_str),
-        })
-    }
-
     fn record_metrics(&self, seconds: f64, meaning: Meaning, error: Option<&ErrorAttributes>) {
-        let now = globals::snapshot();
-        let Some(instruments) = now.metrics.instruments() else {
-            return;
-        };
-        let mode = self.mode;
         let (hits, misses) = match meaning {
             Meaning::Hit(hit) => (u64::from(hit), u64::from(!hit)),
             Meaning::Hits { hits, misses } => (hits, misses),
             Meaning::Nothing | Meaning::Applied(_) => (0, 0),
         };
+        // A plain command that succeeded: its prepared list.
+        if let (Some(plan), None, None) = (self.target.plan(), error, self.target.cache_result()) {
+            if plan.record(seconds, (hits, misses)) {
+                return;
+            }
+        }
+        let now = globals::snapshot();
+        let Some(instruments) = now.metrics.instruments() else {
+            return;
+        };
+        let mode = self.mode;
         let endpoint = self.target.endpoint();
         if let (Target::Function(callsite, _), None) = (&self.target, error) {
             let call = Success {
@@ -562,17 +562,6 @@ impl Active {
                 attributes
             });
             return;
-        }
-        if let (Some(command), None) = (self.plain_command(), error) {
-            let build = || {
-                let mut attributes = Vec::new();
-                creation_attributes(&self.target, mode, endpoint, &mut attributes);
-                attributes
-            };
-            let recorded = (hits, misses);
-            if metrics::record_plain_command(instruments, &command, seconds, recorded, build) {
-                return;
-            }
         }
         // Failures, and the other commands of a traced connection. Inline storage: no
         // allocation.

@@ -1,0 +1,219 @@
+//! What a plain command records, prepared once: its span name and its metric attributes, kept
+//! per thread and found again by the command's and servers' identity.
+//!
+//! A traced connection sends the same few commands to the same server again and again, and a
+//! plain command's span name (`GET 10.0.0.1:6379`) and duration attributes follow from its
+//! operation, summary, server and node and the settings alone. Each thread keeps the last few
+//! plans in a small direct-mapped cache: a repeat compares a few pointers (and the summary's
+//! text), once when the command starts; the command carries its plan to its end, where the
+//! metrics are recorded with the prepared list. (The span's creation attributes are built each
+//! time: copying a kept list cost more than building it from static parts.) A command with a
+//! stored procedure or messaging attributes has no plan.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use opentelemetry::StringValue;
+
+use super::attributes::{creation_attributes, span_name};
+use super::Target;
+use crate::command::Plan;
+use crate::endpoint::Endpoint;
+use crate::globals::Snapshot;
+use crate::metrics::PlainRecording;
+
+/// Entries of each thread's cache (a power of two).
+const SLOTS: usize = 16;
+
+/// What a plan is found by.
+struct Kept {
+    /// The settings' generation it was made under (mode, default endpoint, instruments).
+    generation: u64,
+    /// The operation's text (`'static`: the command table's or a kept batch name).
+    operation: &'static str,
+    summary: Option<StringValue>,
+    /// Held, so that their addresses name them for as long as the entry lives.
+    endpoint: Option<Endpoint>,
+    peer: Option<Endpoint>,
+    plan: Arc<Plan>,
+}
+
+impl Kept {
+    fn is_for(&self, key: &Key<'_>) -> bool {
+        // Pointer and length: two table names may share a start (`GET`, `GETDEL`).
+        std::ptr::eq(self.operation.as_ptr(), key.operation.as_ptr())
+            && self.operation.len() == key.operation.len()
+            && self.generation == key.generation
+            && Endpoint::are_same(self.endpoint.as_ref(), key.endpoint)
+            && Endpoint::are_same(self.peer.as_ref(), key.peer)
+            && self.summary.as_ref().map(StringValue::as_str) == key.summary
+    }
+}
+
+struct Key<'a> {
+    generation: u64,
+    operation: &'static str,
+    summary: Option<&'a str>,
+    endpoint: Option<&'a Endpoint>,
+    peer: Option<&'a Endpoint>,
+}
+
+impl Key<'_> {
+    fn slot(&self) -> usize {
+        let operation = self.operation.as_ptr() as usize;
+        let server = self.endpoint.map_or(0, Endpoint::address_of);
+        let peer = self.peer.map_or(0, Endpoint::address_of);
+        ((operation >> 3) ^ (server >> 4) ^ (peer >> 5)) % SLOTS
+    }
+}
+
+thread_local! {
+    static KEPT: RefCell<[Option<Kept>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
+}
+
+/// Gives `target` its plan under `now`, when it is a plain command (none otherwise).
+pub(super) fn prepare(target: &mut Target, now: &Snapshot) {
+    let plan = find(target, now);
+    if let Target::Command(spec) = target {
+        spec.plan = plan;
+    }
+}
+
+/// The plan of `target` under `now`, when it is a plain command: this thread's, when it made
+/// one for the same command at the same server and node before. `None` for anything else, and
+/// when the cache is out of reach (re-entered, or during thread exit).
+fn find(target: &Target, now: &Snapshot) -> Option<Arc<Plan>> {
+    let Target::Command(spec) = target else {
+        return None;
+    };
+    let Cow::Borrowed(operation) = spec.operation else {
+        return None;
+    };
+    if spec.procedure.is_some() || spec.messaging.is_some() {
+        return None;
+    }
+    let key = Key {
+        generation: now.generation(),
+        operation,
+        summary: spec.summary.as_ref().map(StringValue::as_str),
+        endpoint: spec.endpoint.as_ref(),
+        peer: spec.peer.as_ref(),
+    };
+    let slot = key.slot();
+    KEPT.try_with(|kept| {
+        let mut kept = kept.try_borrow_mut().ok()?;
+        if let Some(entry) = kept[slot].as_ref().filter(|entry| entry.is_for(&key)) {
+            return Some(Arc::clone(&entry.plan));
+        }
+        let plan = Arc::new(make(target, now));
+        kept[slot] = Some(Kept {
+            generation: key.generation,
+            operation,
+            summary: spec.summary.clone(),
+            endpoint: spec.endpoint.clone(),
+            peer: spec.peer.clone(),
+            plan: Arc::clone(&plan),
+        });
+        Some(plan)
+    })
+    .ok()
+    .flatten()
+}
+
+fn make(target: &Target, now: &Snapshot) -> Plan {
+    let config = &now.settings.config;
+    let endpoint = target.endpoint();
+    let recording = config.records_metrics().then(|| {
+        let mut attributes = Vec::new();
+        creation_attributes(target, config.semconv(), endpoint, &mut attributes);
+        PlainRecording::new(&now.metrics, attributes)
+    });
+    Plan::new(span_name(target, endpoint), recording.flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::CommandSpec;
+    use crate::globals;
+
+    fn command(operation: &'static str, endpoint: Option<Endpoint>) -> Target {
+        let mut spec = CommandSpec::named(operation);
+        spec.endpoint = endpoint;
+        Target::Command(Box::new(spec))
+    }
+
+    /// A kept plan's name is the name made afresh, for each server and operation, and a repeat
+    /// is the same plan.
+    #[test]
+    fn a_repeat_is_the_first_plan() {
+        let now = globals::snapshot();
+        let servers = [
+            Some(Endpoint::tcp("10.0.0.1", 6379)),
+            Some(Endpoint::tcp("10.0.0.1", 6380)),
+            Some(Endpoint::unix("/run/redis.sock")),
+            None,
+        ];
+        for operation in ["GET", "GETDEL", "PIPELINE GET"] {
+            for endpoint in &servers {
+                let target = command(operation, endpoint.clone());
+                let fresh = span_name(&target, endpoint.as_ref());
+                let first = find(&target, &now).expect("a plain command has a plan");
+                assert_eq!(first.name(), fresh);
+                let again = find(&target, &now).expect("a plan");
+                assert!(Arc::ptr_eq(&first, &again), "a repeat finds the kept plan");
+            }
+        }
+    }
+
+    /// More servers than slots: each one meets another's entry in its slot, and is named with
+    /// its own port.
+    #[test]
+    fn servers_sharing_a_slot_keep_their_own_names() {
+        let now = globals::snapshot();
+        let servers: Vec<Endpoint> = (0..3 * SLOTS as u16)
+            .map(|n| Endpoint::tcp("10.0.0.1", 7000 + n))
+            .collect();
+        for _ in 0..2 {
+            for server in &servers {
+                let plan = find(&command("GET", Some(server.clone())), &now).expect("a plan");
+                let port = server.port().unwrap();
+                assert_eq!(plan.name(), format!("GET 10.0.0.1:{port}"));
+            }
+        }
+    }
+
+    /// What tells two plans apart: the node, the summary, the settings' generation; a stored
+    /// procedure has none.
+    #[test]
+    fn a_plan_is_for_one_node_summary_and_generation() {
+        let now = globals::snapshot();
+        let server = Endpoint::tcp("10.0.0.1", 6379);
+        let plain = command("GET", Some(server.clone()));
+        let first = find(&plain, &now).expect("a plan");
+
+        let mut spec = CommandSpec::named("GET");
+        spec.endpoint = Some(server.clone());
+        spec.peer = Some(Endpoint::tcp("10.0.0.2", 7001));
+        let on_node = find(&Target::Command(Box::new(spec.clone())), &now).expect("a plan");
+        assert!(!Arc::ptr_eq(&first, &on_node), "another node, another plan");
+
+        spec.peer = None;
+        spec.summary = Some("GET user:{id}".into());
+        let summarized = find(&Target::Command(Box::new(spec.clone())), &now).expect("a plan");
+        assert!(
+            !Arc::ptr_eq(&first, &summarized),
+            "another summary, another plan"
+        );
+        assert_eq!(summarized.name(), "GET user:{id}");
+
+        let newer = Snapshot::for_generation(&now, now.generation() + 1);
+        let renewed = find(&plain, &newer).expect("a plan");
+        assert!(!Arc::ptr_eq(&first, &renewed), "new settings, a new plan");
+
+        spec.summary = None;
+        spec.procedure = Some("release".into());
+        assert!(find(&Target::Command(Box::new(spec)), &now).is_none());
+    }
+}

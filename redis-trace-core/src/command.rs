@@ -136,11 +136,10 @@ pub(crate) fn statement_attributes(
 }
 
 impl CommandSpec {
-    /// A command named `operation` and nothing more known of it.
-    #[cfg(test)]
-    pub(crate) fn named(operation: &'static str) -> Self {
+    /// A command of which nothing is known yet: what a description starts from.
+    pub(crate) const fn blank() -> Self {
         Self {
-            operation: Cow::Borrowed(operation),
+            operation: Cow::Borrowed(""),
             summary: None,
             summary_overflowed: false,
             endpoint: None,
@@ -156,6 +155,15 @@ impl CommandSpec {
             cache_result: None,
             plan: None,
             started_at: None,
+        }
+    }
+
+    /// A command named `operation` and nothing more known of it.
+    #[cfg(test)]
+    pub(crate) fn named(operation: &'static str) -> Self {
+        Self {
+            operation: Cow::Borrowed(operation),
+            ..Self::blank()
         }
     }
 

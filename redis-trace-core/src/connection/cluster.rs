@@ -281,7 +281,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let mut operation = Operation::start_command(
             || (),
             // Messaging commands took their own path before this one.
-            |(), config| describe::plain_command(&call, slot, config),
+            |(), config, spec| describe::plain_command(&call, slot, config, spec),
             |(), config| describe::command_statement(&call, config),
             self.endpoint.as_ref(),
             None,
@@ -327,7 +327,9 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let blocks = commands.iter().any(|call| blocks(call.args()));
         let mut operation = Operation::start_command(
             || (),
-            |(), config| describe::pipeline(&commands, pipeline.is_transaction(), slot, config),
+            |(), config, spec| {
+                describe::pipeline(&commands, pipeline.is_transaction(), slot, config, spec);
+            },
             |(), config| describe::pipeline_statement(&commands, config),
             self.endpoint.as_ref(),
             None,

@@ -17,9 +17,20 @@ use crate::statement::sanitize_into;
 use crate::summary::Summary;
 use crate::text::TextBuf;
 
-/// One command.
-pub(super) fn command(call: &impl CommandArgs, slot: Option<u16>, config: &Config) -> CommandSpec {
-    command_as(call, slot, config, messaging::describe(call.args(), config))
+/// One command, described into the blank `spec`.
+pub(super) fn command(
+    call: &impl CommandArgs,
+    slot: Option<u16>,
+    config: &Config,
+    spec: &mut CommandSpec,
+) {
+    command_as(
+        call,
+        slot,
+        config,
+        messaging::describe(call.args(), config),
+        spec,
+    );
 }
 
 /// One command that is not a messaging command: the caller has read its name.
@@ -27,53 +38,48 @@ pub(super) fn plain_command(
     call: &impl CommandArgs,
     slot: Option<u16>,
     config: &Config,
-) -> CommandSpec {
-    command_as(call, slot, config, None)
+    spec: &mut CommandSpec,
+) {
+    command_as(call, slot, config, None, spec);
 }
 
-/// One command whose messaging attributes are already described.
+/// One command whose messaging attributes are already described. Written field by field into
+/// the blank `spec`: what is not known of a single command stays blank.
 pub(super) fn command_as(
     call: &impl CommandArgs,
     slot: Option<u16>,
     config: &Config,
     messaging: Option<messaging::MessagingSpec>,
-) -> CommandSpec {
+    spec: &mut CommandSpec,
+) {
     let (args, known) = (call.args(), call.command());
     let operation = operation_name(known, args);
     let summary = config
         .summary_rules()
         .and_then(|rules| rules.command(&operation, known, args));
     let reply = known.map(|command| command.reply_facts(args));
-    CommandSpec {
-        summary_overflowed: summary.as_ref().is_some_and(|s| s.overflowed),
-        summary: summary.map(counted),
-        operation,
-        answer: reply.map_or(Answer::Other, |reply| reply.answer),
-        per_key: reply.is_some_and(|reply| reply.per_key),
-        procedure: reply
-            .filter(|reply| reply.names_stored_procedure)
-            .and_then(|_| args.get(1))
-            .map(|name| name_text(name)),
-        batch_size: None,
-        slot,
-        endpoint: None,
-        peer: None,
-        late_peer: None,
-        commands: Vec::new(),
-        messaging,
-        cache_result: None,
-        plan: None,
-        started_at: None,
-    }
+    spec.summary_overflowed = summary.as_ref().is_some_and(|s| s.overflowed);
+    spec.summary = summary.map(counted);
+    spec.operation = operation;
+    spec.answer = reply.map_or(Answer::Other, |reply| reply.answer);
+    spec.per_key = reply.is_some_and(|reply| reply.per_key);
+    spec.procedure = reply
+        .filter(|reply| reply.names_stored_procedure)
+        .and_then(|_| args.get(1))
+        .map(|name| name_text(name));
+    spec.slot = slot;
+    spec.messaging = messaging;
 }
 
-/// A pipeline, or a transaction's commands (without `MULTI` and `EXEC`).
+/// A pipeline, or a transaction's commands (without `MULTI` and `EXEC`), described into the
+/// blank `spec`.
 pub(super) fn pipeline<C: CommandArgs>(
     commands: &[C],
     transaction: bool,
     slot: Option<u16>,
     config: &Config,
-) -> CommandSpec {
+    spec: &mut CommandSpec,
+) {
     let kind = if transaction { "MULTI" } else { "PIPELINE" };
     // Table commands are the same command when they are the same entry: no names compared.
     let same_command = |a: &C, b: &C| match (a.command(), b.command()) {
@@ -104,24 +110,12 @@ pub(super) fn pipeline<C: CommandArgs>(
     } else {
         Vec::new()
     };
-    CommandSpec {
-        operation,
-        summary_overflowed: summary.as_ref().is_some_and(|s| s.overflowed),
-        summary: summary.map(counted),
-        batch_size: (commands.len() != 1).then_some(commands.len()),
-        slot,
-        endpoint: None,
-        peer: None,
-        late_peer: None,
-        commands: per_command,
-        answer: Answer::Other,
-        per_key: false,
-        procedure: None,
-        messaging: None,
-        cache_result: None,
-        plan: None,
-        started_at: None,
-    }
+    spec.operation = operation;
+    spec.summary_overflowed = summary.as_ref().is_some_and(|s| s.overflowed);
+    spec.summary = summary.map(counted);
+    spec.batch_size = (commands.len() != 1).then_some(commands.len());
+    spec.slot = slot;
+    spec.commands = per_command;
 }
 
 /// `PIPELINE GET`, `MULTI SET`: for the table's commands (`command`), made once for the whole
@@ -232,18 +226,26 @@ mod tests {
     use super::*;
     use crate::args::{common_slot, hash_slot};
 
+    fn described(write: impl FnOnce(&mut CommandSpec)) -> CommandSpec {
+        let mut spec = CommandSpec::blank();
+        write(&mut spec);
+        spec
+    }
+
     #[test]
     fn pipelines_are_named_by_their_commands() {
         let config = Config::default();
+        let batch = |commands: &[Vec<&[u8]>], transaction, slot| {
+            described(|spec| pipeline(commands, transaction, slot, &config, spec))
+        };
+        let single =
+            |args: &[&[u8]], slot| described(|spec| command(&args.to_vec(), slot, &config, spec));
         let gets = [vec![&b"GET"[..], b"a"], vec![b"get", b"b"]];
-        assert_eq!(
-            pipeline(&gets, false, None, &config).operation,
-            "PIPELINE GET"
-        );
-        assert_eq!(pipeline(&gets, true, None, &config).operation, "MULTI GET");
+        assert_eq!(batch(&gets, false, None).operation, "PIPELINE GET");
+        assert_eq!(batch(&gets, true, None).operation, "MULTI GET");
         let mixed = [vec![&b"GET"[..], b"a"], vec![b"SET", b"b", b"v"]];
         let mixed_slot = common_slot(mixed.iter().map(Vec::as_slice));
-        let spec = pipeline(&mixed, false, mixed_slot, &config);
+        let spec = batch(&mixed, false, mixed_slot);
         assert_eq!(spec.operation, "PIPELINE");
         assert_eq!(
             pipeline_statement(&mixed, &config).as_str(),
@@ -260,15 +262,12 @@ mod tests {
         assert_eq!(spec.batch_size, Some(2));
         assert_eq!(spec.slot, None, "a and b hash to different slots");
         let args: [&[u8]; 2] = [b"GET", b"{user1}:name"];
-        let single = command(&args.to_vec(), common_slot([&args[..]]), &config);
-        assert_eq!(single.slot, Some(hash_slot(b"user1")));
-        assert_eq!(single.answer, Answer::Lookup);
-        assert!(command(&vec![&b"MGET"[..], b"a", b"b"], None, &config).per_key);
-        let call = command(&vec![&b"fcall"[..], b"release", b"1", b"k"], None, &config);
+        let get = single(&args, common_slot([&args[..]]));
+        assert_eq!(get.slot, Some(hash_slot(b"user1")));
+        assert_eq!(get.answer, Answer::Lookup);
+        assert!(single(&[b"MGET", b"a", b"b"], None).per_key);
+        let call = single(&[b"fcall", b"release", b"1", b"k"], None);
         assert_eq!(call.procedure.unwrap().as_str(), "release");
-        assert_eq!(
-            command(&vec![&b"EVAL"[..], b"return 1", b"0"], None, &config).procedure,
-            None
-        );
+        assert_eq!(single(&[b"EVAL", b"return 1", b"0"], None).procedure, None);
     }
 }

@@ -48,7 +48,7 @@ impl<C> TracedConnection<C> {
         let cmd = redis::cmd(kind.name()).arg(args).clone();
         Operation::start_command(
             || Call::of(&cmd),
-            |call, config| describe::command(call, None, config),
+            |call, config, spec| describe::command(call, None, config, spec),
             describe::command_statement,
             self.endpoint.as_ref(),
             self.peer.as_ref(),

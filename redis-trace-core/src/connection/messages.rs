@@ -55,7 +55,7 @@ impl<C: redis::aio::ConnectionLike + Send> TracedConnection<C> {
         let messaging = messaging::describe(args, config);
         let mut operation = Operation::start_command(
             || (),
-            |(), config| describe::command_as(&call, slot, config, messaging.clone()),
+            |(), config, spec| describe::command_as(&call, slot, config, messaging.clone(), spec),
             |(), config| describe::command_statement(&call, config),
             endpoint.as_ref(),
             peer.as_ref(),

@@ -267,7 +267,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         }
         let mut operation = Operation::start_command(
             || Call::of(cmd),
-            |call, config| describe::plain_command(call, None, config),
+            |call, config, spec| describe::plain_command(call, None, config, spec),
             describe::command_statement,
             self.endpoint.as_ref(),
             self.peer.as_ref(),
@@ -312,8 +312,8 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         }
         let mut operation = Operation::start_command(
             || Call::all_of(pipeline),
-            |commands, config| {
-                describe::pipeline(commands, pipeline.is_transaction(), None, config)
+            |commands, config, spec| {
+                describe::pipeline(commands, pipeline.is_transaction(), None, config, spec);
             },
             |commands, config| describe::pipeline_statement(commands, config),
             self.endpoint.as_ref(),
@@ -344,13 +344,14 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
         let operation = Operation::start_command(
             || resp::parse_commands(cmd),
-            |commands, config| match commands.as_slice() {
-                [args] => describe::command(args, self.slot_of([args.as_slice()]), config),
+            |commands, config, spec| match commands.as_slice() {
+                [args] => describe::command(args, self.slot_of([args.as_slice()]), config, spec),
                 commands => describe::pipeline(
                     commands,
                     false,
                     self.slot_of(commands.iter().map(Vec::as_slice)),
                     config,
+                    spec,
                 ),
             },
             |commands, config| describe::packed_statement(commands, config),
@@ -370,18 +371,18 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     ) -> RedisResult<Vec<Value>> {
         let operation = Operation::start_command(
             || resp::parse_commands(cmd),
-            |commands, config| {
+            |commands, config, spec| {
                 // A transaction is packed as MULTI, the commands, EXEC.
                 match commands.as_slice() {
                     [first, inner @ .., last]
                         if is_named(first, b"MULTI") && is_named(last, b"EXEC") =>
                     {
                         let slot = self.slot_of(inner.iter().map(Vec::as_slice));
-                        describe::pipeline(inner, true, slot, config)
+                        describe::pipeline(inner, true, slot, config, spec);
                     }
                     all => {
                         let slot = self.slot_of(all.iter().map(Vec::as_slice));
-                        describe::pipeline(all, false, slot, config)
+                        describe::pipeline(all, false, slot, config, spec);
                     }
                 }
             },
@@ -397,7 +398,9 @@ impl<C: redis::ConnectionLike> redis::ConnectionLike for TracedConnection<C> {
     fn req_command(&mut self, cmd: &Cmd) -> RedisResult<Value> {
         let operation = Operation::start_command(
             || Call::of(cmd),
-            |call, config| describe::command(call, self.slot_of([call.args()]), config),
+            |call, config, spec| {
+                describe::command(call, self.slot_of([call.args()]), config, spec);
+            },
             describe::command_statement,
             self.endpoint.as_ref(),
             self.peer.as_ref(),

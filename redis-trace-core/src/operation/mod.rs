@@ -153,8 +153,8 @@ impl Operation {
     /// Starts one command or pipeline sent through a traced connection. Metrics are recorded
     /// unless it runs inside a `#[redis_traced]` function, which already counts the call.
     ///
-    /// `describe` builds the command's description from the configuration; it is not called when
-    /// nothing is recorded. `statement` renders its `db.query.text`, only for a span the sampler
+    /// `describe` writes the command's description, from the configuration, into a blank one;
+    /// it is not called when nothing is recorded. `statement` renders its `db.query.text`, only for a span the sampler
     /// kept: the sanitized statement costs more than the rest of the span, and no sampler of the
     /// SDK reads it (the conventions list it among the attributes to give at creation, "if
     /// provided at all"; the name, operation, summary and server are given there).
@@ -163,7 +163,7 @@ impl Operation {
     /// recorded.
     pub(crate) fn start_command<T>(
         prepare: impl FnOnce() -> T,
-        describe: impl FnOnce(&T, &Config) -> CommandSpec,
+        describe: impl FnOnce(&T, &Config, &mut CommandSpec),
         statement: impl FnOnce(&T, &Config) -> opentelemetry::StringValue,
         endpoint: Option<&Endpoint>,
         peer: Option<&Endpoint>,
@@ -177,7 +177,8 @@ impl Operation {
             return Self { active: None };
         }
         let prepared = prepare();
-        let mut spec = spare::boxed(describe(&prepared, &now.settings.config));
+        let mut spec = spare::blank();
+        describe(&prepared, &now.settings.config, &mut spec);
         spec.endpoint = endpoint.or(now.settings.default_endpoint.as_ref()).cloned();
         spec.peer = peer.cloned();
         let overflowed = spec.summary_overflowed;

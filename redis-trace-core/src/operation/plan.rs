@@ -18,7 +18,7 @@ use opentelemetry::StringValue;
 
 use super::attributes::{creation_attributes, span_name};
 use super::Target;
-use crate::command::Plan;
+use crate::command::{CommandSpec, Plan};
 use crate::endpoint::Endpoint;
 use crate::globals::Snapshot;
 use crate::metrics::PlainRecording;
@@ -28,43 +28,37 @@ const SLOTS: usize = 16;
 
 /// What a plan is found by.
 struct Kept {
-    /// The settings' generation it was made under (mode, default endpoint, instruments).
-    generation: u64,
-    /// The operation's text (`'static`: the command table's or a kept batch name).
-    operation: &'static str,
+    key: Identity,
     summary: Option<StringValue>,
-    /// Held, so that their addresses name them for as long as the entry lives.
-    endpoint: Option<Endpoint>,
-    peer: Option<Endpoint>,
+    /// Held, so that their addresses (in `key`) name them for as long as the entry lives.
+    _servers: (Option<Endpoint>, Option<Endpoint>),
     plan: Arc<Plan>,
 }
 
-impl Kept {
-    fn is_for(&self, key: &Key<'_>) -> bool {
-        // Pointer and length: two table names may share a start (`GET`, `GETDEL`).
-        std::ptr::eq(self.operation.as_ptr(), key.operation.as_ptr())
-            && self.operation.len() == key.operation.len()
-            && self.generation == key.generation
-            && Endpoint::are_same(self.endpoint.as_ref(), key.endpoint)
-            && Endpoint::are_same(self.peer.as_ref(), key.peer)
-            && self.summary.as_ref().map(StringValue::as_str) == key.summary
-    }
-}
-
-struct Key<'a> {
+/// A command at a server and node under one generation of the settings, by address: the
+/// operation's text (`'static`: the command table's or a kept batch name; with its length, as
+/// two table names may share a start, `GET` and `GETDEL`) and the endpoints' identity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Identity {
     generation: u64,
-    operation: &'static str,
-    summary: Option<&'a str>,
-    endpoint: Option<&'a Endpoint>,
-    peer: Option<&'a Endpoint>,
+    operation: (usize, usize),
+    endpoint: usize,
+    peer: usize,
 }
 
-impl Key<'_> {
+impl Identity {
+    fn of(spec: &CommandSpec, operation: &'static str, now: &Snapshot) -> Self {
+        let address = |endpoint: Option<&Endpoint>| endpoint.map_or(0, Endpoint::address_of);
+        Self {
+            generation: now.generation(),
+            operation: (operation.as_ptr() as usize, operation.len()),
+            endpoint: address(spec.endpoint.as_ref()),
+            peer: address(spec.peer.as_ref()),
+        }
+    }
+
     fn slot(&self) -> usize {
-        let operation = self.operation.as_ptr() as usize;
-        let server = self.endpoint.map_or(0, Endpoint::address_of);
-        let peer = self.peer.map_or(0, Endpoint::address_of);
-        ((operation >> 3) ^ (server >> 4) ^ (peer >> 5)) % SLOTS
+        ((self.operation.0 >> 3) ^ (self.endpoint >> 4) ^ (self.peer >> 5)) % SLOTS
     }
 }
 
@@ -93,26 +87,21 @@ fn find(target: &Target, now: &Snapshot) -> Option<Arc<Plan>> {
     if spec.procedure.is_some() || spec.messaging.is_some() {
         return None;
     }
-    let key = Key {
-        generation: now.generation(),
-        operation,
-        summary: spec.summary.as_ref().map(StringValue::as_str),
-        endpoint: spec.endpoint.as_ref(),
-        peer: spec.peer.as_ref(),
-    };
+    let key = Identity::of(spec, operation, now);
+    let summary = spec.summary.as_ref().map(StringValue::as_str);
     let slot = key.slot();
     KEPT.try_with(|kept| {
         let mut kept = kept.try_borrow_mut().ok()?;
-        if let Some(entry) = kept[slot].as_ref().filter(|entry| entry.is_for(&key)) {
-            return Some(Arc::clone(&entry.plan));
+        if let Some(entry) = &kept[slot] {
+            if entry.key == key && entry.summary.as_ref().map(StringValue::as_str) == summary {
+                return Some(Arc::clone(&entry.plan));
+            }
         }
         let plan = Arc::new(make(target, now));
         kept[slot] = Some(Kept {
-            generation: key.generation,
-            operation,
+            key,
             summary: spec.summary.clone(),
-            endpoint: spec.endpoint.clone(),
-            peer: spec.peer.clone(),
+            _servers: (spec.endpoint.clone(), spec.peer.clone()),
             plan: Arc::clone(&plan),
         });
         Some(plan)
@@ -135,7 +124,6 @@ fn make(target: &Target, now: &Snapshot) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::CommandSpec;
     use crate::globals;
 
     fn command(operation: &'static str, endpoint: Option<Endpoint>) -> Target {

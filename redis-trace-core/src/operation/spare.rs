@@ -1,5 +1,5 @@
-//! The heap block of a command's description, kept by each thread for its next command: a
-//! traced connection describes every command it sends, and an allocation and a free (the
+//! The heap block of a command's description, kept blank by each thread for its next command:
+//! a traced connection describes every command it sends, and an allocation and a free (the
 //! block is a few hundred bytes) cost more than reusing the last one.
 
 use std::cell::Cell;
@@ -10,24 +10,20 @@ thread_local! {
     static SPARE: Cell<Option<Box<CommandSpec>>> = const { Cell::new(None) };
 }
 
-/// `spec` in this thread's spare block, or in a new one.
-pub(super) fn boxed(spec: CommandSpec) -> Box<CommandSpec> {
-    match SPARE.try_with(Cell::take).ok().flatten() {
-        Some(mut spare) => {
-            *spare = spec;
-            spare
-        }
-        None => Box::new(spec),
-    }
+/// A blank description, in this thread's spare block or in a new one: it is described in
+/// place (a description is a few hundred bytes, and moving one into its block is a copy).
+pub(super) fn blank() -> Box<CommandSpec> {
+    SPARE
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Box::new(CommandSpec::blank()))
 }
 
-/// Keeps the block of an ended command for this thread's next one. What it holds is released
-/// when the block is reused (or the thread exits), but for a pipeline's per-command list,
-/// released now: it may be large.
+/// Keeps the block of an ended command for this thread's next one, blank: what it held is
+/// released now.
 pub(super) fn keep(mut spec: Box<CommandSpec>) {
-    if spec.commands.capacity() > 0 {
-        spec.commands = Vec::new();
-    }
+    *spec = CommandSpec::blank();
     let _ = SPARE.try_with(|spare| spare.set(Some(spec)));
 }
 
@@ -36,19 +32,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_thread_reuses_its_last_block_without_its_pipeline_list() {
-        let mut first = boxed(CommandSpec::named("GET"));
+    fn a_thread_reuses_its_last_block_blank() {
+        let mut first = blank();
+        first.operation = "GET".into();
         first.commands = vec![("GET".into(), "GET k".into()); 100];
+        first.endpoint = Some(crate::endpoint::Endpoint::tcp("10.0.0.1", 6379));
         let block: *const CommandSpec = &*first;
         keep(first);
-        let kept = SPARE.with(Cell::take).expect("kept");
-        assert_eq!(kept.commands.capacity(), 0, "a pipeline's list is released");
-        SPARE.with(|spare| spare.set(Some(kept)));
-        let second = boxed(CommandSpec::named("SET"));
+        let second = blank();
         assert!(std::ptr::eq(&*second, block), "the kept block is reused");
-        assert_eq!(second.operation, "SET");
+        assert_eq!(second.operation, "");
+        assert_eq!(second.commands.capacity(), 0, "what it held is released");
+        assert!(second.endpoint.is_none());
         // Taken: the next one is a new block.
-        let third = boxed(CommandSpec::named("DEL"));
+        let third = blank();
         assert!(!std::ptr::eq(&*third, block));
     }
 }

@@ -115,10 +115,12 @@ fn with_recent_lookups<R>(read: impl Fn(&RepeatLookup) -> R) -> R {
 }
 
 impl CommandArgs for Call<'_> {
+    #[inline]
     fn args(&self) -> &[&[u8]] {
         &self.args
     }
 
+    #[inline]
     fn command(&self) -> Option<&'static Command> {
         self.command
     }

@@ -80,8 +80,13 @@ impl Plan {
     }
 
     /// The span name.
+    #[inline]
     pub(crate) fn name(&self) -> Cow<'static, str> {
-        self.name.clone()
+        match &self.name {
+            // Almost always: a kept name, copied without a call.
+            Cow::Borrowed(name) => Cow::Borrowed(name),
+            Cow::Owned(name) => Cow::Owned(name.clone()),
+        }
     }
 
     /// Records the command's duration and lookups; `false` when the plan records no metrics.

@@ -161,6 +161,7 @@ pub fn nothing_to_record() -> bool {
 
 /// Records what a span built by `slot` showed: if it is the first and shows the no-op tracer,
 /// calls stop building spans.
+#[inline]
 pub(crate) fn observe_span(
     slot: &Arc<TracerSlot>,
     parent: &SpanContext,
@@ -168,10 +169,15 @@ pub(crate) fn observe_span(
     telemetry_suppressed: bool,
 ) {
     if slot.first_span_shows_noop(parent, span, telemetry_suppressed) {
-        // Only if `slot` is still the one in use: a provider set meanwhile wins.
-        TRACER.compare_and_swap(slot, Some(Arc::new(TracerSlot::Noop)));
-        refresh();
+        stop_building_spans(slot);
     }
+}
+
+#[cold]
+fn stop_building_spans(slot: &Arc<TracerSlot>) {
+    // Only if `slot` is still the one in use: a provider set meanwhile wins.
+    TRACER.compare_and_swap(slot, Some(Arc::new(TracerSlot::Noop)));
+    refresh();
 }
 
 fn load_or_init<T>(slot: &ArcSwapOption<T>, init: impl FnOnce() -> T) -> Arc<T> {

@@ -68,7 +68,10 @@ pub(super) fn command_as(
         .and_then(|_| args.get(1))
         .map(|name| name_text(name));
     spec.slot = slot;
-    spec.messaging = messaging;
+    // Only when there is one: the blank's `None` is not dropped (an out-of-line call).
+    if let Some(messaging) = messaging {
+        spec.messaging = Some(messaging);
+    }
 }
 
 /// A pipeline, or a transaction's commands (without `MULTI` and `EXEC`), described into the

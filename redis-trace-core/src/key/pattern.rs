@@ -47,14 +47,14 @@ const KINDS: [u8; 256] = {
 pub(super) fn pattern(key: &[u8], out: &mut TextBuf, limit: usize) {
     let start = out.len();
     let mut rest = key;
-    // Every byte read or-ed: whether the key is ASCII is known without a second pass.
-    let mut all_bytes = 0;
+    // Every segment's kinds or-ed: a non-ASCII byte is a `MARKER`, so whether the key may not
+    // be UTF-8 is known without a second pass.
+    let mut all_kinds = 0;
     loop {
         let mut kinds = 0;
         let mut len = 0;
         let mut separator = None;
         for &byte in rest {
-            all_bytes |= byte;
             let kind = KINDS[usize::from(byte)];
             if kind == SEPARATOR {
                 separator = Some(byte);
@@ -63,6 +63,7 @@ pub(super) fn pattern(key: &[u8], out: &mut TextBuf, limit: usize) {
             kinds |= kind;
             len += 1;
         }
+        all_kinds |= kinds;
         push_segment(out, &rest[..len], kinds);
         let Some(separator) = separator else {
             break;
@@ -70,12 +71,12 @@ pub(super) fn pattern(key: &[u8], out: &mut TextBuf, limit: usize) {
         out.push_ascii(separator);
         rest = &rest[len + 1..];
         if out.len() > limit {
-            all_bytes |= if rest.is_ascii() { 0 } else { 0x80 };
+            all_kinds |= if rest.is_ascii() { 0 } else { MARKER };
             break;
         }
     }
     // Binary keys have no readable shape to keep: what was appended is taken back.
-    if !all_bytes.is_ascii() && std::str::from_utf8(key).is_err() {
+    if all_kinds & MARKER != 0 && std::str::from_utf8(key).is_err() {
         out.truncate(start);
         out.push_ascii(b'?');
     }

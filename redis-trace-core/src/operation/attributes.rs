@@ -66,7 +66,11 @@ pub(super) fn creation_attributes(
         old::DB_OPERATION,
         || match target {
             Target::Function(callsite, _) => Value::from(callsite.operation()),
-            Target::Command(spec) => Value::from(spec.operation.clone()),
+            // The table's name almost always: a static value, made without a call.
+            Target::Command(spec) => match &spec.operation {
+                Cow::Borrowed(operation) => Value::from(*operation),
+                Cow::Owned(operation) => Value::from(operation.clone()),
+            },
         },
     );
     if let Some(address) = endpoint.and_then(Endpoint::address_value) {

@@ -365,17 +365,16 @@ impl Operation {
             matches!(&active.target, Target::Command(spec) if spec.runs_script_by_sha())
                 && code == Some(NOSCRIPT)
         };
-        // Read once: a pipeline's replies are scanned for it.
-        let error_reply = result.as_ref().ok().and_then(Replies::error_reply);
-        let ending = match (result, &active.target) {
-            (Ok(_), _) if not_cached(error_reply.map(|e| e.code())) => Ending::ScriptNotCached,
-            (Err(error), _) if not_cached(error.code()) => Ending::ScriptNotCached,
-            (Ok(replies), target) => match (error_reply, target) {
-                (Some(error), _) => Ending::ErrorReply(ErrorAttributes::server_error(error)),
+        // The replies are scanned for an error reply once (a pipeline's, all of them).
+        let ending = match result {
+            Ok(replies) => match (replies.error_reply(), &active.target) {
                 (None, Target::Command(spec)) => Ending::Finished(replies.outcome(spec)),
                 (None, Target::Function(..)) => Ending::Finished(Outcome::Ok),
+                (Some(error), _) if not_cached(Some(error.code())) => Ending::ScriptNotCached,
+                (Some(error), _) => Ending::ErrorReply(ErrorAttributes::server_error(error)),
             },
-            (Err(_), _) => Ending::Finished(crate::outcome::outcome_of!(result)),
+            Err(error) if not_cached(error.code()) => Ending::ScriptNotCached,
+            Err(_) => Ending::Finished(crate::outcome::outcome_of!(result)),
         };
         active.end(ending);
     }

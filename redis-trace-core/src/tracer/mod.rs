@@ -73,6 +73,7 @@ impl TracerSlot {
     ///
     /// A no-op tracer returns the parent's span context (or an invalid one at the root) instead of a
     /// new span; every SDK tracer gives a new span id even when its sampler drops the span.
+    #[inline]
     pub(crate) fn first_span_shows_noop(
         &self,
         parent: &SpanContext,

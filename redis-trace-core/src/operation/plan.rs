@@ -3,10 +3,12 @@
 //!
 //! A traced connection sends the same few commands to the same server again and again, and a
 //! plain command's span name (`GET 10.0.0.1:6379`) and duration attributes follow from its
-//! operation, summary, server and node and the settings alone. Each thread keeps the last few
-//! plans in a small direct-mapped cache: a repeat compares a few pointers (and the summary's
-//! text), once when the command starts; the command carries its plan to its end, where the
-//! metrics are recorded with the prepared list. (The span's creation attributes are built each
+//! operation, summary, server and node and the settings alone. Each thread keeps up to 64 plans
+//! in a small cache of 16 sets of 4 (a service's few commands at each of its servers, which a
+//! direct-mapped cache of the same size would often make evict each other: each miss builds
+//! the plan again and finds its lookup tally under the instruments' lock): a repeat compares a
+//! few pointers (and the summary's text), once when the command starts; the command carries
+//! its plan to its end, where the metrics are recorded with the prepared list. (The span's creation attributes are built each
 //! time: copying a kept list cost more than building it from static parts.) A command with a
 //! stored procedure or messaging attributes has no plan.
 
@@ -23,8 +25,9 @@ use crate::endpoint::Endpoint;
 use crate::globals::Snapshot;
 use crate::metrics::PlainRecording;
 
-/// Entries of each thread's cache (a power of two).
-const SLOTS: usize = 16;
+/// Sets of each thread's cache (a power of two), and plans per set.
+const SETS: usize = 16;
+const WAYS: usize = 4;
 
 /// What a plan is found by.
 struct Kept {
@@ -57,13 +60,16 @@ impl Identity {
         }
     }
 
-    fn slot(&self) -> usize {
-        ((self.operation.0 >> 3) ^ (self.endpoint >> 4) ^ (self.peer >> 5)) % SLOTS
+    fn set(&self) -> usize {
+        let mixed = (self.operation.0 ^ self.endpoint.rotate_left(21) ^ self.peer.rotate_left(42))
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        mixed >> (usize::BITS - SETS.trailing_zeros())
     }
 }
 
 thread_local! {
-    static KEPT: RefCell<[Option<Kept>; SLOTS]> = const { RefCell::new([const { None }; SLOTS]) };
+    static KEPT: RefCell<[[Option<Kept>; WAYS]; SETS]> =
+        const { RefCell::new([const { [const { None }; WAYS] }; SETS]) };
 }
 
 /// Gives `target` its plan under `now`, when it is a plain command (none otherwise).
@@ -89,16 +95,20 @@ fn find(target: &Target, now: &Snapshot) -> Option<Arc<Plan>> {
     }
     let key = Identity::of(spec, operation, now);
     let summary = spec.summary.as_ref().map(StringValue::as_str);
-    let slot = key.slot();
+    let set = key.set();
     KEPT.try_with(|kept| {
         let mut kept = kept.try_borrow_mut().ok()?;
-        if let Some(entry) = &kept[slot] {
-            if entry.key == key && entry.summary.as_ref().map(StringValue::as_str) == summary {
-                return Some(Arc::clone(&entry.plan));
-            }
+        let ways = &mut kept[set];
+        let found = ways.iter().flatten().find(|entry| {
+            entry.key == key && entry.summary.as_ref().map(StringValue::as_str) == summary
+        });
+        if let Some(entry) = found {
+            return Some(Arc::clone(&entry.plan));
         }
+        // The newest first; the oldest of a full set leaves.
         let plan = Arc::new(make(target, now));
-        kept[slot] = Some(Kept {
+        ways.rotate_right(1);
+        ways[0] = Some(Kept {
             key,
             summary: spec.summary.clone(),
             _servers: (spec.endpoint.clone(), spec.peer.clone()),
@@ -155,12 +165,12 @@ mod tests {
         }
     }
 
-    /// More servers than slots: each one meets another's entry in its slot, and is named with
-    /// its own port.
+    /// More servers than the cache holds: each one meets others' entries in its set, and is
+    /// named with its own port.
     #[test]
-    fn servers_sharing_a_slot_keep_their_own_names() {
+    fn servers_sharing_a_set_keep_their_own_names() {
         let now = globals::snapshot();
-        let servers: Vec<Endpoint> = (0..3 * SLOTS as u16)
+        let servers: Vec<Endpoint> = (0..(3 * SETS * WAYS) as u16)
             .map(|n| Endpoint::tcp("10.0.0.1", 7000 + n))
             .collect();
         for _ in 0..2 {
@@ -170,6 +180,33 @@ mod tests {
                 assert_eq!(plan.name(), format!("GET 10.0.0.1:{port}"));
             }
         }
+    }
+
+    /// Up to four plans of one set are all kept (commands that share a set do not evict each
+    /// other); a fifth evicts the oldest.
+    #[test]
+    fn a_set_keeps_four_plans() {
+        let now = globals::snapshot();
+        let servers: Vec<Endpoint> = (0..400).map(|n| Endpoint::tcp("10.0.0.9", n)).collect();
+        let set_of = |server: &Endpoint| {
+            let Target::Command(spec) = command("GET", Some(server.clone())) else {
+                unreachable!()
+            };
+            Identity::of(&spec, "GET", &now).set()
+        };
+        let wanted = set_of(&servers[0]);
+        let sharing: Vec<&Endpoint> = servers.iter().filter(|s| set_of(s) == wanted).collect();
+        assert!(sharing.len() > WAYS, "400 servers over {SETS} sets");
+        let plan = |server: &Endpoint| find(&command("GET", Some(server.clone())), &now).unwrap();
+        let first: Vec<_> = sharing[..WAYS].iter().map(|s| plan(s)).collect();
+        for (server, kept) in sharing[..WAYS].iter().zip(&first) {
+            assert!(Arc::ptr_eq(&plan(server), kept), "all four are kept");
+        }
+        plan(sharing[WAYS]);
+        assert!(
+            !Arc::ptr_eq(&plan(sharing[0]), &first[0]),
+            "the oldest left"
+        );
     }
 
     /// What tells two plans apart: the node, the summary, the settings' generation; a stored

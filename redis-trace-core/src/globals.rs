@@ -12,8 +12,10 @@
 //! - Registries: the live pools (`metrics::pool`), the watched client-side caches
 //!   (`metrics::client_cache`), the source of instrument generations (`metrics`).
 //! - Made once and shared: the pipeline operation names (`connection::describe`).
-//! - Per-thread caches: rendered keys (`intern`), command tallies (`metrics::command`), the
-//!   traced-body depth (`operation::scope`), the key positions' buffer (`statement`).
+//! - Per-thread caches: rendered keys (`intern`), command tallies (`metrics::command`), plain
+//!   commands' plans (`operation::plan`), descriptions' spare blocks (`operation::spare`),
+//!   destinations' messaging metric attributes (`messaging::measure`), the traced-body depth
+//!   (`operation::scope`), the key positions' buffer (`statement`).
 //! - The `testing` feature's in-memory pipeline and the lock its tests share (`testing`).
 
 use std::cell::RefCell;

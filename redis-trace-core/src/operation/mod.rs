@@ -154,10 +154,11 @@ impl Operation {
     /// unless it runs inside a `#[redis_traced]` function, which already counts the call.
     ///
     /// `describe` writes the command's description, from the configuration, into a blank one;
-    /// it is not called when nothing is recorded. `statement` renders its `db.query.text`, only for a span the sampler
-    /// kept: the sanitized statement costs more than the rest of the span, and no sampler of the
-    /// SDK reads it (the conventions list it among the attributes to give at creation, "if
-    /// provided at all"; the name, operation, summary and server are given there).
+    /// it is not called when nothing is recorded. `statement` renders its `db.query.text`, only
+    /// for a span the sampler kept: the sanitized statement costs more than the rest of the
+    /// span, and no sampler of the SDK reads it (the conventions list it among the attributes to
+    /// give at creation, "if provided at all"; the name, operation, summary and server are given
+    /// there).
     ///
     /// `prepare` reads the command once for both (its arguments, say), when something is
     /// recorded.

@@ -3,14 +3,14 @@
 //!
 //! A traced connection sends the same few commands to the same server again and again, and a
 //! plain command's span name (`GET 10.0.0.1:6379`) and duration attributes follow from its
-//! operation, summary, server and node and the settings alone. Each thread keeps up to 64 plans
-//! in a small cache of 16 sets of 4 (a service's few commands at each of its servers, which a
-//! direct-mapped cache of the same size would often make evict each other: each miss builds
-//! the plan again and finds its lookup tally under the instruments' lock): a repeat compares a
-//! few pointers (and the summary's text), once when the command starts; the command carries
-//! its plan to its end, where the metrics are recorded with the prepared list. (The span's creation attributes are built each
-//! time: copying a kept list cost more than building it from static parts.) A command with a
-//! stored procedure or messaging attributes has no plan.
+//! operation, summary, server and node and the settings alone. Each thread keeps up to 64
+//! plans in a small cache of 16 sets of 4 (a direct-mapped cache of the same size made a
+//! service's few commands at its servers evict each other, and each miss builds the plan again
+//! and finds its lookup tally under the instruments' lock): a repeat compares a few pointers
+//! (and the summary's text), once when the command starts; the command carries its plan to its
+//! end, where the metrics are recorded with the prepared list. (The span's creation attributes
+//! are built each time: copying a kept list cost more than building it from static parts.) A
+//! command with a stored procedure or messaging attributes has no plan.
 
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -70,30 +70,32 @@ pub(crate) fn count_command_lookups(
 }
 
 /// A plain command's duration attributes and where they go (the instruments they were made
-/// for, the histogram bound to them), and its tally once it has counted a lookup: made once
-/// for a command at a server (`operation::plan`), so that recording costs what a hand-written
-/// prebuilt list costs.
+/// for, the histogram bound to them once it records), and its tally once it has counted a
+/// lookup: made once for a command at a server (`operation::plan`), so that recording costs
+/// what a hand-written prebuilt list costs.
 pub(crate) struct PlainRecording {
     /// Held: the instruments in use when the attributes were made.
     metrics: Arc<MetricsSlot>,
     attributes: Vec<KeyValue>,
     tally: OnceLock<Arc<CacheTally>>,
-    /// The duration histogram bound to `attributes`: no attribute lookup per call.
+    /// The duration histogram bound to `attributes` when it first records: no attribute lookup
+    /// per call. (Not before: a bound histogram exports its point, empty or not, and a command
+    /// inside an annotated function records nothing of its own.)
     #[cfg(feature = "bound-metrics")]
-    duration: opentelemetry::metrics::BoundHistogram<f64>,
+    duration: OnceLock<opentelemetry::metrics::BoundHistogram<f64>>,
 }
 
 impl PlainRecording {
     /// Records with `attributes` into the instruments of `metrics`; `None` when it has none
     /// (no meter provider).
     pub(crate) fn new(metrics: &Arc<MetricsSlot>, attributes: Vec<KeyValue>) -> Option<Self> {
-        let _instruments = metrics.instruments()?;
+        metrics.instruments()?;
         Some(Self {
             metrics: Arc::clone(metrics),
-            #[cfg(feature = "bound-metrics")]
-            duration: _instruments.bind_duration(&attributes),
             attributes,
             tally: OnceLock::new(),
+            #[cfg(feature = "bound-metrics")]
+            duration: OnceLock::new(),
         })
     }
 
@@ -103,7 +105,9 @@ impl PlainRecording {
             return;
         };
         #[cfg(feature = "bound-metrics")]
-        self.duration.record(seconds);
+        (self.duration)
+            .get_or_init(|| instruments.bind_duration(&self.attributes))
+            .record(seconds);
         #[cfg(not(feature = "bound-metrics"))]
         instruments.record_duration(seconds, &self.attributes);
         if hits + misses > 0 {

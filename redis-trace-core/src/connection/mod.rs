@@ -36,6 +36,7 @@ pub use self::sentinel::TracedSentinelClient;
 use redis_trace_commands::MessagingRole;
 
 use crate::args::{cmd_name, common_slot, is_named, Call, CommandArgs};
+use crate::command::Replies;
 use crate::endpoint::{Endpoint, ToEndpoint};
 use crate::operation::Operation;
 
@@ -286,9 +287,11 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         let reply = self.inner.req_packed_command(cmd);
         #[cfg(feature = "client-side-caching")]
         if let Some(lookup) = lookup {
-            return Box::pin(traced_reply(operation, reply, reconnects, endpoint, lookup));
+            return Box::pin(traced_replies(
+                operation, reply, reconnects, endpoint, lookup,
+            ));
         }
-        Box::pin(traced_reply(operation, reply, reconnects, endpoint, ()))
+        Box::pin(traced_replies(operation, reply, reconnects, endpoint, ()))
     }
 
     fn req_packed_commands<'a>(
@@ -303,7 +306,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         if crate::globals::nothing_to_record() && self.reconnects.is_none() {
             return self.inner.req_packed_commands(pipeline, offset, count);
         }
-        let mut operation = Operation::start_command(
+        let operation = Operation::start_command(
             || Call::all_of(pipeline),
             |commands, config, spec| {
                 describe::pipeline(commands, pipeline.is_transaction(), None, config, spec);
@@ -318,14 +321,7 @@ impl<C: redis::aio::ConnectionLike + Send> redis::aio::ConnectionLike for Traced
         }
         let endpoint = self.endpoint.as_ref();
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
-        Box::pin(async move {
-            let result = operation.instrument(replies).await;
-            if let Some(reconnects) = reconnects {
-                reconnects.observe(&result, &operation, endpoint);
-            }
-            operation.finish_replies(&result);
-            result
-        })
+        Box::pin(traced_replies(operation, replies, reconnects, endpoint, ()))
     }
 
     fn get_db(&self) -> i64 {
@@ -353,19 +349,20 @@ impl AfterReply for local_cache::Lookup<'_> {
     }
 }
 
-/// A single command's reply, under its operation, then its end.
+/// A command's or pipeline's replies, under its operation, then its end.
 // An `async` block, not an `async fn`: the fn's future holds its arguments twice (192 bytes
-// against 120), and a future over 128 bytes is moved into its box by a call to `memcpy`.
+// against 120 for a command), and a future over 128 bytes is moved into its box by a call to
+// `memcpy`.
 #[allow(clippy::manual_async_fn)]
-fn traced_reply<'a>(
+fn traced_replies<'a, R: Replies + Send + 'a>(
     mut operation: Operation,
-    reply: RedisFuture<'a, Value>,
+    replies: RedisFuture<'a, R>,
     reconnects: Option<Arc<Reconnects>>,
     endpoint: Option<&'a Endpoint>,
     after: impl AfterReply + Send + 'a,
-) -> impl std::future::Future<Output = RedisResult<Value>> + Send + 'a {
+) -> impl std::future::Future<Output = RedisResult<R>> + Send + 'a {
     async move {
-        let result = operation.instrument(reply).await;
+        let result = operation.instrument(replies).await;
         after.mark(&mut operation);
         if let Some(reconnects) = reconnects {
             reconnects.observe(&result, &operation, endpoint);
